@@ -1,0 +1,169 @@
+"""Settings: keys, base URLs, data directory and sandbox mode, read once from a mapping.
+
+The app builds one :class:`Settings` from ``st.secrets`` merged over the environment; the
+CLI and tests build it from ``os.environ`` or a plain dict. The core reads only what it is
+given. API keys live in :class:`Secret` wrappers whose ``repr``/``str`` never show the key.
+
+Per provider: a configured key means *live* (talk to the real service at its base URL);
+no key means *sandbox* (the local emulator; the app starts one unless a base URL points at
+a running sandbox).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OXEN_DEFAULT_URL = "https://hub.oxen.ai"
+LTX_DEFAULT_URL = "https://api.ltx.video"
+SANDBOX_KEY = "sandbox-local-key"  # not a secret: the sandbox accepts any bearer token
+
+
+class Secret:
+    """An API key that never prints itself. ``reveal()`` is the only way to read it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def fingerprint(self) -> str:
+        """A short, non-reversible id of the key (first 12 hex of SHA-256), for owners."""
+        return hashlib.sha256(self._value.encode()).hexdigest()[:12]
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory: ``$XDG_DATA_HOME/video-enhance-studio`` or
+    ``~/.local/share/video-enhance-studio``."""
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "video-enhance-studio"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the core needs to talk to providers and keep state.
+
+    Fields:
+        oxen_api_key / ltx_api_key: keys (``OXEN_API_KEY``, ``LTXV_API_KEY``) or ``None``.
+        oxen_base_url / ltx_base_url: explicit base URLs (``OXEN_BASE_URL``, ``LTX_BASE_URL``)
+            or ``None`` for the default (the real service when live, an auto-started sandbox
+            otherwise).
+        oxen_namespace: namespace that owns uploads and is billed (``OXEN_NAMESPACE``);
+            required for live uploads, ignored by the sandbox.
+        oxen_upload_repo: repo that receives uploaded source clips (``OXEN_UPLOAD_REPO``).
+        data_dir: where the job store, downloads and previews live (``STUDIO_DATA_DIR``).
+        display_name: optional owner display name (``STUDIO_USER``).
+    """
+
+    oxen_api_key: Secret | None = None
+    ltx_api_key: Secret | None = None
+    oxen_base_url: str | None = None
+    ltx_base_url: str | None = None
+    oxen_namespace: str | None = None
+    oxen_upload_repo: str = "video-enhance-studio-inputs"
+    data_dir: Path = field(default_factory=default_data_dir)
+    display_name: str | None = None
+
+    @classmethod
+    def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
+        """Build from mappings (earlier ones win), e.g. ``(st.secrets, os.environ)``.
+
+        Empty strings count as unset.
+        """
+
+        def get(name: str) -> str | None:
+            for src in sources:
+                try:
+                    value = src.get(name)
+                except Exception:  # st.secrets raises when no secrets file exists
+                    value = None
+                if value not in (None, ""):
+                    return str(value).strip()
+            return None
+
+        oxen_key, ltx_key = get("OXEN_API_KEY"), get("LTXV_API_KEY")
+        data_dir = get("STUDIO_DATA_DIR")
+        return cls(
+            oxen_api_key=Secret(oxen_key) if oxen_key else None,
+            ltx_api_key=Secret(ltx_key) if ltx_key else None,
+            oxen_base_url=(get("OXEN_BASE_URL") or "").rstrip("/") or None,
+            ltx_base_url=(get("LTX_BASE_URL") or "").rstrip("/") or None,
+            oxen_namespace=get("OXEN_NAMESPACE"),
+            oxen_upload_repo=get("OXEN_UPLOAD_REPO") or "video-enhance-studio-inputs",
+            data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
+            display_name=get("STUDIO_USER"),
+        )
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls.from_mapping(os.environ)
+
+    def is_live(self, provider: str) -> bool:
+        """True when ``provider`` (``"oxen"``/``"ltx"``) has a key, i.e. talks to the real API."""
+        return bool(self.oxen_api_key if provider == "oxen" else self.ltx_api_key)
+
+    @property
+    def needs_sandbox(self) -> bool:
+        """True when some provider runs against a sandbox that nobody gave us a URL for."""
+        return (not self.is_live("oxen") and not self.oxen_base_url) or (
+            not self.is_live("ltx") and not self.ltx_base_url
+        )
+
+    @property
+    def mode_label(self) -> str:
+        """``"Sandbox"``, ``"Live"`` or a mix such as ``"Live (Oxen) · Sandbox (LTX)"``."""
+        oxen, ltx = self.is_live("oxen"), self.is_live("ltx")
+        if oxen and ltx:
+            return "Live"
+        if not oxen and not ltx:
+            return "Sandbox"
+        return "Live (Oxen) · Sandbox (LTX)" if oxen else "Sandbox (Oxen) · Live (LTX)"
+
+    def key_for(self, provider: str) -> Secret:
+        """The key to send: the configured one, or the sandbox's placeholder."""
+        key = self.oxen_api_key if provider == "oxen" else self.ltx_api_key
+        return key or Secret(SANDBOX_KEY)
+
+    def base_url_for(self, provider: str, sandbox_url: str | None = None) -> str:
+        """Base URL for ``provider``: explicit setting, else the real service when live,
+        else ``sandbox_url`` (raises ``ConfigError`` if no sandbox is running)."""
+        from studio.errors import ConfigError
+
+        explicit = self.oxen_base_url if provider == "oxen" else self.ltx_base_url
+        if explicit:
+            return explicit
+        if self.is_live(provider):
+            return OXEN_DEFAULT_URL if provider == "oxen" else LTX_DEFAULT_URL
+        if sandbox_url:
+            return sandbox_url
+        raise ConfigError(
+            f"No {provider.upper()} API key is set and no sandbox is running. Start one with "
+            "`python -m studio.sandbox --port 8765` and set "
+            f"{'OXEN_BASE_URL' if provider == 'oxen' else 'LTX_BASE_URL'}, or set a key."
+        )
+
+    def owner(self) -> str:
+        """Owner id stored on jobs: a fingerprint of the Oxen (else LTX, else sandbox) key."""
+        key = self.oxen_api_key or self.ltx_api_key or Secret(SANDBOX_KEY)
+        return key.fingerprint()
