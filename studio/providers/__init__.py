@@ -1,0 +1,1 @@
+"""One HTTP client per provider (Oxen, LTX) over a shared request chokepoint."""

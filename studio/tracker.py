@@ -1,0 +1,269 @@
+"""Keeps submitted generations moving: polling with backoff, status mapping, result download.
+
+Owns the pure pieces (poll schedule, provider status → our status, the transition applied
+to a job when a provider answers) and one :class:`Tracker` per process: a background
+thread that polls due jobs, downloads finished results into the data dir (streamed,
+checksummed) and makes browser-playable previews. Browser sessions never poll providers
+themselves; they read the store, so many open tabs cost no extra requests.
+
+Poll schedule: 5 s after submit, growing ×1.5 per poll up to 30 s — a 10-minute generation
+costs about 25 status requests (oxen.md §5 suggests 10–30 s for video; ltx.md §4.3 5 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from studio.errors import NetworkError, NotFoundError, StudioError
+from studio.jobs import Job, JobStore, utcnow
+
+log = logging.getLogger(__name__)
+
+BASE_DELAY_S = 5.0
+MAX_DELAY_S = 30.0
+GROWTH = 1.5
+
+OXEN_STATUS_MAP = {
+    "queued": "queued",
+    "processing": "processing",
+    "succeeded": "succeeded",
+    "failed": "failed",
+    "cancelled": "cancelled",
+}
+LTX_STATUS_MAP = {
+    "pending": "queued",
+    "processing": "processing",
+    "completed": "succeeded",
+    "failed": "failed",
+}
+
+
+def next_poll_delay(poll_count: int) -> float:
+    """Seconds to wait before poll number ``poll_count + 1``: 5 s × 1.5ⁿ, capped at 30 s."""
+    return min(MAX_DELAY_S, BASE_DELAY_S * GROWTH ** max(0, poll_count))
+
+
+def polls_for(duration_s: float) -> int:
+    """How many status requests this schedule sends for a job lasting ``duration_s`` seconds."""
+    t, n = 0.0, 0
+    while t < duration_s:
+        t += next_poll_delay(n)
+        n += 1
+    return n
+
+
+def map_status(provider: str, remote_status: str) -> str:
+    """A provider status (Oxen: queued/processing/succeeded/failed/cancelled; LTX:
+    pending/processing/completed/failed) as ours. Raises ``ValueError`` when unknown."""
+    table = OXEN_STATUS_MAP if provider == "oxen" else LTX_STATUS_MAP
+    try:
+        return table[remote_status]
+    except KeyError:
+        raise ValueError(f"unknown {provider} status {remote_status!r}") from None
+
+
+@dataclass(frozen=True)
+class RemoteState:
+    """What a provider said about one generation, already in our terms."""
+
+    status: str
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+    error: str | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+    charge_usd: str | None = None
+
+
+def transition(job: Job, remote: RemoteState, now: float) -> dict[str, Any]:
+    """The changes to write to ``job`` after a poll answered ``remote`` at Unix time ``now``.
+
+    Pure. Terminal jobs are never moved back; the next poll is scheduled with backoff.
+    """
+    changes: dict[str, Any] = {"poll_count": job.poll_count + 1}
+    if job.is_terminal:
+        return changes
+    changes["status"] = remote.status
+    if remote.started_at and not job.started_at:
+        changes["started_at"] = remote.started_at
+    if remote.status in ("succeeded", "failed", "cancelled"):
+        changes["completed_at"] = remote.completed_at or utcnow()
+        if remote.status == "failed":
+            changes["error"] = remote.error or "The provider reported a failure without a reason."
+        if remote.artifacts:
+            changes["result_urls"] = dict(remote.artifacts)
+    else:
+        changes["next_poll_at"] = now + next_poll_delay(job.poll_count + 1)
+    if remote.charge_usd is not None:
+        changes["charge_usd"] = remote.charge_usd
+    return changes
+
+
+def fetch_remote(client: Any, job: Job) -> RemoteState:
+    """Ask the provider about ``job`` (one GET) and return it in our terms."""
+    if job.provider == "oxen":
+        gen = client.get_generation(job.remote_id)
+        return RemoteState(
+            status=map_status("oxen", gen.status),
+            started_at=gen.started_at,
+            completed_at=gen.completed_at,
+            error=gen.error_message,
+            artifacts=gen.artifacts,
+            charge_usd=str(gen.cost) if gen.cost is not None else None,
+        )
+    ltx = client.get_hdr(job.remote_id)
+    error = f"{ltx.error[0]}: {ltx.error[1]}" if ltx.error else None
+    return RemoteState(
+        status=map_status("ltx", ltx.status),
+        completed_at=ltx.completed_at,
+        error=error,
+        artifacts=ltx.artifacts,
+    )
+
+
+ClientFactory = Callable[[Job], Any]
+
+
+@dataclass
+class Activity:
+    """What the tracker is doing for one job right now (for progress bars in the UI)."""
+
+    phase: str  # "downloading", "making preview"
+    fraction: float | None = None
+    detail: str = ""
+
+
+class Tracker:
+    """One per process: polls due jobs, downloads results, makes previews.
+
+    ``client_for(job)`` returns a provider client for the job's provider and target (a new
+    instance per call, so no HTTP session is shared across threads). ``results_dir`` holds
+    downloads as ``<results_dir>/<job id>/<file>``. ``postprocess(job, files)`` may return
+    extra changes (e.g. a preview path) after a download.
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        client_for: ClientFactory,
+        results_dir: Path,
+        *,
+        postprocess: Callable[[Job, Mapping[str, Path], Callable[[Activity], None]], dict[str, Any]]
+        | None = None,
+        charge_for: Callable[[Job], str | None] | None = None,
+    ):
+        self.store = store
+        self.client_for = client_for
+        self.results_dir = results_dir
+        self.postprocess = postprocess
+        self.charge_for = charge_for
+        self.activity: dict[str, Activity] = {}
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_error: str | None = None
+
+    # -- one pass -------------------------------------------------------------------------
+    def poll_due(self, now: float | None = None) -> int:
+        """Poll every due job once; returns how many were polled."""
+        now = time.time() if now is None else now
+        jobs = self.store.due(now)
+        for job in jobs:
+            self.poll_job(job, now)
+        return len(jobs)
+
+    def poll_job(self, job: Job, now: float) -> Job:
+        """One status request for ``job`` and the resulting store update."""
+        try:
+            remote = fetch_remote(self.client_for(job), job)
+        except NotFoundError:
+            return self.store.update(
+                job.id, status="failed", completed_at=utcnow(),
+                error="The provider no longer knows this generation (404): it expired or was "
+                      "never created. Its record is kept here.")
+        except (NetworkError, StudioError) as exc:
+            # Transient: keep the job, back off, show the reason.
+            self.last_error = str(exc)
+            return self.store.update(job.id, poll_count=job.poll_count + 1,
+                                     next_poll_at=now + next_poll_delay(job.poll_count + 1))
+        changes = transition(job, remote, now)
+        if changes.get("status") == "succeeded" and job.provider == "ltx" and self.charge_for:
+            # LTX has no cost field: the charge is computed from the input-tier rule.
+            changes["charge_usd"] = self.charge_for(job)
+        return self.store.update(job.id, **changes)
+
+    def download_results(self) -> int:
+        """Download every succeeded job's artifacts not yet on disk; returns how many jobs."""
+        jobs = self.store.needing_download()
+        for job in jobs:
+            self.download_job(job)
+        return len(jobs)
+
+    def download_job(self, job: Job) -> Job:
+        """Stream ``job``'s artifacts into ``results_dir/<id>/`` and make its preview."""
+        client = self.client_for(job)
+        folder = self.results_dir / job.id
+        files: dict[str, Path] = {}
+        try:
+            for label, url in job.result_urls.items():
+                name = url.split("?", 1)[0].rsplit("/", 1)[-1] or label
+                dest = folder / name
+
+                def report(done: int, total: int | None, label: str = label) -> None:
+                    frac = done / total if total else None
+                    mb = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
+                    self.activity[job.id] = Activity("downloading", frac, f"{label}: {mb}")
+
+                files[label] = client.download(url, dest, progress=report).path
+            changes: dict[str, Any] = {"result_files": {k: str(v) for k, v in files.items()}}
+            if self.postprocess:
+                changes.update(self.postprocess(job, files,
+                                                lambda a: self.activity.__setitem__(job.id, a)))
+            return self.store.update(job.id, **changes)
+        except NotFoundError:
+            return self.store.update(job.id, result_files={"missing": ""},
+                                     error="The result link expired before it was downloaded.")
+        except StudioError as exc:
+            self.last_error = str(exc)
+            log.warning("download of %s failed: %s", job.id, exc)
+            return job
+        finally:
+            self.activity.pop(job.id, None)
+
+    # -- background thread ----------------------------------------------------------------
+    def wake(self) -> None:
+        """Run a pass now (e.g. right after a submit)."""
+        self._wake.set()
+
+    def start(self) -> Tracker:
+        if self._thread is None or not self._thread.is_alive():
+            self._thread = threading.Thread(target=self._run, name="studio-tracker", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return bool(self._thread and self._thread.is_alive())
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_due()
+                self.download_results()
+            except Exception as exc:  # never let the tracker die; the next pass retries
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("tracker pass failed")
+            self._wake.wait(timeout=1.0)
+            self._wake.clear()

@@ -1,0 +1,134 @@
+"""Job store durability and the tracker's polling, transitions and downloads."""
+
+import time
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from studio.errors import NetworkError, NotFoundError
+from studio.jobs import Job, JobStore
+from studio.providers.oxen import OxenGeneration
+from studio.tracker import (
+    RemoteState, Tracker, map_status, next_poll_delay, polls_for, transition,
+)
+
+
+def make_job(**kw):
+    base = dict(model_id="topazlabs-rhea-video", provider="oxen", owner="abc",
+                params={"resolution": "1080p"}, source={"kind": "sample", "label": "x.mp4"})
+    base.update(kw)
+    return Job(**base)
+
+
+def test_store_round_trips_and_survives_reopen(tmp_path):
+    db = tmp_path / "jobs.sqlite3"
+    store = JobStore(db)
+    job = store.insert(make_job(quote={"amount_usd": "2.0916"}, remote_id="g-1", status="queued"))
+    store.update(job.id, status="succeeded", result_urls={"video": "http://x/out.mp4"},
+                 completed_at=datetime.now(UTC))
+    store.close()
+    again = JobStore(db).get(job.id)  # a restart sees the same row
+    assert again.status == "succeeded" and again.quote_usd == "2.0916"
+    assert again.result_urls == {"video": "http://x/out.mp4"}
+    assert again.created_at.tzinfo is not None
+
+
+def test_store_lists_newest_first_with_filters(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    a = store.insert(make_job(status="queued", remote_id="a"))
+    time.sleep(0.001)
+    b = store.insert(make_job(model_id="ltx-video-to-video-hdr", provider="ltx", status="failed"))
+    assert [j.id for j in store.list()] == [b.id, a.id]
+    assert [j.id for j in store.list(model_id="topazlabs-rhea-video")] == [a.id]
+    assert store.count_active() == 1
+    assert [j.id for j in store.due(time.time())] == [a.id]
+    with pytest.raises(KeyError):
+        store.update("nope", status="failed")
+
+
+def test_poll_schedule_backs_off_to_30s_and_bounds_requests():
+    assert next_poll_delay(0) == 5.0
+    assert next_poll_delay(1) == 7.5
+    assert next_poll_delay(20) == 30.0
+    assert polls_for(600) <= 40  # a 10-minute generation
+
+
+def test_status_maps_and_unknown_raises():
+    assert map_status("ltx", "pending") == "queued"
+    assert map_status("ltx", "completed") == "succeeded"
+    assert map_status("oxen", "cancelled") == "cancelled"
+    with pytest.raises(ValueError):
+        map_status("oxen", "exploded")
+
+
+def test_transition_terminal_and_in_flight():
+    job = make_job(status="queued", remote_id="g", poll_count=2)
+    ch = transition(job, RemoteState("processing"), now=100.0)
+    assert ch["status"] == "processing" and ch["next_poll_at"] == 100.0 + next_poll_delay(3)
+    ch = transition(job, RemoteState("failed", error="resolution: must be one of …"), now=1.0)
+    assert ch["status"] == "failed" and "resolution" in ch["error"] and ch["completed_at"]
+    done = make_job(status="succeeded")
+    assert "status" not in transition(done, RemoteState("processing"), now=1.0)
+
+
+class FakeOxen:
+    """Our own client's surface, scripted."""
+
+    def __init__(self, answers, tmp_path=None):
+        self.answers = list(answers)
+        self.calls = 0
+        self.tmp_path = tmp_path
+
+    def get_generation(self, gid):
+        self.calls += 1
+        answer = self.answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def download(self, url, dest, progress=None):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(b"video")
+        if progress:
+            progress(5, 5)
+
+        class D:
+            path = dest
+        return D()
+
+
+def gen(status, **kw):
+    return OxenGeneration(generation_id="g", model_name="m", status=status, enqueued_at=None, **kw)
+
+
+def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="queued", remote_id="g"))
+    fake = FakeOxen([gen("processing"), gen("succeeded", artifacts={"video": "http://s/o.mp4"},
+                                              cost=Decimal("0.5236"))])
+    tracker = Tracker(store, lambda j: fake, tmp_path / "results")
+    tracker.poll_due(now=time.time())
+    assert store.get(job.id).status == "processing"
+    assert tracker.poll_due(now=time.time()) == 0  # not due yet: backoff respected
+    tracker.poll_due(now=time.time() + 60)
+    done = store.get(job.id)
+    assert done.status == "succeeded" and done.charge_usd == "0.5236"
+    assert tracker.download_results() == 1
+    files = store.get(job.id).result_files
+    assert (tmp_path / "results" / job.id / "o.mp4").read_bytes() == b"video"
+    assert files["video"].endswith("o.mp4")
+
+
+def test_tracker_keeps_job_on_network_error_and_fails_on_404(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="queued", remote_id="g"))
+    fake = FakeOxen([NetworkError("down", maybe_sent=False),
+                     NotFoundError("gone", status=404)])
+    tracker = Tracker(store, lambda j: fake, tmp_path)
+    tracker.poll_due(now=time.time())
+    kept = store.get(job.id)
+    assert kept.status == "queued" and kept.poll_count == 1 and tracker.last_error == "down"
+    tracker.poll_due(now=time.time() + 60)
+    gone = store.get(job.id)
+    assert gone.status == "failed" and "404" in gone.error
