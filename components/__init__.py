@@ -1,0 +1,1 @@
+"""Streamlit components: typed ``render_*`` functions that take plain data and a ``key``."""

@@ -1,0 +1,205 @@
+"""Generation views: the live queue table, toasts on completion, and the before/after player.
+
+The table lives in a fragment that reruns every 2 s only while something is in flight or
+being downloaded; it reads the job store (the process-wide tracker does the polling), so
+open tabs add no provider traffic.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from components import session
+from studio import catalog, media
+from studio.errors import StudioError
+from studio.jobs import Job
+from studio.service import Studio, source_preview
+
+STATUS_ICON = {
+    "submitting": "⏫ submitting", "queued": "⏳ queued", "processing": "⚙️ processing",
+    "succeeded": "✅ succeeded", "failed": "❌ failed", "cancelled": "⛔ cancelled",
+    "unknown": "❓ unknown",
+}
+REFRESH_S = 2.0
+MAX_INLINE_DOWNLOAD = 300 * 1024 * 1024
+
+
+def _elapsed(job: Job) -> str:
+    end = job.completed_at or datetime.now(UTC)
+    secs = max(0, int((end - job.created_at).total_seconds()))
+    return f"{secs // 60}:{secs % 60:02d}"
+
+
+def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
+    """The queue table as a DataFrame (one row per generation, newest first)."""
+    rows = []
+    for j in jobs:
+        spec = catalog.MODELS.get(j.model_id)
+        rows.append({
+            "Created": j.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            "Model": spec.short_name if spec else j.model_id,
+            "Status": STATUS_ICON.get(j.status, j.status),
+            "Source": (j.source or {}).get("label", ""),
+            "Quote (USD)": j.quote_usd or "",
+            "Charge (USD)": j.charge_usd or "",
+            "Elapsed": _elapsed(j),
+            "Generation id": j.remote_id or "—",
+            "Owner": j.owner_name or j.owner[:8],
+        })
+    return pd.DataFrame(rows)
+
+
+def _needs_attention(studio: Studio, jobs: list[Job]) -> bool:
+    return any(j.is_active or (j.status == "succeeded" and not j.result_files) for j in jobs) \
+        or bool(studio.tracker.activity)
+
+
+def _toast_transitions(jobs: list[Job]) -> None:
+    seen = session.seen_statuses()
+    for j in jobs:
+        before = seen.get(j.id)
+        if before is not None and before != j.status and j.is_terminal:
+            spec = catalog.MODELS.get(j.model_id)
+            name = spec.short_name if spec else j.model_id
+            icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⛔"}[j.status]
+            st.toast(f"{name}: generation {j.status}", icon=icon)
+        seen[j.id] = j.status
+
+
+def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
+                     limit: int = 200) -> None:
+    """The live generations table (+ the detail of the selected one)."""
+    jobs_now = studio.store.list(model_id=model_id, limit=limit)
+    live = _needs_attention(studio, jobs_now)
+
+    @st.fragment(run_every=REFRESH_S if live else None)
+    def _live() -> None:
+        jobs = studio.store.list(model_id=model_id, limit=limit)
+        _toast_transitions(jobs)
+        if not jobs:
+            st.caption("No generations yet. Submit one above; it will appear here and survive "
+                       "reloads and restarts.")
+            return
+        for job in jobs:
+            act = studio.tracker.activity.get(job.id)
+            if act is not None:
+                st.progress(act.fraction or 0.0, text=f"{act.phase} {act.detail}".strip())
+        frame = jobs_frame(jobs)
+        event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
+                             selection_mode="single-row", key=f"{key}:table")
+        rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
+        if rows:
+            session.select_job(key, jobs[rows[0]].id)
+        chosen_id = session.selected_job(key)
+        chosen = next((j for j in jobs if j.id == chosen_id), jobs[0])
+        render_job_detail(studio, chosen, key=f"{key}:detail")
+        if _needs_attention(studio, jobs) != live:
+            st.rerun()  # start or stop the auto-refresh
+
+    _live()
+
+
+def render_job_detail(studio: Studio, job: Job, *, key: str) -> None:
+    """Status, errors, actions and — once succeeded — source and result side by side."""
+    spec = catalog.MODELS.get(job.model_id)
+    title = spec.display_name if spec else job.model_id
+    st.markdown(f"**{title}** · {STATUS_ICON.get(job.status, job.status)} · "
+                f"source *{(job.source or {}).get('label', '?')}* · "
+                f"generation `{job.remote_id or '—'}`")
+    if job.status == "failed" and job.error:
+        st.error(job.error)
+    elif job.status == "unknown":
+        st.warning(job.error or "The outcome of this request is unknown.")
+    elif job.error:
+        st.warning(job.error)
+    if job.is_active:
+        if job.provider == "oxen" and job.remote_id:
+            if st.button("Cancel generation", key=f"{key}:cancel:{job.id}"):
+                try:
+                    studio.cancel(job)
+                    st.toast("Cancel requested.", icon="⛔")
+                except StudioError as exc:
+                    st.error(str(exc))
+        elif job.provider == "ltx":
+            st.caption("The LTX API has no cancel endpoint: this generation runs to the end.")
+    if job.status == "succeeded":
+        render_player(studio, job, key=key)
+    with st.expander("Request details"):
+        st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
+                 "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
+                 "result_urls": job.result_urls})
+
+
+def _playable_source(studio: Studio, job: Job) -> tuple[Path | str | None, bool]:
+    src = job.source or {}
+    path = Path(src["path"]) if src.get("path") else None
+    if path is None or not path.exists():
+        return src.get("url"), False
+    try:
+        with st.spinner("Making a browser-playable preview of the source…"):
+            return source_preview(path, studio.settings.data_dir / "previews")
+    except StudioError as exc:
+        st.warning(f"The source cannot be previewed: {exc}")
+        return None, False
+
+
+def render_player(studio: Studio, job: Job, *, key: str) -> None:
+    """Source and result side by side; HDR, ProRes, EXR and 4:4:4 media play through a
+    tone-mapped H.264 "SDR preview"."""
+    if not job.result_files:
+        act = studio.tracker.activity.get(job.id)
+        st.progress(act.fraction or 0.0 if act else 0.0,
+                    text=f"{act.phase} {act.detail}" if act else "Waiting to download the result…")
+        return
+    if "missing" in job.result_files:
+        st.warning("The result link expired before it could be downloaded.")
+        return
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**Source**")
+        src, is_preview = _playable_source(studio, job)
+        if src:
+            st.video(str(src))
+            if is_preview:
+                st.caption("SDR preview: the original is not browser-playable (e.g. 4:4:4).")
+    with right:
+        st.markdown("**Result**")
+        video = job.result_files.get("video")
+        if job.preview_path and Path(job.preview_path).exists():
+            st.video(job.preview_path)
+            st.caption(_preview_caption(job))
+        elif video and Path(video).exists():
+            st.video(video)
+        else:
+            st.info("No playable output.")
+        for label, path in job.result_files.items():
+            p = Path(path)
+            if p.exists():
+                _download_button(p, label, key=f"{key}:dl:{job.id}:{label}")
+
+
+def _preview_caption(job: Job) -> str:
+    files = job.result_files
+    if "video" in files:
+        try:
+            clip = media.probe(files["video"])
+        except StudioError:
+            return "SDR preview"
+        hdr = {"smpte2084": "PQ", "arib-std-b67": "HLG"}.get(clip.color_transfer or "", "")
+        what = f"{clip.codec.upper()} {clip.width}×{clip.height}" + (f" {hdr} HDR" if hdr else "")
+        return f"SDR preview — tone-mapped for this screen; the original is {what}."
+    return "SDR preview — tone-mapped from the linear-light EXR frames."
+
+
+def _download_button(path: Path, label: str, *, key: str) -> None:
+    size = path.stat().st_size
+    name = {"video": "result video", "exr_frames": "EXR frames (ZIP)"}.get(label, label)
+    if size > MAX_INLINE_DOWNLOAD:
+        st.caption(f"{name}: {size / 1e6:.0f} MB at `{path}`")
+        return
+    st.download_button(f"Download {name} ({size / 1e6:.1f} MB)", data=path.read_bytes,
+                       file_name=path.name, key=key)

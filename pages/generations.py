@@ -1,0 +1,17 @@
+"""Generations: every tracked generation, live, with the before/after player."""
+
+import streamlit as st
+
+from components.jobs import render_live_jobs
+from components.services import current_studio
+
+
+def main() -> None:
+    studio = current_studio()
+    st.title("Generations")
+    st.caption("Every generation is stored before it is sent and tracked until it finishes; "
+               "reloads and restarts show the same list. Select a row to review it.")
+    render_live_jobs(studio, key="generations", limit=500)
+
+
+main()

@@ -1,0 +1,12 @@
+"""Topaz Hyperion HDR (SDR → HDR, PQ or HLG)."""
+
+from components.model_page import render_model_page
+from components.services import current_studio
+from studio.catalog import HYPERION, MODELS
+
+
+def main() -> None:
+    render_model_page(MODELS[HYPERION], current_studio(), key="hyperion_hdr")
+
+
+main()

@@ -1,0 +1,429 @@
+"""The core façade: from a source clip and widget values to tracked, paid generations.
+
+Owns the submit path and its invariants:
+- a request is validated against the catalog and the clip against model limits before any
+  byte is sent;
+- every generation row is in the store (status ``submitting``) *before* the paid request is
+  sent, and gets its provider id the moment the answer arrives;
+- a paid request is sent once; when its outcome is unknown the row becomes ``unknown`` with
+  the facts, never resent silently;
+- local clips reach the provider through its own upload path (Oxen repo file PUT, LTX
+  ``/v1/upload``), cached by content hash so the same clip is uploaded once.
+
+Used by the Streamlit pages and the command line alike; never imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from studio import catalog, media, pricing
+from studio.config import Settings
+from studio.errors import (
+    ApiError,
+    LimitError,
+    MediaError,
+    NetworkError,
+    ParamError,
+    StudioError,
+)
+from studio.jobs import Job, JobStore, utcnow
+from studio.providers.ltx import LtxClient
+from studio.providers.oxen import OxenClient, require_namespace
+from studio.tracker import Activity, Tracker, next_poll_delay
+
+Progress = Callable[[str, float | None], None]  # (what is happening, fraction 0..1 or None)
+
+SANDBOX_NAMESPACE = "studio"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where the clip comes from: ``kind`` is ``"sample"``, ``"upload"`` or ``"url"``.
+
+    Local kinds carry ``path``; ``"url"`` carries ``url``. ``label`` is what the UI shows.
+    """
+
+    kind: str
+    label: str
+    path: Path | None = None
+    url: str | None = None
+
+    @property
+    def probe_target(self) -> str:
+        return str(self.path) if self.path else str(self.url)
+
+    def to_json(self, sha256: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {"kind": self.kind, "label": self.label}
+        if self.path:
+            out["path"] = str(self.path)
+        if self.url:
+            out["url"] = self.url
+        if sha256:
+            out["sha256"] = sha256
+        return out
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request ready for review: probed clip, quote, problems (empty = can submit)."""
+
+    model_id: str
+    source: Source
+    params: dict[str, Any]
+    clip: media.ClipInfo
+    quote: pricing.Quote | None
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+class Studio:
+    """Settings + store + clients, with the operations the UI and CLI need.
+
+    ``sandbox_url`` is the base URL of the local sandbox (when some provider runs without a
+    key). Clients are built per call: a ``requests.Session`` is never shared across threads.
+    """
+
+    def __init__(self, settings: Settings, store: JobStore, *, sandbox_url: str | None = None):
+        self.settings = settings
+        self.store = store
+        self.sandbox_url = sandbox_url
+        self.tracker = Tracker(
+            store, self.client_for_job, settings.data_dir / "results",
+            postprocess=self._make_previews, charge_for=self._computed_charge,
+        )
+
+    # -- clients --------------------------------------------------------------------------
+    def target(self, provider: str) -> str:
+        return "live" if self.settings.is_live(provider) else "sandbox"
+
+    def base_url(self, provider: str) -> str:
+        return self.settings.base_url_for(provider, self.sandbox_url)
+
+    def client(self, provider: str) -> OxenClient | LtxClient:
+        """A new client for ``provider`` against its current target."""
+        cls = OxenClient if provider == "oxen" else LtxClient
+        return cls(self.base_url(provider), self.settings.key_for(provider))
+
+    def oxen(self) -> OxenClient:
+        return OxenClient(self.base_url("oxen"), self.settings.key_for("oxen"))
+
+    def ltx(self) -> LtxClient:
+        return LtxClient(self.base_url("ltx"), self.settings.key_for("ltx"))
+
+    def client_for_job(self, job: Job) -> Any:
+        return self.client(job.provider)
+
+    # -- review before submit -------------------------------------------------------------
+    def prepare(
+        self,
+        model_id: str,
+        source: Source,
+        params: Mapping[str, Any],
+        *,
+        clip: media.ClipInfo | None = None,
+        live_pricing: Mapping[str, Any] | None = None,
+    ) -> Prepared:
+        """Probe (unless ``clip`` is given), validate and quote. Never sends a paid request.
+
+        Raises ``MediaError`` when the clip cannot be read; parameter and limit problems are
+        returned in ``Prepared.problems`` so the page can show them all at once.
+        """
+        spec = catalog.get(model_id)
+        clip = clip or media.probe(source.probe_target)
+        problems = catalog.validate(model_id, params, require_source=False)
+        problems += catalog.check_limits(model_id, clip, params)
+        quote = None
+        # A missing prompt does not change the price: quote unless a priced field is invalid.
+        blocking = [p for p in catalog.validate(model_id, catalog.with_defaults(model_id, params),
+                                                require_source=False)
+                    if "is required" not in p]
+        if not blocking:
+            quote = pricing.quote(model_id, clip, params, live_pricing=live_pricing)
+        notes: list[str] = []
+        if model_id == catalog.LTX_OXEN:
+            p = catalog.with_defaults(model_id, params)
+            wanted = float(p["num_frames"]) / float(p["frames_per_second"])
+            if clip.duration_s and wanted > clip.duration_s + 1e-6:
+                notes.append(f"{p['num_frames']} frames at {p['frames_per_second']} frames/s "
+                             f"is {wanted:.1f} s, longer than the {clip.duration_s:.1f} s clip.")
+        if spec.provider == "ltx" and source.kind == "url" and source.url and \
+                source.url.startswith("http://") and self.target("ltx") == "live":
+            problems.append("LTX only fetches HTTPS URLs; use an https:// link or upload the file.")
+        return Prepared(model_id, source, dict(params), clip, quote, tuple(problems), tuple(notes))
+
+    # -- sources --------------------------------------------------------------------------
+    def resolve_source(
+        self, provider: str, source: Source, *, progress: Progress | None = None
+    ) -> tuple[str, str | None]:
+        """The URL/URI to put in the request's source field, uploading a local file through
+        the provider's upload path when needed. Returns ``(url, sha256 or None)``.
+
+        Uploads are cached by content hash (Oxen repo files are permanent; LTX uploads are
+        kept 24 h, so the cache expires after 23 h). Raises ``ApiError``/``NetworkError`` on
+        a failed upload, ``ConfigError`` when a live Oxen upload has no namespace.
+        """
+        if source.path is None:
+            if not source.url:
+                raise MediaError("Choose a clip first: the bundled sample, an upload or a URL.")
+            return source.url, None
+        if not source.path.exists():
+            raise MediaError(f"The clip '{source.label}' is no longer on disk; choose it again.")
+        sha = file_sha256(source.path)
+        target = f"{self.target(provider)}:{self.base_url(provider)}"
+        now = datetime.now(UTC)
+        cached = self.store.cached_upload(provider, target, sha, now)
+        if cached:
+            return cached, sha
+
+        def report(done: int, total: int | None) -> None:
+            if progress:
+                progress(f"Uploading {source.label}", done / total if total else None)
+
+        if provider == "oxen":
+            client = self.oxen()
+            live = self.target("oxen") == "live"
+            namespace = require_namespace(self.settings.oxen_namespace) if live else SANDBOX_NAMESPACE
+            repo = self.settings.oxen_upload_repo
+            if live:
+                client.ensure_repo(namespace, repo)
+            suffix = source.path.suffix.lower() or ".mp4"
+            url = client.upload_file(source.path, namespace=namespace, repo=repo,
+                                     dest_path=f"inputs/{sha[:16]}{suffix}", progress=report)
+            self.store.remember_upload(provider, target, sha, url, None)
+            return url, sha
+        slot = self.ltx().upload_file(source.path, progress=report)
+        self.store.remember_upload(provider, target, sha, slot.storage_uri,
+                                   now + timedelta(hours=23))
+        return slot.storage_uri, sha
+
+    # -- submit ---------------------------------------------------------------------------
+    def build_body(self, model_id: str, params: Mapping[str, Any], source_url: str) -> dict[str, Any]:
+        """The JSON body exactly as sent (Oxen: ``model`` + flat params; LTX: route body)."""
+        spec = catalog.get(model_id)
+        wire = catalog.request_params(model_id, params)
+        wire[spec.source_field] = source_url
+        if spec.provider == "oxen":
+            return {"model": model_id, **wire}
+        return wire
+
+    def submit(
+        self,
+        prepared: Prepared,
+        *,
+        mode: str = "queue",
+        num_generations: int = 1,
+        progress: Progress | None = None,
+    ) -> list[Job]:
+        """Send ``prepared`` once and return its job rows (one per generation).
+
+        ``mode`` is ``"queue"`` (Oxen ``POST /api/ai/queue``; LTX's route is always async) or
+        ``"sync"`` (Oxen ``POST /api/ai/videos/generate``, blocks until done).
+        Raises ``ParamError``/``LimitError`` before anything is stored when the request is
+        invalid; provider errors are recorded on the rows *and* re-raised so the page can
+        show them; a lost answer marks the rows ``unknown``.
+        """
+        model_id = prepared.model_id
+        spec = catalog.get(model_id)
+        if prepared.problems:
+            raise ParamError(list(prepared.problems))
+        lo, hi = catalog.NUM_GENERATIONS_RANGE
+        if not lo <= num_generations <= hi:
+            raise ParamError([f"num_generations: must be between {lo} and {hi} (got {num_generations})"])
+        if spec.provider == "ltx" and (mode != "queue" or num_generations != 1):
+            raise ParamError(["mode: the LTX route is asynchronous and takes one clip per request"])
+        limit_problems = catalog.check_limits(model_id, prepared.clip, prepared.params)
+        if limit_problems:
+            raise LimitError(" ".join(limit_problems))
+
+        params = catalog.with_defaults(model_id, prepared.params)
+        source_url, sha = self.resolve_source(spec.provider, prepared.source, progress=progress)
+        body = self.build_body(model_id, params, source_url)
+        now = utcnow()
+        batch = Job(model_id=model_id, provider=spec.provider, owner="", params={}, source={}).id
+        jobs = [
+            Job(
+                model_id=model_id,
+                provider=spec.provider,
+                owner=self.settings.owner(),
+                owner_name=self.settings.display_name,
+                params=catalog.request_params(model_id, params),
+                source={**prepared.source.to_json(sha), "url": source_url},
+                clip=dataclasses.asdict(prepared.clip),
+                quote=prepared.quote.to_json() if prepared.quote else None,
+                mode=mode,
+                target=self.target(spec.provider),
+                batch_id=batch,
+                created_at=now,
+            )
+            for _ in range(num_generations)
+        ]
+        self.store.insert_many(jobs)  # durable before the paid request leaves
+        if progress:
+            progress("Submitting", None)
+        try:
+            if spec.provider == "ltx":
+                ltx_job = self.ltx().submit_hdr(
+                    source_url, output_colorspace=body.get("output_colorspace"))
+                ids = [(ltx_job.id, "queued")]
+            elif mode == "sync":
+                return [self._run_sync(jobs[0], body)]
+            else:
+                wire = {k: v for k, v in body.items() if k != "model"}
+                ids = self.oxen().enqueue(model_id, wire, num_generations=num_generations)
+        except NetworkError as exc:
+            self._mark_all(jobs, exc)
+            raise
+        except StudioError as exc:
+            self._mark_all(jobs, exc)
+            raise
+        out = []
+        t = time.time()
+        for job, (remote_id, _status) in zip(jobs, ids, strict=False):
+            out.append(self.store.update(
+                job.id, remote_id=remote_id, status="queued", submitted_at=utcnow(),
+                next_poll_at=t + next_poll_delay(0)))
+        for extra in jobs[len(ids):]:  # fewer ids than asked for: say so, lose nothing
+            out.append(self.store.update(extra.id, status="failed",
+                                         error="The provider returned fewer generations than requested."))
+        self.tracker.wake()
+        return out
+
+    def _run_sync(self, job: Job, body: Mapping[str, Any]) -> Job:
+        started = utcnow()
+        self.store.update(job.id, status="processing", submitted_at=started, started_at=started)
+        urls = self.oxen().generate(job.model_id, {k: v for k, v in body.items() if k != "model"})
+        from studio.providers.oxen import collect_artifacts
+
+        job = self.store.update(job.id, status="succeeded", completed_at=utcnow(),
+                                result_urls=collect_artifacts(urls))
+        self.tracker.wake()
+        return job
+
+    def _mark_all(self, jobs: list[Job], exc: StudioError) -> None:
+        maybe_sent = isinstance(exc, NetworkError) and exc.maybe_sent
+        for job in jobs:
+            if maybe_sent:
+                self.store.update(job.id, status="unknown", error=(
+                    f"{exc} The request may have reached the provider, so it was not resent: "
+                    "check the provider's history before submitting again."))
+            else:
+                self.store.update(job.id, status="failed", completed_at=utcnow(),
+                                  error=f"Not submitted: {exc}")
+
+    # -- actions --------------------------------------------------------------------------
+    def cancel(self, job: Job) -> Job:
+        """Cancel an in-flight Oxen generation (``DELETE /api/ai/queue/{id}``).
+
+        Raises ``StudioError`` for LTX jobs (the LTX API has no cancel) and provider errors.
+        """
+        if job.provider != "oxen":
+            raise StudioError("The LTX API has no cancel: this generation will run to the end "
+                              "(and be billed).")
+        if not job.remote_id or not job.is_active:
+            raise StudioError("Only queued or processing generations can be cancelled.")
+        self.oxen().cancel(job.remote_id)
+        self.tracker.wake()
+        return self.store.update(job.id, next_poll_at=0.0)
+
+    def live_model(self, model_id: str) -> dict[str, Any] | None:
+        """The live Oxen model object (``pricing``, ``request_schema``) or ``None`` in sandbox
+        mode or for the LTX route. Raises provider errors."""
+        spec = catalog.get(model_id)
+        if spec.provider != "oxen" or self.target("oxen") != "live":
+            return None
+        return self.oxen().model(model_id)
+
+    # -- previews -------------------------------------------------------------------------
+    def _computed_charge(self, job: Job) -> str | None:
+        """LTX charge computed from the input-tier rule (LTX reports none)."""
+        return (job.quote or {}).get("amount_usd")
+
+    def _make_previews(
+        self, job: Job, files: Mapping[str, Path], report: Callable[[Activity], None]
+    ) -> dict[str, Any]:
+        """After a download: a browser-playable SDR preview when the result needs one."""
+        previews = self.settings.data_dir / "previews"
+        fps = float((job.params or {}).get("frames_per_second") or (job.clip or {}).get("fps") or 24)
+
+        def progress(frac: float) -> None:
+            report(Activity("making SDR preview", frac))
+
+        try:
+            path = preview_for(files, previews / f"{job.id}.mp4", fps=fps, progress=progress)
+        except MediaError as exc:
+            return {"error": f"The result downloaded but no preview could be made: {exc}"}
+        return {"preview_path": str(path) if path else None}
+
+
+def preview_for(
+    files: Mapping[str, Path],
+    dest: Path,
+    *,
+    fps: float,
+    progress: Callable[[float], None] | None = None,
+) -> Path | None:
+    """The file a browser should play for a result: the video itself when playable, else a
+    tone-mapped H.264 "SDR preview" made at ``dest`` (from the video, or from the EXR ZIP
+    when there is no video). ``None`` when there is nothing to show."""
+    video = files.get("video")
+    if video is not None:
+        clip = media.probe(video)
+        if media.browser_playable(clip):
+            return None  # the result itself plays
+        if dest.exists():
+            return dest
+        return media.make_sdr_preview(video, dest, progress=progress)
+    exr = files.get("exr_frames")
+    if exr is not None:
+        if dest.exists():
+            return dest
+        return media.make_exr_zip_preview(exr, dest, fps=fps, progress=progress)
+    return None
+
+
+def trimmed_source(source: Source, max_frames: int, cache_dir: Path) -> Source:
+    """A copy of a local ``source`` holding only its first ``max_frames`` frames (H.264
+    yuv420p), cached by content hash; used to fit LTX's per-tier frame caps (ltx.md §3.2)."""
+    if source.path is None:
+        raise MediaError("Only a local clip can be trimmed; download the URL first.")
+    dest = cache_dir / f"{file_sha256(source.path)[:20]}-first{max_frames}.mp4"
+    if not dest.exists():
+        media.trim_clip(source.path, dest, max_frames=max_frames)
+    return Source(source.kind, f"{source.label} (first {max_frames} frames)", path=dest)
+
+
+def source_preview(path: Path, cache_dir: Path, *, progress: Callable[[float], None] | None = None
+                   ) -> tuple[Path, bool]:
+    """A browser-playable file for a source clip: ``(path, is_preview)``. Clips a browser
+    cannot decode (yuv444p, HEVC, HDR) get a cached H.264 SDR preview keyed by content."""
+    clip = media.probe(path)
+    if media.browser_playable(clip):
+        return path, False
+    dest = cache_dir / f"src-{file_sha256(path)[:20]}.mp4"
+    if not dest.exists():
+        media.make_sdr_preview(path, dest, progress=progress)
+    return dest, True
+
+
+__all__ = ["ApiError", "Prepared", "Source", "Studio", "preview_for", "source_preview"]
