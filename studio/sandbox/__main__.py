@@ -1,0 +1,172 @@
+"""Command line: ``python -m studio.sandbox --port PORT [options]``.
+
+Owns process-level concerns of a standalone sandbox: binding the socket (``--port 0`` picks a
+free port), printing exactly one line ``Sandbox listening on http://HOST:PORT`` (flushed) once
+connections are accepted — the app and the test fixtures wait for it — and, with
+``--parent-pid``, exiting by itself within ~2 s of that process going away, so a sandbox
+started by the app never outlives it. Without ``--data-dir`` state lives in a temp dir that is
+removed at exit.
+
+Options: ``--host`` (default 127.0.0.1), ``--data-dir``, ``--workers`` (job threads, default 2),
+``--preset`` (encoder speed preset, default veryfast), ``--keepalive`` (SSE keep-alive seconds,
+default 15), ``--log-level`` (uvicorn, default warning).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+import uvicorn.config
+
+from studio.sandbox.server import KEEPALIVE_S, create_app
+
+PARENT_POLL_S = 2.0
+# Seconds open connections get to finish at shutdown before uvicorn cancels them.
+GRACEFUL_SHUTDOWN_S = 3
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m studio.sandbox",
+        description="Local sandbox speaking the Oxen.ai and LTX HTTP APIs.",
+    )
+    p.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--data-dir", type=Path, default=None, help="state dir (default: a temp dir)")
+    p.add_argument("--workers", type=int, default=2, help="job worker threads")
+    p.add_argument("--preset", default="veryfast", help="x264/x265 speed preset")
+    p.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
+    p.add_argument("--keepalive", type=float, default=KEEPALIVE_S, help="SSE keep-alive seconds")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    return p.parse_args(argv)
+
+
+def pid_alive(pid: int, *, original_ppid: int | None = None) -> bool:
+    """Whether process ``pid`` still exists.
+
+    When ``pid`` was our parent, being re-parented (``os.getppid()`` changed) also means it
+    died — this catches a parent that is a zombie nobody has reaped yet.
+    """
+    if original_ppid == pid and os.getppid() != pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+class _Server(uvicorn.Server):
+    """uvicorn server that announces itself once it accepts connections and ends the SSE
+    streams as soon as shutdown begins (uvicorn waits for open connections before it runs
+    the app's lifespan shutdown, and an event stream never ends by itself)."""
+
+    def __init__(self, config: uvicorn.Config, announce: str, on_shutdown: Callable[[], None]):
+        super().__init__(config)
+        self._announce = announce
+        self._on_shutdown = on_shutdown
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            print(self._announce, flush=True)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self._on_shutdown()
+        await super().shutdown(sockets=sockets)
+
+
+def _watch_parent(server: uvicorn.Server, pid: int) -> None:
+    original_ppid = os.getppid()
+    while not server.should_exit:
+        time.sleep(PARENT_POLL_S)
+        if not pid_alive(pid, original_ppid=original_ppid):
+            server.should_exit = True
+            return
+
+
+def _log_config() -> dict[str, Any]:
+    """uvicorn's logging config with the access log moved from stdout to stderr: stdout
+    carries exactly one line, the announcement the launcher waits for."""
+    config = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    config["handlers"]["access"]["stream"] = "ext://sys.stderr"
+    return config
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    temp_dir = None
+    data_dir = args.data_dir
+    if data_dir is None:
+        temp_dir = tempfile.mkdtemp(prefix="studio-sandbox-")
+        data_dir = Path(temp_dir)
+    try:
+        sock = _bind(args.host, args.port)
+    except OSError as exc:
+        print(f"Sandbox could not listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 2
+    port = sock.getsockname()[1]
+    shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    try:
+        app = create_app(
+            data_dir, workers=args.workers, preset=args.preset, keepalive_s=args.keepalive
+        )
+        config = uvicorn.Config(
+            app,
+            log_level=args.log_level,
+            log_config=_log_config(),
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
+            lifespan="on",
+        )
+        server = _Server(
+            config,
+            f"Sandbox listening on http://{shown_host}:{port}",
+            on_shutdown=app.state.sandbox.broker.close,
+        )
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler that
+        # was installed before; make that one a normal exit so the temp dir is removed.
+        signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        if args.parent_pid is not None:
+            threading.Thread(
+                target=_watch_parent,
+                args=(server, args.parent_pid),
+                name="sandbox-parent-watch",
+                daemon=True,
+            ).start()
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""The sandbox's job workers: run a generation from ``queued`` to a terminal state.
+
+Owns the worker pool (a ``ThreadPoolExecutor`` of ``--workers`` threads) and the life of one
+job, which mirrors what oxen.md §3.3 and §7 say the real services do:
+
+    queued ──► processing (started_at) ──► succeeded (result URLs, completed_at, cost)
+                                     ├──► failed (error_message / error {type, message})
+                                     └──► cancelled (DELETE; the worker stops at the next frame)
+
+Oxen jobs (queue and sync) validate their parameters *when they run* (a bad value fails the
+generation with a sentence naming the field and the allowed values), fetch ``input_video``,
+probe it, check model limits, process it into ``<namespace>/<repo>/main/<generation_id>/`` and
+charge ``cost`` = :func:`studio.pricing.quote` of the probed clip. LTX jobs were fetched and
+probed at submit time; they process into ``ltx-results/<id>/`` and are charged the same way
+(kept internally: the LTX job object has no cost field, ltx.md §4).
+
+Completion of an Oxen generation (succeeded or failed, never cancelled) is published as a
+``media_generation_completed`` SSE event (oxen.md §10.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
+from pathlib import Path
+from typing import Any
+
+from studio import catalog, media, pricing
+from studio.errors import LimitError, MediaError, ParamError
+from studio.sandbox import processing
+from studio.sandbox.events import COMPLETED, EventBroker
+from studio.sandbox.files import DataDir, remove_tree, repo_file_url
+from studio.sandbox.inputs import InputError, SelfAddresses, resolve_url
+from studio.sandbox.store import API_LTX, Generation, GenerationStore
+
+log = logging.getLogger("studio.sandbox")
+
+RESULTS_REPO = "generations"
+RESULTS_BRANCH = "main"
+INTERRUPTED = "sandbox restarted while processing"
+STOPPED = "sandbox stopped while processing"
+# How long shutdown waits for running jobs to notice cancellation before giving up on them.
+SHUTDOWN_GRACE_S = 10.0
+# Oxen input_video downloads: no documented limit; be generous but bounded.
+OXEN_FETCH_TIMEOUT_S = 300.0
+
+_CLIENT_ERRORS = (InputError, MediaError, ParamError, LimitError)
+
+
+class JobRunner:
+    """Runs generations on a pool of ``workers`` threads. Thread-safe."""
+
+    def __init__(
+        self,
+        *,
+        data: DataDir,
+        store: GenerationStore,
+        broker: EventBroker,
+        own: SelfAddresses,
+        workers: int = 2,
+        preset: str = "veryfast",
+    ):
+        self._data = data
+        self._store = store
+        self._broker = broker
+        self._own = own
+        self._preset = preset
+        self._pool = ThreadPoolExecutor(
+            max_workers=max(1, workers), thread_name_prefix="sandbox-job"
+        )
+        self._lock = threading.Lock()
+        self._cancel: dict[str, threading.Event] = {}
+        self._futures: dict[str, Future[None]] = {}
+        self._closing = False
+
+    def submit(self, generation_id: str) -> Future[None]:
+        """Queue a stored ``queued`` row for processing; the future resolves when it ends."""
+        with self._lock:
+            if self._closing:
+                raise RuntimeError("the sandbox is shutting down")
+            self._cancel[generation_id] = threading.Event()
+            future = self._pool.submit(self._run, generation_id)
+            self._futures[generation_id] = future
+        future.add_done_callback(lambda _f: self._forget(generation_id))
+        return future
+
+    def cancel(self, generation_id: str) -> None:
+        """Tell a running job to stop at its next frame (the row was already marked)."""
+        with self._lock:
+            event = self._cancel.get(generation_id)
+        if event is not None:
+            event.set()
+
+    def shutdown(self) -> None:
+        """Stop: fail every active row ("sandbox stopped while processing"), stop running
+        jobs at their next frame, drop queued ones, wait up to ``SHUTDOWN_GRACE_S``."""
+        with self._lock:
+            if self._closing:
+                return
+            self._closing = True
+            events = list(self._cancel.values())
+            futures = list(self._futures.values())
+        self._store.fail_active(STOPPED, time.time())
+        for event in events:
+            event.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        wait_futures(futures, timeout=SHUTDOWN_GRACE_S)
+
+    def _forget(self, generation_id: str) -> None:
+        with self._lock:
+            self._cancel.pop(generation_id, None)
+            self._futures.pop(generation_id, None)
+
+    # -- one job -------------------------------------------------------------------------------
+
+    def _run(self, generation_id: str) -> None:
+        gen = self._store.get(generation_id)
+        if gen is None or not self._store.mark_processing(generation_id, time.time()):
+            return  # cancelled (or failed by a shutdown) while it waited in the queue
+        with self._lock:
+            event = self._cancel.get(generation_id) or threading.Event()
+        work = self._data.work_dir(generation_id)
+        out_dir: Path | None = None
+        try:
+            if gen.api == API_LTX:
+                out_dir = self._data.ltx_result_dir(generation_id)
+                outputs, cost = self._run_ltx(gen, out_dir, event.is_set)
+            else:
+                out_dir, outputs, cost = self._run_oxen(gen, work, event.is_set)
+            if self._store.mark_succeeded(
+                generation_id, outputs=outputs, completed_at=time.time(), cost=cost
+            ):
+                self._announce_success(gen, outputs)
+                out_dir = None  # keep the results
+        except processing.Cancelled:
+            pass  # the row is already cancelled (DELETE) or failed (shutdown)
+        except _CLIENT_ERRORS as exc:
+            self._fail(gen, str(exc), "invalid_request_error")
+        except Exception as exc:  # a sandbox bug must still end the job, with a readable reason
+            log.exception("sandbox: generation %s crashed", generation_id)
+            self._fail(gen, f"Internal sandbox error ({type(exc).__name__}: {exc}).", "api_error")
+        finally:
+            remove_tree(work)
+            if out_dir is not None:
+                remove_tree(out_dir)
+
+    def _run_oxen(
+        self, gen: Generation, work: Path, should_cancel: Callable[[], bool]
+    ) -> tuple[Path, dict[str, str], str | None]:
+        model_id = gen.model_name
+        spec = catalog.MODELS[model_id]
+        # oxen.md §3.3: parameters are validated when the job runs, not at enqueue.
+        params = catalog.with_defaults(model_id, gen.params)
+        problems = catalog.validate(model_id, params)
+        if problems:
+            raise ParamError(problems)
+        source = resolve_url(
+            str(params[spec.source_field]),
+            field=spec.source_field,
+            data=self._data,
+            own=self._own,
+            dest_dir=work,
+            timeout_s=OXEN_FETCH_TIMEOUT_S,
+        )
+        if should_cancel():
+            raise processing.Cancelled()
+        clip = media.probe(source)
+        limits = catalog.check_limits(model_id, clip, params)
+        if limits:
+            raise LimitError(" ".join(limits))
+
+        namespace = gen.target_namespace or gen.username
+        repo = gen.target_repo or RESULTS_REPO
+        rel_dir = "/".join(
+            p for p in ((gen.target_directory or "").strip("/"), gen.generation_id) if p
+        )
+        out_dir = self._data.repo_file(namespace, repo, RESULTS_BRANCH, rel_dir)
+        try:
+            output = processing.process(
+                model_id, params, source, out_dir, preset=self._preset, should_cancel=should_cancel
+            )
+        except BaseException:
+            remove_tree(out_dir)
+            raise
+        outputs = {
+            label: repo_file_url(
+                gen.base_url, namespace, repo, RESULTS_BRANCH, f"{rel_dir}/{path.name}"
+            )
+            for label, path in output.files.items()
+        }
+        # Writing the result is a commit on the real hub; advance the branch head likewise.
+        self._store.swap_head(namespace, repo, RESULTS_BRANCH, uuid.uuid4().hex)
+        return out_dir, outputs, self._charge(model_id, clip, params)
+
+    def _run_ltx(
+        self, gen: Generation, out_dir: Path, should_cancel: Callable[[], bool]
+    ) -> tuple[dict[str, str], str | None]:
+        model_id = gen.model_name
+        params = catalog.with_defaults(model_id, gen.params)
+        if not gen.source_path:
+            raise InputError("the job has no resolved input file")
+        source = Path(gen.source_path)
+        clip = media.probe(source)
+        output = processing.process(
+            model_id, params, source, out_dir, preset=self._preset, should_cancel=should_cancel
+        )
+        base = gen.base_url.rstrip("/")
+        outputs = {
+            label: f"{base}/_sandbox/ltx-results/{gen.generation_id}/{path.name}"
+            for label, path in output.files.items()
+        }
+        return outputs, self._charge(model_id, clip, params)
+
+    @staticmethod
+    def _charge(model_id: str, clip: Any, params: dict[str, Any]) -> str | None:
+        """The generation's cost in USD as a plain decimal string (oxen.md §6.2)."""
+        try:
+            return format(pricing.quote(model_id, clip, params).amount_usd, "f")
+        except Exception:  # an unpriceable run still succeeded; leave cost null, say why in the log
+            log.exception("sandbox: could not price a %s generation", model_id)
+            return None
+
+    def _fail(self, gen: Generation, message: str, error_type: str) -> None:
+        if (
+            self._store.mark_failed(
+                gen.generation_id, message=message, error_type=error_type, completed_at=time.time()
+            )
+            and gen.api != API_LTX
+        ):
+            self._broker.publish(
+                gen.user_id,
+                COMPLETED,
+                {
+                    "generation_id": gen.generation_id,
+                    "status": "failed",
+                    "media_type": gen.media_type,
+                    "error": message,
+                },
+            )
+
+    def _announce_success(self, gen: Generation, outputs: dict[str, str]) -> None:
+        if gen.api == API_LTX:
+            return  # SSE is an Oxen feature; LTX clients poll (ltx.md §4.3)
+        self._broker.publish(
+            gen.user_id,
+            COMPLETED,
+            {
+                "generation_id": gen.generation_id,
+                "status": "succeeded",
+                "media_type": gen.media_type,
+                "model": gen.model_name,
+                "url": primary_url(outputs),
+            },
+        )
+
+
+def primary_url(outputs: dict[str, str]) -> str | None:
+    """The URL a client shows first: the video, else the EXR ZIP."""
+    return outputs.get("video") or outputs.get("exr_frames") or next(iter(outputs.values()), None)

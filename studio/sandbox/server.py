@@ -1,0 +1,103 @@
+"""Builds the sandbox FastAPI app: the Oxen + LTX contract served from one local process.
+
+Owns :func:`create_app` — wiring of state, routes, error envelopes and the request middleware
+— and ``GET /_sandbox/health``. The routes themselves live in :mod:`studio.sandbox.oxen_api`
+(``/api/...``) and :mod:`studio.sandbox.ltx_api` (``/v1``, ``/v2`` and the pre-signed upload
+URLs); jobs run in :mod:`studio.sandbox.runner`; state is in :mod:`studio.sandbox.store`.
+
+The app's own OpenAPI/docs pages are switched off: the sandbox should answer only what the
+real services answer, and every unknown path gets the provider's 404 envelope.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from studio.sandbox import ltx_api, oxen_api
+from studio.sandbox.inputs import SelfAddresses
+from studio.sandbox.problems import install_handlers
+from studio.sandbox.state import Sandbox
+
+KEEPALIVE_S = 15.0  # SSE ": keep-alive" comment interval on Oxen (oxen.md §10)
+
+
+class RequestContext:
+    """Pure ASGI middleware (a ``BaseHTTPMiddleware`` would buffer the SSE stream).
+
+    * adds an ``x-request-id`` header to every response (LTX sends one on every response,
+      ltx.md §1; clients log it);
+    * records the ``Host`` the sandbox is reached under, so URLs pointing back at it resolve
+      to local files (:class:`studio.sandbox.inputs.SelfAddresses`).
+    """
+
+    def __init__(self, app: ASGIApp, own: SelfAddresses):
+        self.app = app
+        self.own = own
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", ()):
+            if name == b"host":
+                self.own.add(value.decode("latin-1"))
+                break
+        request_id = str(uuid.uuid4()).encode()
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (b"x-request-id", request_id)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+def create_app(
+    data_dir: Path,
+    *,
+    workers: int = 2,
+    preset: str = "veryfast",
+    keepalive_s: float = KEEPALIVE_S,
+) -> FastAPI:
+    """The sandbox app over ``data_dir`` (created if missing; reused across restarts).
+
+    ``workers``: job threads. ``preset``: x264/x265 speed preset handed to processing.
+    ``keepalive_s``: SSE keep-alive interval in seconds (tests shorten it).
+    The app's :class:`~studio.sandbox.state.Sandbox` is ``app.state.sandbox``; its ``close()``
+    stops the worker pool and closes the database. It runs on lifespan shutdown, and tests
+    that never start the lifespan call it themselves.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sandbox = Sandbox(data_dir, workers=workers, preset=preset, keepalive_s=keepalive_s)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await run_in_threadpool(sandbox.close)  # may wait for workers to stop
+
+    app = FastAPI(
+        title="Video Enhance Studio sandbox",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.sandbox = sandbox
+    install_handlers(app)
+    app.add_middleware(RequestContext, own=sandbox.own)
+    app.include_router(oxen_api.router)
+    app.include_router(ltx_api.router)
+
+    @app.get("/_sandbox/health")
+    async def health() -> dict[str, bool]:
+        return {"ok": True}
+
+    return app
