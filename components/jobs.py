@@ -20,9 +20,10 @@ from studio.jobs import Job
 from studio.service import Studio, source_preview
 
 STATUS_ICON = {
-    "submitting": "⏫ submitting", "queued": "⏳ queued", "processing": "⚙️ processing",
-    "succeeded": "✅ succeeded", "failed": "❌ failed", "cancelled": "⛔ cancelled",
-    "unknown": "❓ unknown",
+    "submitting": ":blue-badge[submitting]", "queued": ":gray-badge[queued]",
+    "processing": ":blue-badge[processing]", "succeeded": ":green-badge[succeeded]",
+    "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]",
+    "unknown": ":violet-badge[unknown]",
 }
 REFRESH_S = 2.0
 MAX_INLINE_DOWNLOAD = 300 * 1024 * 1024
@@ -42,7 +43,7 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
         rows.append({
             "Created": j.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             "Model": spec.short_name if spec else j.model_id,
-            "Status": STATUS_ICON.get(j.status, j.status),
+            "Status": j.status,
             "Source": (j.source or {}).get("label", ""),
             "Quote (USD)": j.quote_usd or "",
             "Charge (USD)": j.charge_usd or "",

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from components.jobs import render_live_jobs
+from components.router import ensure_routed
 from components.services import current_studio
 
 
@@ -14,4 +15,5 @@ def main() -> None:
     render_live_jobs(studio, key="generations", limit=500)
 
 
+ensure_routed()
 main()

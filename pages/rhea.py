@@ -1,6 +1,7 @@
 """Topaz Rhea upscaling."""
 
 from components.model_page import render_model_page
+from components.router import ensure_routed
 from components.services import current_studio
 from studio.catalog import MODELS, RHEA
 
@@ -9,4 +10,5 @@ def main() -> None:
     render_model_page(MODELS[RHEA], current_studio(), key="rhea")
 
 
+ensure_routed()
 main()

@@ -22,14 +22,14 @@ def test_every_page_renders_without_exception(data_dir, page):
     at = open_page(page)
     assert not at.exception, at.exception
     shown = texts(at)
+    side = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Sandbox" in side and "Oxen key" in side  # the router's sidebar on every page
     if page != "generations":
         assert "$" in shown  # the sample clip is quoted on arrival
         assert at.get("plotly_chart"), "cost chart missing"
 
 
 def test_sidebar_shows_mode_and_which_keys_never_the_key(data_dir, monkeypatch):
-    # AppTest drops sidebar elements after switch_page (also for a minimal two-page app),
-    # so the sidebar is checked on the default page; the browser test covers the rest.
     from streamlit.testing.v1 import AppTest
 
     from tests.app.conftest import APP

@@ -1,0 +1,56 @@
+"""In Chromium: submit the bundled sample on the Starlight page, watch it succeed, and play the
+result next to the source."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.e2e
+
+RESULT_TIMEOUT_MS = 12 * 60 * 1000
+
+
+def _videos_ready(page: Page, count: int) -> None:
+    page.wait_for_function(
+        f"""() => {{
+            const v = [...document.querySelectorAll('video')];
+            return v.length >= {count} && v.every(x => x.readyState >= 2);
+        }}""",
+        timeout=120_000,
+    )
+
+
+def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
+    page.goto(f"{app_url}/starlight")
+    expect(page.get_by_text("Topaz Starlight 2.5").first).to_be_visible(timeout=60_000)
+    # The router's sidebar: sections, titles, the mode badge and key status (no key shown).
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Mode")).to_be_visible()
+    expect(sidebar.get_by_text("Sandbox", exact=True)).to_be_visible()
+    expect(sidebar.get_by_text("Oxen key: — not set (sandbox)")).to_be_visible()
+    expect(sidebar.get_by_text("Topaz Hyperion HDR")).to_be_visible()
+    submit = page.get_by_role("button", name=re.compile(r"^Submit"))
+    expect(submit).to_be_enabled(timeout=60_000)
+    expect(submit).to_have_text(re.compile(r"\$2\.0916"))  # 14 s × $0.1494 at 4k
+    expect(page.get_by_text("Page not found")).to_have_count(0)
+    submit.click()
+    expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(timeout=120_000)
+    expect(page.get_by_text("succeeded", exact=True).first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    _videos_ready(page, 2)  # source preview + result
+    states = page.evaluate("""() => [...document.querySelectorAll('video')].map(v => (
+        {ready: v.readyState, w: v.videoWidth, h: v.videoHeight, d: v.duration}))""")
+    result = max(states, key=lambda s: s["w"])
+    assert (result["w"], result["h"]) == (3840, 2160)
+    assert abs(result["d"] - 14.0) < 0.1
+    assert all(s["ready"] >= 2 for s in states)
+    played = page.evaluate("""async () => {
+        const v = [...document.querySelectorAll('video')].sort((a, b) => b.videoWidth - a.videoWidth)[0];
+        v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 1500));
+        return v.currentTime; }""")
+    assert played > 0.2
+    page.screenshot(path=str(ARTIFACTS / "starlight-e2e.png"), full_page=True)
