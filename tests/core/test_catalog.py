@@ -4,8 +4,17 @@ import pytest
 
 from studio import catalog
 from studio.catalog import (
-    HYPERION, LTX_DIRECT, LTX_OXEN, MODELS, RHEA, STARLIGHT, check_limits, output_geometry,
-    request_schema, spec_from_request_schema, validate,
+    HYPERION,
+    LTX_DIRECT,
+    LTX_OXEN,
+    MODELS,
+    RHEA,
+    STARLIGHT,
+    check_limits,
+    output_geometry,
+    request_schema,
+    spec_from_request_schema,
+    validate,
 )
 from studio.errors import ParamError
 from studio.media import ClipInfo
@@ -35,7 +44,7 @@ def test_starlight_target_fps_follows_newer_schema():
 
 
 def test_defaults_validate_for_every_model():
-    for mid, spec in MODELS.items():
+    for mid in MODELS:
         params = catalog.with_defaults(mid, {})
         if mid == LTX_OXEN:
             params["prompt"] = "cinematic HDR"

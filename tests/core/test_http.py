@@ -10,8 +10,14 @@ import requests
 
 from studio.config import Secret
 from studio.errors import (
-    AuthError, NetworkError, NotFoundError, PaymentRequiredError, RateLimitedError, ServerError,
-    TooLargeError, ValidationError,
+    AuthError,
+    NetworkError,
+    NotFoundError,
+    PaymentRequiredError,
+    RateLimitedError,
+    ServerError,
+    TooLargeError,
+    ValidationError,
 )
 from studio.providers.http import error_from_response, make_retry
 from studio.providers.ltx import LtxClient

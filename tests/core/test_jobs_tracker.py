@@ -10,7 +10,12 @@ from studio.errors import NetworkError, NotFoundError
 from studio.jobs import Job, JobStore
 from studio.providers.oxen import OxenGeneration
 from studio.tracker import (
-    RemoteState, Tracker, map_status, next_poll_delay, polls_for, transition,
+    RemoteState,
+    Tracker,
+    map_status,
+    next_poll_delay,
+    polls_for,
+    transition,
 )
 
 
