@@ -20,7 +20,7 @@ from studio.local_sandbox import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
-ARTIFACTS = REPO / "test-results"
+ARTIFACTS = REPO / "artifacts" / "e2e"  # not test-results/: pytest-playwright wipes it
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +64,7 @@ def app_url(tmp_path_factory):
     else:
         proc.kill()
         pytest.fail("the app did not start: " + (data / "app.log").read_text()[-2000:])
-    ARTIFACTS.mkdir(exist_ok=True)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     yield url
     proc.terminate()
     try:

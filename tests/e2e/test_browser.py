@@ -15,6 +15,16 @@ pytestmark = pytest.mark.e2e
 RESULT_TIMEOUT_MS = 12 * 60 * 1000
 
 
+def _wait_for_outcome(page: Page) -> None:
+    """Wait until the detail panel shows succeeded; fail at once (with the sentence the user
+    sees) when it shows failed."""
+    outcome = page.get_by_text(re.compile(r"^(succeeded|failed)$")).first
+    expect(outcome).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    if outcome.inner_text().strip() == "failed":
+        errors = page.get_by_test_id("stAlertContentError").all_inner_texts()
+        pytest.fail(f"generation failed: {errors}")
+
+
 def _videos_ready(page: Page, count: int) -> None:
     page.wait_for_function(
         f"""() => {{
@@ -40,7 +50,7 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     expect(page.get_by_text("Page not found")).to_have_count(0)
     submit.click()
     expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(timeout=120_000)
-    expect(page.get_by_text("succeeded", exact=True).first).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    _wait_for_outcome(page)
     _videos_ready(page, 2)  # source preview + result
     states = page.evaluate("""() => [...document.querySelectorAll('video')].map(v => (
         {ready: v.readyState, w: v.videoWidth, h: v.videoHeight, d: v.duration}))""")
@@ -54,3 +64,37 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
         return v.currentTime; }""")
     assert played > 0.2
     page.screenshot(path=str(ARTIFACTS / "starlight-e2e.png"), full_page=True)
+
+
+OTHER_PAGES = {
+    # page: (title, expected text on the result side)
+    "hyperion_hdr": ("Topaz Hyperion HDR", "SDR preview"),
+    "ltx_hdr": ("LTX 2.3 Quality HDR", None),
+    "ltx_direct": ("LTX HDR (direct)", "SDR preview"),
+    "rhea": ("Topaz Rhea", None),
+}
+
+
+@pytest.mark.parametrize("slug", list(OTHER_PAGES))
+def test_each_model_page_runs_the_sample_and_plays(page: Page, app_url: str, slug: str):
+    title, caption = OTHER_PAGES[slug]
+    page.goto(f"{app_url}/{slug}")
+    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
+    if slug == "ltx_hdr":
+        prompt = page.locator("textarea").first
+        prompt.fill("cinematic HDR, natural highlights")
+        prompt.press("Control+Enter")
+    submit = page.get_by_role("button", name=re.compile(r"^Submit"))
+    expect(submit).to_be_enabled(timeout=60_000)
+    submit.click()
+    expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(timeout=120_000)
+    _wait_for_outcome(page)
+    _videos_ready(page, 2)
+    if caption:
+        expect(page.get_by_text(caption).first).to_be_visible()
+    played = page.evaluate("""async () => {
+        const v = [...document.querySelectorAll('video')].at(-1);
+        v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 1000));
+        return v.currentTime; }""")
+    assert played > 0.1
+    page.screenshot(path=str(ARTIFACTS / f"{slug}-e2e.png"), full_page=True)

@@ -1,0 +1,74 @@
+"""Model-page rerun median with 1,000 generations in the store (goal: ≤ 100 ms).
+
+Seeds a fresh data dir with 1,000 finished generations across the five models, opens the
+Starlight page with Streamlit's AppTest (against a real local sandbox), then times N reruns.
+AppTest's own overhead is included, so the figure is an upper bound for the server.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from _common import REPO
+
+from studio.catalog import MODELS
+from studio.jobs import Job, JobStore
+from studio.local_sandbox import start_sandbox
+
+N = 30
+ROWS = 1000
+
+
+def seed(store: JobStore) -> None:
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    ids = list(MODELS)
+    jobs = []
+    for i in range(ROWS):
+        mid = ids[i % len(ids)]
+        status = rng.choice(["succeeded", "succeeded", "failed", "cancelled"])
+        jobs.append(Job(
+            model_id=mid, provider=MODELS[mid].provider, owner="bench",
+            params={}, source={"kind": "sample", "label": f"clip-{i}.mp4"},
+            status=status, remote_id=f"gen-{i}", quote={"amount_usd": "1.2345"},
+            created_at=now - timedelta(minutes=i), completed_at=now - timedelta(minutes=i - 5),
+            result_files={"missing": ""} if status == "succeeded" else {},
+            error="bench" if status == "failed" else None,
+        ))
+    store.insert_many(jobs)
+
+
+def main() -> None:
+    from streamlit.testing.v1 import AppTest
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sandbox = start_sandbox(Path(tmp) / "sandbox", port=None, workers=1)
+        os.environ.update(STUDIO_DATA_DIR=str(Path(tmp) / "data"), OXEN_BASE_URL=sandbox.url,
+                          LTX_BASE_URL=sandbox.url)
+        seed(JobStore(Path(tmp) / "data" / "jobs.sqlite3"))
+        for slug, label in (("starlight", "Starlight page"), ("generations", "Generations page")):
+            at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+            at.run()
+            at.switch_page(f"pages/{slug}.py")
+            at.run()  # first run fills the probe/thumbnail caches
+            assert not at.exception, at.exception
+            samples = []
+            for _ in range(N):
+                t0 = time.perf_counter()
+                at.run()
+                samples.append(time.perf_counter() - t0)
+            med = statistics.median(samples) * 1000
+            print(f"{label} rerun with {ROWS} generations in the store: median {med:.0f} ms, "
+                  f"p90 {sorted(samples)[int(N * 0.9)] * 1000:.0f} ms over {N} reruns "
+                  f"(goal ≤ 100 ms): {'PASS' if med <= 100 else 'FAIL'}")
+        sandbox.stop()
+
+
+if __name__ == "__main__":
+    main()
