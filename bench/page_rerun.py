@@ -58,6 +58,9 @@ def main() -> None:
             at.switch_page(f"pages/{slug}.py")
             at.run()  # first run fills the probe/thumbnail caches
             assert not at.exception, at.exception
+            if slug == "starlight":  # the timed page is the full one: chart, table, detail
+                assert at.get("plotly_chart") and at.title[0].value == "Topaz Starlight 2.5"
+            assert len(at.dataframe) == 1, "generations table missing"
             samples = []
             for _ in range(N):
                 t0 = time.perf_counter()

@@ -193,10 +193,26 @@ class Tracker:
             return self.store.update(job.id, poll_count=job.poll_count + 1,
                                      next_poll_at=now + next_poll_delay(job.poll_count + 1))
         changes = transition(job, remote, now)
-        if changes.get("status") == "succeeded" and job.provider == "ltx" and self.charge_for:
-            # LTX has no cost field: the charge is computed from the input-tier rule.
-            changes["charge_usd"] = self.charge_for(job)
+        if changes.get("status") == "succeeded" and "charge_usd" not in changes:
+            charge = self._charge(job)
+            if charge is not None:
+                changes["charge_usd"] = charge
         return self.store.update(job.id, **changes)
+
+    def _charge(self, job: Job) -> str | None:
+        """The actual charge of a finished job, in USD as a decimal string, or ``None``.
+
+        Oxen: the ``cost`` of ``GET /api/ai/generations/{id}`` (oxen.md §6.3; the queue row
+        has none); ``None`` if it is not known yet. LTX reports no cost: computed from the
+        input-tier rule by ``charge_for``.
+        """
+        if job.provider == "ltx":
+            return self.charge_for(job) if self.charge_for else None
+        try:
+            cost = self.client_for(job).generation_history(job.remote_id).cost
+        except StudioError:
+            return None
+        return str(cost) if cost is not None else None
 
     def download_results(self) -> int:
         """Download every succeeded job's artifacts not yet on disk; returns how many jobs."""

@@ -92,6 +92,10 @@ class FakeOxen:
             raise answer
         return answer
 
+    def generation_history(self, gid):
+        self.calls += 1
+        return gen("succeeded", cost=Decimal("0.5236"))
+
     def download(self, url, dest, progress=None):
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(b"video")
@@ -110,15 +114,15 @@ def gen(status, **kw):
 def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
     store = JobStore(tmp_path / "j.db")
     job = store.insert(make_job(status="queued", remote_id="g"))
-    fake = FakeOxen([gen("processing"), gen("succeeded", artifacts={"video": "http://s/o.mp4"},
-                                              cost=Decimal("0.5236"))])
+    fake = FakeOxen([gen("processing"), gen("succeeded", artifacts={"video": "http://s/o.mp4"})])
     tracker = Tracker(store, lambda j: fake, tmp_path / "results")
     tracker.poll_due(now=time.time())
     assert store.get(job.id).status == "processing"
     assert tracker.poll_due(now=time.time()) == 0  # not due yet: backoff respected
     tracker.poll_due(now=time.time() + 60)
     done = store.get(job.id)
-    assert done.status == "succeeded" and done.charge_usd == "0.5236"
+    # the queue row has no cost: the charge comes from the history route, once
+    assert done.status == "succeeded" and done.charge_usd == "0.5236" and fake.calls == 3
     assert tracker.download_results() == 1
     files = store.get(job.id).result_files
     assert (tmp_path / "results" / job.id / "o.mp4").read_bytes() == b"video"
