@@ -119,3 +119,17 @@ def test_truncated_mp4_gets_a_clear_message(data_dir, cockatoo):
     assert not at.exception
     errors = " ".join(e.value for e in at.error).lower()
     assert "truncated" in errors or "incomplete" in errors, errors
+
+
+def test_live_key_uses_the_models_request_schema_and_live_pricing(data_dir, monkeypatch):
+    # A key makes Oxen "live"; pointing OXEN_BASE_URL at the sandbox exercises the very same
+    # client path the real service gets: GET /api/ai/models/{id} → request_schema + pricing.
+    monkeypatch.setenv("OXEN_API_KEY", "oxen-distinctive-key-0815")
+    at = open_page("starlight")
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "parameters: live request_schema" in shown
+    assert "live API rate" in shown and "$2.0916" in shown
+    assert "0815" not in shown
+    side = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Oxen key: ✅ configured" in side

@@ -116,3 +116,13 @@ def test_cancel_an_oxen_generation(studio, cockatoo):
     studio.cancel(job)
     [done] = run_until_done(studio)
     assert done.status == "cancelled"  # 4K of a 14 s clip cannot finish before the DELETE
+
+
+def test_sync_mode_blocks_until_the_video_exists(studio, realshort):
+    prepared = studio.prepare(catalog.LTX_OXEN, Source("upload", "r.mp4", path=realshort),
+                              {"prompt": "cinematic HDR", "num_frames": 9})
+    [job] = studio.submit(prepared, mode="sync")
+    # One blocking POST /api/ai/videos/generate; the MP4 and the EXR ZIP both come back.
+    assert job.status == "succeeded" and set(job.result_urls) == {"video", "exr_frames"}
+    [done] = run_until_done(studio)
+    assert media.exr_zip_summary(done.result_files["exr_frames"]).frame_count == 9
