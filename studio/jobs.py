@@ -12,6 +12,7 @@ silently). Timestamps are timezone-aware UTC datetimes; money is a decimal strin
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 import threading
@@ -259,7 +260,7 @@ class JobStore:
         with self._lock:
             return int(self._conn.execute(sql, args).fetchone()[0])
 
-    def due(self, now: float) -> list[Job]:
+    def due(self, now: float) -> builtins.list[Job]:
         """In-flight rows with a provider id whose next poll time has come (oldest first)."""
         with self._lock:
             rows = self._conn.execute(
@@ -269,7 +270,7 @@ class JobStore:
             ).fetchall()
         return [self._row_to_job(r) for r in rows]
 
-    def needing_download(self) -> list[Job]:
+    def needing_download(self) -> builtins.list[Job]:
         """Succeeded rows whose results are not downloaded yet."""
         with self._lock:
             rows = self._conn.execute(

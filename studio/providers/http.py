@@ -281,8 +281,8 @@ def error_from_response(
     code, detail = _parse_body(resp)
     rid = resp.headers.get("x-request-id")
     said = f" It said: “{detail}”" if detail else ""
-    kw = {"status": status, "code": code, "detail": detail, "request_id": rid,
-          "provider": provider}
+    kw: dict[str, Any] = {"status": status, "code": code, "detail": detail,
+                          "request_id": rid, "provider": provider}
     if status in (401, 403):
         return AuthError(
             f"{provider_name} rejected the API key for {what} ({status}).{said} Check {key_setting} "
