@@ -32,6 +32,7 @@ from studio.errors import (
     MediaError,
     NetworkError,
     ParamError,
+    RateLimitedError,
     StudioError,
 )
 from studio.jobs import Job, JobStore, utcnow
@@ -42,6 +43,7 @@ from studio.tracker import Activity, Tracker, next_poll_delay
 Progress = Callable[[str, float | None], None]  # (what is happening, fraction 0..1 or None)
 
 SANDBOX_NAMESPACE = "studio"
+LTX_MAX_IN_FLIGHT = 2  # concurrent generations per LTX account by default (ltx.md §6)
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ class Studio:
             store, self.client_for_job, settings.data_dir / "results",
             postprocess=self._make_previews, charge_for=self._computed_charge,
         )
+        self.tracker.extra_passes.append(self.submit_waiting)
 
     # -- clients --------------------------------------------------------------------------
     def target(self, provider: str) -> str:
@@ -278,7 +281,14 @@ class Studio:
             )
             for _ in range(num_generations)
         ]
+        busy = spec.provider == "ltx" and self._ltx_in_flight() >= LTX_MAX_IN_FLIGHT
         self.store.insert_many(jobs)  # durable before the paid request leaves
+        if busy:
+            # LTX runs at most 2 generations per key (ltx.md §6): wait client-side instead of
+            # collecting a 429; the tracker sends it when a slot frees.
+            waiting = self.store.update(jobs[0].id, status="waiting")
+            self.tracker.wake()
+            return [waiting]
         if progress:
             progress("Submitting", None)
         try:
@@ -308,6 +318,44 @@ class Studio:
                                          error="The provider returned fewer generations than requested."))
         self.tracker.wake()
         return out
+
+    def _ltx_in_flight(self) -> int:
+        """This key's LTX generations being submitted or running on the current target."""
+        owner, target = self.settings.owner(), self.target("ltx")
+        return sum(1 for j in self.store.list(statuses=["submitting", "queued", "processing"])
+                   if j.provider == "ltx" and j.owner == owner and j.target == target)
+
+    def submit_waiting(self) -> int:
+        """Send waiting LTX generations, oldest first, while fewer than 2 are in flight.
+
+        Each is marked ``submitting`` before its one POST. A concurrency 429 means LTX
+        created nothing, so the row goes back to ``waiting``; a lost answer makes it
+        ``unknown``. Returns how many were sent.
+        """
+        owner, target = self.settings.owner(), self.target("ltx")
+        waiting = [j for j in self.store.list(statuses=["waiting"])
+                   if j.provider == "ltx" and j.owner == owner and j.target == target]
+        sent = 0
+        for job in sorted(waiting, key=lambda j: j.created_at):
+            if self._ltx_in_flight() >= LTX_MAX_IN_FLIGHT:
+                break
+            self.store.update(job.id, status="submitting")
+            body = self.build_body(job.model_id, job.params, job.source["url"])
+            try:
+                ltx_job = self.ltx().submit_hdr(
+                    job.source["url"], output_colorspace=body.get("output_colorspace"))
+            except RateLimitedError as exc:
+                self.store.update(job.id, status="waiting")
+                if exc.kind == "concurrency":
+                    break
+                continue
+            except StudioError as exc:
+                self._mark_all([job], exc)
+                continue
+            self.store.update(job.id, remote_id=ltx_job.id, status="queued",
+                              submitted_at=utcnow(), next_poll_at=time.time() + next_poll_delay(0))
+            sent += 1
+        return sent
 
     def _run_sync(self, job: Job, body: Mapping[str, Any]) -> Job:
         started = utcnow()

@@ -26,6 +26,11 @@ from studio.jobs import Job, JobStore, utcnow
 
 log = logging.getLogger(__name__)
 
+LTX_RETENTION_S = 24 * 3600  # ltx.md §4.2: jobs and results are kept 24 h after they finish
+RECONCILE_EVERY_S = 30.0
+RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may be
+SSE_SAFETY_POLL_S = 600.0  # with a healthy SSE stream, poll only as a safety net
+
 BASE_DELAY_S = 5.0
 MAX_DELAY_S = 30.0
 GROWTH = 1.5
@@ -127,6 +132,27 @@ def fetch_remote(client: Any, job: Job) -> RemoteState:
     )
 
 
+def find_candidates(client: Any, job: Job, taken: set[str]) -> list[Any]:
+    """Oxen generations that could be the lost answer of ``job``'s enqueue, oldest first:
+    same model and ``input_video``, enqueued between 60 s before the row was written and
+    ``RECONCILE_WINDOW_S`` after, not already adopted by another row."""
+    source_url = (job.source or {}).get("url")
+    lo = job.created_at.timestamp() - 60
+    hi = job.created_at.timestamp() + RECONCILE_WINDOW_S
+    seen: dict[str, Any] = {}
+    rows = client.list_queue(model=job.model_id)
+    rows += client.list_generations(model=job.model_id, page_size=100)[0]
+    for gen in rows:
+        if gen.generation_id in taken or gen.generation_id in seen:
+            continue
+        if gen.model_name != job.model_id or gen.params.get("input_video") != source_url:
+            continue
+        if gen.enqueued_at is None or not lo <= gen.enqueued_at.timestamp() <= hi:
+            continue
+        seen[gen.generation_id] = gen
+    return sorted(seen.values(), key=lambda g: g.enqueued_at)
+
+
 ClientFactory = Callable[[Job], Any]
 
 
@@ -157,12 +183,16 @@ class Tracker:
         postprocess: Callable[[Job, Mapping[str, Path], Callable[[Activity], None]], dict[str, Any]]
         | None = None,
         charge_for: Callable[[Job], str | None] | None = None,
+        sse_healthy: Callable[[Job], bool] | None = None,
     ):
         self.store = store
         self.client_for = client_for
         self.results_dir = results_dir
         self.postprocess = postprocess
         self.charge_for = charge_for
+        self.sse_healthy = sse_healthy
+        self._reconciled_at: dict[str, float] = {}
+        self.extra_passes: list[Callable[[], Any]] = []  # e.g. sending waiting LTX jobs
         self.activity: dict[str, Activity] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -179,25 +209,98 @@ class Tracker:
         return len(jobs)
 
     def poll_job(self, job: Job, now: float) -> Job:
-        """One status request for ``job`` and the resulting store update."""
+        """One status request for ``job`` and the resulting store update.
+
+        A 404 is not taken as "deleted": an Oxen id unknown to the queue route is looked up in
+        the history (``GET /api/ai/generations/{id}``, oxen.md §4.3 — older builds dropped
+        finished rows from the queue); an LTX job past its 24 h retention becomes ``expired``
+        (ltx.md §4.2).
+        """
+        client = self.client_for(job)
         try:
-            remote = fetch_remote(self.client_for(job), job)
+            remote = fetch_remote(client, job)
         except NotFoundError:
-            return self.store.update(
-                job.id, status="failed", completed_at=utcnow(),
-                error="The provider no longer knows this generation (404): it expired or was "
-                      "never created. Its record is kept here.")
+            remote = self._after_404(client, job)
+            if remote is None:
+                return self._gone(job)
         except (NetworkError, StudioError) as exc:
             # Transient: keep the job, back off, show the reason.
             self.last_error = str(exc)
             return self.store.update(job.id, poll_count=job.poll_count + 1,
                                      next_poll_at=now + next_poll_delay(job.poll_count + 1))
         changes = transition(job, remote, now)
+        if self.sse_healthy is not None and job.provider == "oxen" and "next_poll_at" in changes \
+                and self.sse_healthy(job):
+            # Completion arrives by SSE; polling is only a safety net (and finds cancellations).
+            changes["next_poll_at"] = now + SSE_SAFETY_POLL_S
         if changes.get("status") == "succeeded" and "charge_usd" not in changes:
             charge = self._charge(job)
             if charge is not None:
                 changes["charge_usd"] = charge
         return self.store.update(job.id, **changes)
+
+    def _after_404(self, client: Any, job: Job) -> RemoteState | None:
+        if job.provider != "oxen":
+            return None
+        try:
+            gen = client.generation_history(job.remote_id)
+        except StudioError:
+            return None
+        return RemoteState(
+            status=map_status("oxen", gen.status), started_at=gen.started_at,
+            completed_at=gen.completed_at, error=gen.error_message, artifacts=gen.artifacts,
+            charge_usd=str(gen.cost) if gen.cost is not None else None)
+
+    def _gone(self, job: Job) -> Job:
+        age = (utcnow() - (job.completed_at or job.submitted_at or job.created_at)).total_seconds()
+        if job.provider == "ltx" and age >= LTX_RETENTION_S:
+            return self.store.update(
+                job.id, status="expired", completed_at=job.completed_at or utcnow(),
+                error="LTX keeps jobs and their results for 24 h after they finish; this one "
+                      "is past that, so its outcome can no longer be read.")
+        return self.store.update(
+            job.id, status="failed", completed_at=utcnow(),
+            error=f"{'Oxen' if job.provider == 'oxen' else 'LTX'} does not know generation "
+                  f"{job.remote_id} (404 on status and history). Its record is kept here.")
+
+    # -- unknown outcomes -----------------------------------------------------------------
+    def reconcile_unknown(self, now: float | None = None) -> int:
+        """Try to find the generations of Oxen rows whose submit outcome is unknown.
+
+        Oxen has no idempotency key, so a lost answer may or may not have created
+        generations. Matching (model, input URL, enqueue time within the window) against
+        ``GET /api/ai/queue`` and ``GET /api/ai/generations`` adopts the ids; nothing is ever
+        resubmitted here. LTX has no list endpoint: those rows stay ``unknown`` for the user
+        to resolve. Returns how many rows were matched.
+        """
+        now = time.time() if now is None else now
+        unknown = [j for j in self.store.list(statuses=["unknown"])
+                   if j.provider == "oxen" and j.remote_id is None
+                   and self._reconciled_at.get(j.id, 0) + RECONCILE_EVERY_S <= now]
+        if not unknown:
+            return 0
+        taken = {j.remote_id for j in self.store.list() if j.remote_id}
+        matched = 0
+        by_batch: dict[str, list[Job]] = {}
+        for job in unknown:
+            by_batch.setdefault(job.batch_id or job.id, []).append(job)
+        for jobs in by_batch.values():
+            first = jobs[0]
+            self._reconciled_at.update({j.id: now for j in jobs})
+            try:
+                candidates = find_candidates(self.client_for(first), first, taken)
+            except StudioError as exc:
+                self.last_error = str(exc)
+                continue
+            for job, gen in zip(sorted(jobs, key=lambda j: j.id), candidates, strict=False):
+                taken.add(gen.generation_id)
+                matched += 1
+                self.store.update(
+                    job.id, remote_id=gen.generation_id, status=map_status("oxen", gen.status),
+                    submitted_at=gen.enqueued_at, next_poll_at=0.0,
+                    error="The submit answer was lost, but Oxen has this generation: it was "
+                          "matched by model, input and time, not resubmitted.")
+        return matched
 
     def _charge(self, job: Job) -> str | None:
         """The actual charge of a finished job, in USD as a decimal string, or ``None``.
@@ -252,6 +355,14 @@ class Tracker:
         finally:
             self.activity.pop(job.id, None)
 
+    def run_pass(self) -> None:
+        """One full pass: extra passes (send waiting jobs), polls, reconciliation, downloads."""
+        for extra in self.extra_passes:
+            extra()
+        self.poll_due()
+        self.reconcile_unknown()
+        self.download_results()
+
     # -- background thread ----------------------------------------------------------------
     def wake(self) -> None:
         """Run a pass now (e.g. right after a submit)."""
@@ -276,8 +387,7 @@ class Tracker:
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.poll_due()
-                self.download_results()
+                self.run_pass()
             except Exception as exc:  # never let the tracker die; the next pass retries
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("tracker pass failed")

@@ -1,7 +1,7 @@
 """Job store durability and the tracker's polling, transitions and downloads."""
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -80,8 +80,9 @@ def test_transition_terminal_and_in_flight():
 class FakeOxen:
     """Our own client's surface, scripted."""
 
-    def __init__(self, answers, tmp_path=None):
+    def __init__(self, answers, tmp_path=None, history=None):
         self.answers = list(answers)
+        self.history = history
         self.calls = 0
         self.tmp_path = tmp_path
 
@@ -94,7 +95,9 @@ class FakeOxen:
 
     def generation_history(self, gid):
         self.calls += 1
-        return gen("succeeded", cost=Decimal("0.5236"))
+        if isinstance(self.history, Exception):
+            raise self.history
+        return self.history or gen("succeeded", cost=Decimal("0.5236"))
 
     def download(self, url, dest, progress=None):
         dest.parent.mkdir(parents=True, exist_ok=True)
@@ -133,11 +136,74 @@ def test_tracker_keeps_job_on_network_error_and_fails_on_404(tmp_path):
     store = JobStore(tmp_path / "j.db")
     job = store.insert(make_job(status="queued", remote_id="g"))
     fake = FakeOxen([NetworkError("down", maybe_sent=False),
-                     NotFoundError("gone", status=404)])
+                     NotFoundError("gone", status=404)], history=NotFoundError("gone", status=404))
     tracker = Tracker(store, lambda j: fake, tmp_path)
     tracker.poll_due(now=time.time())
     kept = store.get(job.id)
     assert kept.status == "queued" and kept.poll_count == 1 and tracker.last_error == "down"
     tracker.poll_due(now=time.time() + 60)
     gone = store.get(job.id)
-    assert gone.status == "failed" and "404" in gone.error
+    assert gone.status == "failed" and "404 on status and history" in gone.error
+
+
+def test_oxen_404_on_the_queue_route_falls_back_to_history(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="processing", remote_id="g"))
+    fake = FakeOxen([NotFoundError("gone", status=404)],
+                    history=gen("succeeded", artifacts={"video": "http://s/o.mp4"},
+                                cost=Decimal("1.5")))
+    Tracker(store, lambda j: fake, tmp_path).poll_due(now=time.time())
+    done = store.get(job.id)
+    assert done.status == "succeeded" and done.result_urls == {"video": "http://s/o.mp4"}
+    assert done.charge_usd == "1.5"
+
+
+class FakeLtx:
+    def get_hdr(self, gid):
+        raise NotFoundError("gone", status=404)
+
+
+def test_ltx_404_after_24h_is_expired_not_failed(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    old = datetime.now(UTC) - timedelta(hours=25)
+    job = store.insert(make_job(model_id="ltx-video-to-video-hdr", provider="ltx", status="processing",
+                                remote_id="l", created_at=old, submitted_at=old))
+    fresh = store.insert(make_job(model_id="ltx-video-to-video-hdr", provider="ltx",
+                                  status="processing", remote_id="m"))
+    Tracker(store, lambda j: FakeLtx(), tmp_path).poll_due(now=time.time())
+    assert store.get(job.id).status == "expired" and "24 h" in store.get(job.id).error
+    assert store.get(fresh.id).status == "failed"
+
+
+class FakeLister:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def list_queue(self, **kw):
+        return [r for r in self.rows if r.status in ("queued", "processing")]
+
+    def list_generations(self, **kw):
+        return [r for r in self.rows if r.status not in ("queued", "processing")], None, 1
+
+
+def test_unknown_enqueue_is_matched_by_model_input_and_time_never_resent(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    src = {"kind": "url", "label": "c.mp4", "url": "http://s/in.mp4"}
+    now = datetime.now(UTC)
+    a = store.insert(make_job(status="unknown", source=src, batch_id="b", created_at=now))
+    b = store.insert(make_job(status="unknown", source=src, batch_id="b", created_at=now))
+    def row(gid, status, inp="http://s/in.mp4", t=now, model="topazlabs-rhea-video"):
+        return OxenGeneration(generation_id=gid, model_name=model, status=status,
+                              enqueued_at=t, params={"input_video": inp})
+    lister = FakeLister([
+        row("g1", "processing"), row("g2", "succeeded"),
+        row("other-input", "queued", inp="http://s/else.mp4"),
+        row("too-old", "queued", t=now - timedelta(hours=2)),
+        row("other-model", "queued", model="topazlabs-upscale-starlight-2-5-video"),
+    ])
+    tracker = Tracker(store, lambda j: lister, tmp_path)
+    assert tracker.reconcile_unknown(now=time.time()) == 2
+    got = {store.get(a.id).remote_id, store.get(b.id).remote_id}
+    assert got == {"g1", "g2"}
+    assert all("not resubmitted" in store.get(x.id).error for x in (a, b))
+    assert tracker.reconcile_unknown(now=time.time()) == 0  # nothing left, nothing re-adopted

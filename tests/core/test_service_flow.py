@@ -35,9 +35,11 @@ def run_until_done(studio: Studio, timeout: float = 120.0):
     """Drive the tracker by hand (poll, then download) until nothing is in flight."""
     deadline = time.time() + timeout
     while time.time() < deadline:
+        studio.submit_waiting()
         studio.tracker.poll_due(now=time.time() + 60)  # ignore backoff: the test is the clock
         studio.tracker.download_results()
-        if not studio.store.count_active() and not studio.store.needing_download():
+        if not studio.store.count_active() and not studio.store.needing_download() \
+                and not studio.store.list(statuses=["waiting"]):
             return studio.store.list()
         time.sleep(0.3)
     raise AssertionError("generations did not finish in time")
@@ -126,3 +128,13 @@ def test_sync_mode_blocks_until_the_video_exists(studio, realshort):
     assert job.status == "succeeded" and set(job.result_urls) == {"video", "exr_frames"}
     [done] = run_until_done(studio)
     assert media.exr_zip_summary(done.result_files["exr_frames"]).frame_count == 9
+
+
+def test_third_ltx_generation_waits_client_side_instead_of_a_429(studio, realshort):
+    prepared = studio.prepare(catalog.LTX_DIRECT, Source("upload", "r.mp4", path=realshort), {})
+    jobs = [studio.submit(prepared)[0] for _ in range(3)]
+    assert [j.status for j in jobs] == ["queued", "queued", "waiting"]
+    assert jobs[2].remote_id is None  # nothing was sent for it yet
+    done = run_until_done(studio, timeout=180)
+    assert [j.status for j in done] == ["succeeded"] * 3
+    assert len({j.remote_id for j in done}) == 3
