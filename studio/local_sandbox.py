@@ -64,11 +64,13 @@ def start_sandbox(
     workers: int = 2,
     timeout_s: float = 60.0,
     extra_args: list[str] | None = None,
+    detached: bool = False,
 ) -> SandboxProcess:
     """Start ``python -m studio.sandbox`` on 127.0.0.1 and wait until it answers.
 
     ``data_dir`` keeps the sandbox's generations and files across restarts; ``port`` is a
-    preferred port (a free one is used when it is taken). Raises ``ConfigError`` with the
+    preferred port (a free one is used when it is taken). ``detached=True`` (the CLI) lets it
+    outlive this process; otherwise it exits when we do. Raises ``ConfigError`` with the
     sandbox's log tail when it does not come up within ``timeout_s`` seconds.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -76,11 +78,13 @@ def start_sandbox(
     log_path = data_dir / "sandbox.log"
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - owned by the child's lifetime
     cmd = [sys.executable, "-m", "studio.sandbox", "--host", "127.0.0.1", "--port", str(chosen),
-           "--data-dir", str(data_dir), "--workers", str(workers),
-           "--parent-pid", str(os.getpid()), *(extra_args or [])]
+           "--data-dir", str(data_dir), "--workers", str(workers), *(extra_args or [])]
+    if not detached:
+        cmd += ["--parent-pid", str(os.getpid())]
     env = {k: v for k, v in os.environ.items() if k not in ("OXEN_API_KEY", "LTXV_API_KEY")}
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
-                            cwd=str(Path(__file__).resolve().parents[1]))
+                            cwd=str(Path(__file__).resolve().parents[1]),
+                            start_new_session=detached)
     url = f"http://127.0.0.1:{chosen}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -89,7 +93,8 @@ def start_sandbox(
         try:
             if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
                 sandbox = SandboxProcess(url, proc, log_path)
-                atexit.register(sandbox.stop)
+                if not detached:
+                    atexit.register(sandbox.stop)
                 return sandbox
         except requests.RequestException:
             pass

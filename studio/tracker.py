@@ -220,9 +220,10 @@ class Tracker:
         try:
             remote = fetch_remote(client, job)
         except NotFoundError:
-            remote = self._after_404(client, job)
-            if remote is None:
+            found = self._after_404(client, job)
+            if found is None:
                 return self._gone(job)
+            remote = found
         except (NetworkError, StudioError) as exc:
             # Transient: keep the job, back off, show the reason.
             self.last_error = str(exc)

@@ -1,0 +1,179 @@
+"""Command line over the same core as the UI: ``python -m studio submit | status | track``.
+
+Same Settings (environment: ``OXEN_API_KEY``, ``LTXV_API_KEY``, ``OXEN_BASE_URL``, …), same
+job store, same validation, quotes, upload path and paid-request rules. With no key and no
+base URL, it uses the sandbox at 127.0.0.1:8765 (starting a detached one when none answers,
+so submitted generations outlive the command).
+
+Exit codes: 0 ok; 1 a provider/media/config error (its sentence on stderr); 2 invalid request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from studio import catalog
+from studio.config import Settings
+from studio.errors import ParamError, StudioError
+from studio.jobs import JobStore, job_to_dict
+from studio.local_sandbox import start_sandbox
+from studio.service import Source, Studio
+
+SANDBOX_PORT = 8765
+
+
+def parse_param(spec: catalog.ModelSpec, text: str) -> tuple[str, Any]:
+    """``KEY=VALUE`` → (key, value typed by the model's spec). Raises ``ParamError``."""
+    if "=" not in text:
+        raise ParamError([f"{text}: expected KEY=VALUE"])
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    try:
+        p = spec.param(key)
+    except KeyError:
+        return key, raw  # validation names it as unknown, with the allowed fields
+    try:
+        if p.type == "boolean":
+            low = raw.strip().lower()
+            if low not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError
+            return key, low in ("true", "1", "yes")
+        if p.type == "integer":
+            return key, int(raw)
+        if p.type == "number":
+            value = float(raw)
+            return key, int(value) if value.is_integer() else value
+    except ValueError:
+        raise ParamError([f"{key}: cannot read {raw!r} as {p.type}"]) from None
+    return key, raw
+
+
+def _sandbox_url(settings: Settings) -> str | None:
+    if not settings.needs_sandbox:
+        return None
+    url = f"http://127.0.0.1:{SANDBOX_PORT}"
+    try:
+        if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
+            return url
+    except requests.RequestException:
+        pass
+    print(f"Starting a local sandbox at {url} (data in {settings.data_dir / 'sandbox'}).",
+          file=sys.stderr)
+    return start_sandbox(settings.data_dir / "sandbox", port=SANDBOX_PORT, detached=True).url
+
+
+def open_studio(settings: Settings) -> Studio:
+    """The same façade the app builds: settings, store, clients, tracker."""
+    from_settings = getattr(JobStore, "from_settings", None)
+    store = (from_settings(settings.data_dir, getattr(settings, "database_url", None))
+             if from_settings else JobStore(settings.data_dir / "jobs.sqlite3"))
+    return Studio(settings, store, sandbox_url=_sandbox_url(settings))
+
+
+def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
+    spec = catalog.get(args.model)
+    params = dict(parse_param(spec, p) for p in args.param or [])
+    if args.input.startswith(("http://", "https://")):
+        source = Source("url", args.input.rsplit("/", 1)[-1] or args.input, url=args.input)
+    else:
+        path = Path(args.input).expanduser().resolve()
+        source = Source("upload", path.name, path=path)
+    prepared = studio.prepare(args.model, source, params)
+    if prepared.problems:
+        for problem in prepared.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if prepared.quote:
+        q = prepared.quote
+        print(f"Quote: ${q.amount_usd * args.num} ({q.provenance}: {q.basis})", file=sys.stderr)
+    jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num)
+    for job in jobs:
+        print(job.id if not args.json else json.dumps(job_to_dict(job)))
+        print(f"  {job.status} · generation {job.remote_id or '—'}", file=sys.stderr)
+    return 0
+
+
+def cmd_status(studio: Studio, args: argparse.Namespace) -> int:
+    jobs = studio.store.list(limit=args.limit)
+    if args.json:
+        print(json.dumps([job_to_dict(j) for j in jobs], indent=2))
+        return 0
+    print(f"{'job':8}  {'model':18}  {'status':10}  {'quote':>9}  {'charge':>9}  generation")
+    for j in jobs:
+        short = catalog.MODELS[j.model_id].short_name if j.model_id in catalog.MODELS else j.model_id
+        print(f"{j.id[:8]}  {short[:18]:18}  {j.status:10}  {j.quote_usd or '':>9}  "
+              f"{j.charge_usd or '':>9}  {j.remote_id or '—'}")
+    return 0
+
+
+def _unsettled(studio: Studio) -> int:
+    store = studio.store
+    waiting = store.list(statuses=["waiting", "submitting", "queued", "processing"])
+    return len(waiting) + len(store.needing_download())
+
+
+def cmd_track(studio: Studio, args: argparse.Namespace) -> int:
+    stop = False
+
+    def on_signal(*_: Any) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    seen = {j.id: j.status for j in studio.store.list()}
+    print(f"Tracking {_unsettled(studio)} unsettled generation(s); Ctrl-C stops.", file=sys.stderr)
+    while not stop:
+        studio.tracker.run_pass()
+        for j in studio.store.list():
+            if seen.get(j.id) != j.status:
+                print(f"{j.id[:8]} {j.model_id} → {j.status}"
+                      + (f": {j.error}" if j.error and j.status in ("failed", "unknown") else ""))
+                seen[j.id] = j.status
+        if args.until_done and not _unsettled(studio):
+            break
+        time.sleep(args.interval)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m studio", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("submit", help="submit a generation; prints its job id")
+    s.add_argument("--model", required=True, choices=sorted(catalog.MODELS))
+    s.add_argument("--input", required=True, help="local file or http(s) URL")
+    s.add_argument("--param", action="append", metavar="KEY=VALUE")
+    s.add_argument("--mode", choices=["queue", "sync"], default="queue")
+    s.add_argument("--num", type=int, default=1, help="num_generations (Oxen queue, 1–4)")
+    s.add_argument("--json", action="store_true")
+    st = sub.add_parser("status", help="list generations")
+    st.add_argument("--json", action="store_true")
+    st.add_argument("--limit", type=int, default=None)
+    t = sub.add_parser("track", help="run the tracker in the foreground")
+    t.add_argument("--until-done", action="store_true")
+    t.add_argument("--interval", type=float, default=1.0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        studio = open_studio(Settings.from_env())
+        handler = {"submit": cmd_submit, "status": cmd_status, "track": cmd_track}[args.command]
+        return handler(studio, args)
+    except ParamError as exc:
+        for problem in exc.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        return 2
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
