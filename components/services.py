@@ -41,9 +41,9 @@ def _load_studio(cache_key: str, _settings: Settings) -> Studio:
     sandbox_url = None
     if _settings.needs_sandbox:
         sandbox_url = ensure_sandbox(_settings.data_dir / "sandbox").url
-    store = JobStore(_settings.data_dir / "jobs.sqlite3")
+    store = JobStore.from_settings(_settings.data_dir, _settings.database_url)
     studio = Studio(_settings, store, sandbox_url=sandbox_url)
-    studio.tracker.start()
+    studio.start_background()
     return studio
 
 

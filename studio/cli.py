@@ -130,6 +130,7 @@ def cmd_track(studio: Studio, args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    studio.events.start()  # Oxen completion events: the fast path
     seen = {j.id: j.status for j in studio.store.list()}
     print(f"Tracking {_unsettled(studio)} unsettled generation(s); Ctrl-C stops.", file=sys.stderr)
     while not stop:

@@ -35,6 +35,7 @@ from studio.errors import (
     RateLimitedError,
     StudioError,
 )
+from studio.events import CompletionStream, mark_all_oxen_due, mark_due
 from studio.jobs import Job, JobStore, utcnow
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient, require_namespace
@@ -115,6 +116,22 @@ class Studio:
             postprocess=self._make_previews, charge_for=self._computed_charge,
         )
         self.tracker.extra_passes.append(self.submit_waiting)
+        self.events = CompletionStream(self.oxen, self._on_completion, self._on_connect)
+        self.tracker.sse_healthy = lambda job: job.provider == "oxen" and self.events.healthy
+
+    def start_background(self) -> Studio:
+        """Start the tracker thread and the Oxen completion stream (one each per process)."""
+        self.tracker.start()
+        self.events.start()
+        return self
+
+    def _on_completion(self, generation_id: str, payload: dict[str, Any]) -> None:
+        if mark_due(self.store, generation_id):
+            self.tracker.wake()
+
+    def _on_connect(self) -> None:
+        if mark_all_oxen_due(self.store):
+            self.tracker.wake()
 
     # -- clients --------------------------------------------------------------------------
     def target(self, provider: str) -> str:

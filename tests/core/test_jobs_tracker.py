@@ -207,3 +207,13 @@ def test_unknown_enqueue_is_matched_by_model_input_and_time_never_resent(tmp_pat
     assert got == {"g1", "g2"}
     assert all("not resubmitted" in store.get(x.id).error for x in (a, b))
     assert tracker.reconcile_unknown(now=time.time()) == 0  # nothing left, nothing re-adopted
+
+
+def test_reconnect_backoff_grows_to_30s_with_jitter():
+    import random
+
+    from studio.events import backoff_s
+    rng = random.Random(1)
+    waits = [backoff_s(n, rng) for n in range(1, 9)]
+    assert 1 <= waits[0] <= 1.5 and 2 <= waits[1] <= 3
+    assert all(30 <= w <= 45 for w in waits[5:])

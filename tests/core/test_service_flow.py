@@ -138,3 +138,26 @@ def test_third_ltx_generation_waits_client_side_instead_of_a_429(studio, realsho
     done = run_until_done(studio, timeout=180)
     assert [j.status for j in done] == ["succeeded"] * 3
     assert len({j.remote_id for j in done}) == 3
+
+
+def test_sse_makes_completion_a_two_poll_affair(studio, realshort):
+    studio.events.start()
+    deadline = time.time() + 20
+    while not studio.events.healthy and time.time() < deadline:
+        time.sleep(0.1)
+    assert studio.events.healthy
+    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+                              {"resolution": "1080p"})
+    [job] = studio.submit(prepared)
+    studio.tracker.poll_due(now=time.time() + 10)  # the first poll, 5 s after submit
+    after_first = studio.store.get(job.id)
+    if after_first.is_active:  # with SSE healthy the next poll is only a safety net
+        assert after_first.next_poll_at > time.time() + 500
+        deadline = time.time() + 60
+        while studio.store.get(job.id).next_poll_at != 0.0 and time.time() < deadline:
+            time.sleep(0.2)  # the completion event makes it due at once
+        studio.tracker.poll_due()
+    done = studio.store.get(job.id)
+    assert done.status == "succeeded" and done.poll_count <= 2
+    assert studio.events.events >= 1
+    studio.events.stop()
