@@ -33,6 +33,7 @@ from studio.errors import (
     NetworkError,
     ParamError,
     RateLimitedError,
+    ServerError,
     StudioError,
 )
 from studio.events import CompletionStream, mark_all_oxen_due, mark_due
@@ -98,6 +99,24 @@ def file_sha256(path: Path) -> str:
         while block := fh.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
+
+
+UPLOAD_ATTEMPTS = 3
+
+
+def _retry_unpaid(send: Callable[[], Any], attempts: int = UPLOAD_ATTEMPTS) -> Any:
+    """Run an *unpaid, idempotent* step (an upload: same bytes to the same path, or a new
+    upload slot) up to ``attempts`` times on rate limits, server errors and network errors,
+    backing off 1 s, 2 s. Paid requests never come through here."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return send()
+        except (RateLimitedError, ServerError, NetworkError) as exc:
+            if attempt == attempts:
+                raise
+            wait = getattr(exc, "retry_after", None) or float(2 ** (attempt - 1))
+            time.sleep(min(wait, 10.0))
+    raise AssertionError("unreachable")
 
 
 class Studio:
@@ -220,6 +239,11 @@ class Studio:
             if progress:
                 progress(f"Uploading {source.label}", done / total if total else None)
 
+        return _retry_unpaid(lambda: self._upload(provider, source, sha, target, now, report))
+
+    def _upload(self, provider: str, source: Source, sha: str, target: str, now: datetime,
+                report: Callable[[int, int | None], None]) -> tuple[str, str | None]:
+        assert source.path is not None
         if provider == "oxen":
             client = self.oxen()
             live = self.target("oxen") == "live"
