@@ -115,10 +115,17 @@ def cmd_status(studio: Studio, args: argparse.Namespace) -> int:
     return 0
 
 
+RECONCILE_TRIES = 3
+
+
 def _unsettled(studio: Studio) -> int:
+    """In-flight rows, undownloaded results, and lost-answer Oxen rows that have not yet had
+    ``RECONCILE_TRIES`` chances to be matched (about a minute)."""
     store = studio.store
     waiting = store.list(statuses=["waiting", "submitting", "queued", "processing"])
-    return len(waiting) + len(store.needing_download())
+    unknown = [j for j in store.list(statuses=["unknown"]) if j.provider == "oxen"
+               and studio.tracker.reconcile_attempts.get(j.id, 0) < RECONCILE_TRIES]
+    return len(waiting) + len(store.needing_download()) + len(unknown)
 
 
 def cmd_track(studio: Studio, args: argparse.Namespace) -> int:

@@ -192,6 +192,7 @@ class Tracker:
         self.charge_for = charge_for
         self.sse_healthy = sse_healthy
         self._reconciled_at: dict[str, float] = {}
+        self.reconcile_attempts: dict[str, int] = {}
         self.extra_passes: list[Callable[[], Any]] = []  # e.g. sending waiting LTX jobs
         self.activity: dict[str, Activity] = {}
         self._wake = threading.Event()
@@ -288,6 +289,8 @@ class Tracker:
         for jobs in by_batch.values():
             first = jobs[0]
             self._reconciled_at.update({j.id: now for j in jobs})
+            for j in jobs:
+                self.reconcile_attempts[j.id] = self.reconcile_attempts.get(j.id, 0) + 1
             try:
                 candidates = find_candidates(self.client_for(first), first, taken)
             except StudioError as exc:
