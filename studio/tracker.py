@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 LTX_RETENTION_S = 24 * 3600  # ltx.md §4.2: jobs and results are kept 24 h after they finish
 RECONCILE_EVERY_S = 30.0
 RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may be
-SSE_SAFETY_POLL_S = 600.0  # with a healthy SSE stream, poll only as a safety net
+SSE_SAFETY_POLL_S = 600.0
+STALE_SUBMIT_S = 120.0  # a submit whose process has not finished it by then died mid-send
+STALE_SYNC_S = 35 * 60.0  # a sync generate outlives its 30-min read timeout  # with a healthy SSE stream, poll only as a safety net
 
 BASE_DELAY_S = 5.0
 MAX_DELAY_S = 30.0
@@ -359,8 +361,31 @@ class Tracker:
         finally:
             self.activity.pop(job.id, None)
 
+    def sweep_interrupted(self, now: float | None = None) -> int:
+        """Rows whose sending process died mid-request become ``unknown`` with the facts.
+
+        ``submitting`` rows untouched for ``STALE_SUBMIT_S`` and sync ``processing`` rows
+        (no generation id) untouched for ``STALE_SYNC_S`` may or may not have reached the
+        provider; they are never resent here (Oxen rows are then reconciled).
+        """
+        now = time.time() if now is None else now
+        swept = 0
+        for job in self.store.list(statuses=["submitting", "processing"]):
+            age = now - job.updated_at.timestamp()
+            stale = (job.status == "submitting" and age > STALE_SUBMIT_S) or (
+                job.status == "processing" and job.mode == "sync" and not job.remote_id
+                and age > STALE_SYNC_S)
+            if stale:
+                swept += 1
+                self.store.update(job.id, status="unknown", error=(
+                    "The app stopped while this request was being sent, so it may or may not "
+                    "have reached the provider. It was not resent: check the provider's "
+                    "history before submitting again."))
+        return swept
+
     def run_pass(self) -> None:
-        """One full pass: extra passes (send waiting jobs), polls, reconciliation, downloads."""
+        """One full pass: interrupted sends, waiting jobs, polls, reconciliation, downloads."""
+        self.sweep_interrupted()
         for extra in self.extra_passes:
             extra()
         self.poll_due()

@@ -217,3 +217,16 @@ def test_reconnect_backoff_grows_to_30s_with_jitter():
     waits = [backoff_s(n, rng) for n in range(1, 9)]
     assert 1 <= waits[0] <= 1.5 and 2 <= waits[1] <= 3
     assert all(30 <= w <= 45 for w in waits[5:])
+
+
+def test_a_send_interrupted_by_a_crash_becomes_unknown_not_resent(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    old = datetime.now(UTC) - timedelta(minutes=5)
+    stuck = store.insert(make_job(status="submitting", updated_at=old))
+    fresh = store.insert(make_job(status="submitting"))
+    sync = store.insert(make_job(status="processing", mode="sync", updated_at=old - timedelta(hours=1)))
+    tracker = Tracker(store, lambda j: None, tmp_path)
+    assert tracker.sweep_interrupted() == 2
+    assert store.get(stuck.id).status == "unknown" and "not resent" in store.get(stuck.id).error
+    assert store.get(sync.id).status == "unknown"
+    assert store.get(fresh.id).status == "submitting"
