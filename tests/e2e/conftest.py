@@ -7,6 +7,7 @@ Chromium is Debian's ``/usr/bin/chromium`` (never ``playwright install``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -41,13 +42,15 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1500, "height": 1100}}
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    data = tmp_path_factory.mktemp("e2e-data")
+@contextlib.contextmanager
+def launch_app(data: Path, extra_env: dict[str, str] | None = None):
+    """Run ``streamlit run app.py`` on a free port with ``STUDIO_DATA_DIR=data``; yields
+    its URL; the log is ``data/app.log``."""
+    data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("OXEN_API_KEY", "LTXV_API_KEY", "OXEN_BASE_URL", "LTX_BASE_URL")}
-    env["STUDIO_DATA_DIR"] = str(data)
+    env.update(STUDIO_DATA_DIR=str(data), **(extra_env or {}))
     log = open(data / "app.log", "w")  # noqa: SIM115 - closed after the process stops
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
@@ -65,10 +68,19 @@ def app_url(tmp_path_factory):
         proc.kill()
         pytest.fail("the app did not start: " + (data / "app.log").read_text()[-2000:])
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    yield url
-    proc.terminate()
     try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def app_url(tmp_path_factory):
+    """The app as the README starts it: no keys, no base URLs, so it starts its own sandbox."""
+    with launch_app(tmp_path_factory.mktemp("e2e-data")) as url:
+        yield url
