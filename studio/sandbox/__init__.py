@@ -9,6 +9,12 @@ instead; only the base URL and key differ from live use (DESIGN.md). It serves:
 * LTX (shared/api/ltx.md): the async video-to-video HDR job and pre-signed uploads —
   :mod:`studio.sandbox.ltx_api`.
 
+It can also misbehave on purpose, for testing clients: injected faults (429/500/503, dropped
+connections before or after a paid POST takes effect, slow or malformed answers, SSE
+disconnects) at a seeded rate or forced per request — :mod:`studio.sandbox.faults`; the old
+Oxen queue TTL (``--ttl``); and credit balances that refuse paid POSTs with 402
+(``--credits``) — :mod:`studio.sandbox.credits`. ``GET /_sandbox/stats`` counts what it saw.
+
 Start it with ``python -m studio.sandbox --port PORT`` (see :mod:`studio.sandbox.__main__`) or
 build the app in-process with :func:`studio.sandbox.server.create_app`.
 """

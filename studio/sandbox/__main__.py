@@ -10,6 +10,15 @@ removed at exit.
 Options: ``--host`` (default 127.0.0.1), ``--data-dir``, ``--workers`` (job threads, default 2),
 ``--preset`` (encoder speed preset, default veryfast), ``--keepalive`` (SSE keep-alive seconds,
 default 15), ``--log-level`` (uvicorn, default warning).
+
+Misbehaving on purpose, for testing clients: ``--fault-rate F`` (0..1, default 0) injects a
+fault into that share of client-facing requests, drawn with ``random.Random(--seed S)``;
+``--slow-s`` (default 3) is the delay of the ``slow`` fault (kinds and routes:
+:mod:`studio.sandbox.faults`; a request can force one with ``X-Sandbox-Fault: <kind>``).
+``--ttl S`` makes terminal generations 404 on the Oxen queue routes (history keeps them) and
+LTX jobs 404 after S seconds instead of 24 h. ``--credits USD`` gives every user that balance
+and refuses paid POSTs it does not cover with 402 (:mod:`studio.sandbox.credits`).
+``GET /_sandbox/stats`` reports requests per route, accepted paid POSTs and injected faults.
 """
 
 from __future__ import annotations
@@ -25,17 +34,49 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 import uvicorn.config
 
+from studio.sandbox.faults import DEFAULT_SLOW_S
 from studio.sandbox.server import KEEPALIVE_S, create_app
 
 PARENT_POLL_S = 2.0
 # Seconds open connections get to finish at shutdown before uvicorn cancels them.
 GRACEFUL_SHUTDOWN_S = 3
+
+
+def _fraction(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1 (got {raw})")
+    return value
+
+
+def _seconds(raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {raw!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 seconds (got {raw})")
+    return value
+
+
+def _usd(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not an amount in USD: {raw!r}") from None
+    if not value.is_finite() or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a finite amount >= 0 (got {raw})")
+    return value
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -51,6 +92,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     p.add_argument("--keepalive", type=float, default=KEEPALIVE_S, help="SSE keep-alive seconds")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    p.add_argument(
+        "--fault-rate", type=_fraction, default=0.0, help="share of requests given a fault (0..1)"
+    )
+    p.add_argument("--seed", type=int, default=None, help="seed of the fault picker")
+    p.add_argument(
+        "--slow-s", type=_seconds, default=DEFAULT_SLOW_S, help="delay of the 'slow' fault"
+    )
+    p.add_argument(
+        "--ttl", type=_seconds, default=None, help="seconds terminal generations stay on the queue"
+    )
+    p.add_argument("--credits", type=_usd, default=None, help="every user's balance in USD")
     return p.parse_args(argv)
 
 
@@ -136,7 +188,15 @@ def main(argv: list[str] | None = None) -> int:
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     try:
         app = create_app(
-            data_dir, workers=args.workers, preset=args.preset, keepalive_s=args.keepalive
+            data_dir,
+            workers=args.workers,
+            preset=args.preset,
+            keepalive_s=args.keepalive,
+            fault_rate=args.fault_rate,
+            seed=args.seed,
+            slow_s=args.slow_s,
+            ttl_s=args.ttl,
+            credits_usd=args.credits,
         )
         config = uvicorn.Config(
             app,

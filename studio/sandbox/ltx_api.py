@@ -18,6 +18,11 @@ a URL — one this sandbox serves resolves to its local file — or a ≤ 15 MB 
 and probed, and clips over their tier's frame cap or above 3840×2160 are refused with 400
 (§3.2). At most 2 jobs per key may be pending/processing (429 ``concurrency_limit_error`` with
 ``Retry-After``, §6). Every 4xx/5xx uses the LTX envelope (§5). Timestamps are ISO-8601 UTC.
+
+With ``--credits USD`` a submit whose quote (:func:`studio.pricing.quote` of the probed input)
+is over the caller's balance gets 402 ``insufficient_funds_error`` "Insufficient funds.
+Required: N credits. ..." (§5, §8; a credit is taken to be one US dollar, as LTX credits are
+USD-denominated). ``--ttl S`` shortens the 24 h after which a terminal job's GET is 404.
 """
 
 from __future__ import annotations
@@ -35,9 +40,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from studio import catalog, media
+from studio import catalog, media, pricing
 from studio.errors import MediaError
 from studio.sandbox.auth import CurrentUser, User
+from studio.sandbox.credits import InsufficientCredits
 from studio.sandbox.files import UnsafePath, media_type_for, remove_tree
 from studio.sandbox.inputs import (
     DATA_URI_MAX_CHARS,
@@ -80,6 +86,27 @@ def _too_many(active: int) -> ApiProblem:
         code="concurrency_limit_error",
         headers={"Retry-After": str(RETRY_AFTER_S)},
     )
+
+
+def _admit(
+    sb: Sandbox, user: User, job_id: str, clip: media.ClipInfo, body: dict[str, Any]
+) -> None:
+    """With ``--credits``: hold the job's quote or refuse it with 402 (ltx.md §5, §8)."""
+    if not sb.ledger.enabled:
+        return
+    try:
+        amount = pricing.quote(MODEL_ID, clip, body).amount_usd
+    except Exception:  # unpriceable: the run will not be charged either
+        return
+    try:
+        sb.ledger.admit(user.user_id, {job_id: amount})
+    except InsufficientCredits as exc:
+        raise ApiProblem(
+            402,
+            f"Insufficient funds. Required: {format(exc.required, 'f')} credits. "
+            f"Balance: {format(exc.balance, 'f')} credits.",
+            code="insufficient_funds_error",
+        ) from None
 
 
 def _resolve_source(sb: Sandbox, user: User, uri: str, work: Path) -> Path:
@@ -160,6 +187,7 @@ async def submit(request: Request, user: CurrentUser, sb: SandboxDep) -> JSONRes
     job_id = str(uuid.uuid4())
     work = sb.data.work_dir(job_id)
     queued = False
+    admitted = False
     try:
         try:
             source = await run_in_threadpool(_resolve_source, sb, user, uri.strip(), work)
@@ -173,6 +201,8 @@ async def submit(request: Request, user: CurrentUser, sb: SandboxDep) -> JSONRes
         limits = catalog.check_limits(MODEL_ID, clip, body)
         if limits:
             raise ApiProblem(400, " ".join(limits))
+        _admit(sb, user, job_id, clip, body)
+        admitted = True
         gen = Generation(
             generation_id=job_id,
             api=API_LTX,
@@ -191,18 +221,22 @@ async def submit(request: Request, user: CurrentUser, sb: SandboxDep) -> JSONRes
             raise _too_many(CONCURRENCY_LIMIT)
         sb.runner.submit(job_id)
         queued = True
+        sb.stats.paid(1)
     finally:
         if not queued:
             remove_tree(work)
+            if admitted:
+                sb.ledger.release([job_id])
     return JSONResponse({"id": job_id, "created_at": iso(gen.enqueued_at)}, status_code=202)
 
 
 @router.get("/v2/video-to-video-hdr/{job_id}")
 async def get_job(job_id: str, user: CurrentUser, sb: SandboxDep) -> dict[str, Any]:
     """The job status object (ltx.md §4.1); 404 for unknown ids, other keys' jobs and jobs
-    more than 24 h past their terminal state (§4.2)."""
+    more than 24 h (``--ttl``: that many seconds) past their terminal state (§4.2)."""
     gen = sb.store.get_for_user(job_id, user.user_id, (API_LTX,))
-    if gen is None or (gen.completed_at and time.time() - gen.completed_at > RETENTION_S):
+    ttl = RETENTION_S if sb.ttl_s is None else sb.ttl_s
+    if gen is None or sb.expired(gen, ttl_s=ttl):
         raise ApiProblem(404, f"Job not found: {job_id}")
     status = _STATUS[gen.status]
     job: dict[str, Any] = {

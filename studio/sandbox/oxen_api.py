@@ -23,6 +23,14 @@ GET, HEAD   /api/repos/{ns}/{repo}/file/{branch}/{path}     the file, Range-capa
 Timestamps are Unix epoch integer seconds, ids uuid4 strings, ``cost``/``total_cost`` decimal
 strings. Every route but the repo-file GET needs a Bearer token; each user sees only their own
 generations.
+
+Options of the sandbox that change answers here: ``--ttl S`` brings back the old queue
+behaviour (oxen.md §4.3): a generation terminal for more than S seconds is gone from the queue
+routes (GET/DELETE ``/api/ai/queue/{id}`` answer 404 ``resource_not_found``, the list leaves it
+out) while ``/api/ai/generations`` still shows it. ``--credits USD`` refuses a paid POST whose
+quote is over the caller's balance with 402 ``insufficient_credits`` (see
+:mod:`studio.sandbox.credits`; the sync route also answers 402 when its worker finds the
+balance short).
 """
 
 from __future__ import annotations
@@ -41,10 +49,11 @@ from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from studio import catalog, pricing
+from studio import catalog, media, pricing
 from studio.errors import ParamError
 from studio.sandbox import events
 from studio.sandbox.auth import CurrentUser, User
+from studio.sandbox.credits import InsufficientCredits, usd
 from studio.sandbox.files import UnsafePath, media_type_for, safe_parts, url_path, write_stream
 from studio.sandbox.problems import ApiProblem
 from studio.sandbox.runner import primary_url
@@ -66,6 +75,11 @@ B64_MAX_BYTES = 32 * 1024 * 1024  # larger outputs fall back to a url entry, see
 # Request-level fields (oxen.md §3.1, §9.1); everything else is a model parameter.
 QUEUE_FIELDS = ("model", "num_generations", "target_namespace", "target_repo", "target_directory")
 SYNC_FIELDS = ("model", "response_format", "target_namespace", "target_repo", "target_directory")
+# A failed sync run's error_type → the answer's status and Oxen code (default 500).
+_SYNC_FAILURES = {
+    "invalid_request_error": (400, None),
+    "insufficient_funds_error": (402, "insufficient_credits"),
+}
 # The models have no creation date we know; a fixed value keeps responses stable.
 MODEL_CREATED = 1_777_593_600  # 2026-05-01T00:00:00Z
 _DEVELOPERS = {"topazlabs-": "Topaz Labs", "ltx-": "Lightricks"}
@@ -212,6 +226,49 @@ def _found(sb: Sandbox, generation_id: str, user: User, apis: tuple[str, ...]) -
     return gen
 
 
+def _in_queue(sb: Sandbox, generation_id: str, user: User) -> Generation:
+    """A queue row of ``user`` that has not outlived ``--ttl`` (else 404, oxen.md §4.3)."""
+    gen = _found(sb, generation_id, user, (API_OXEN_QUEUE,))
+    if sb.expired(gen):
+        raise ApiProblem(404, f"Generation not found: {generation_id}")
+    return gen
+
+
+def _quote_now(sb: Sandbox, model: str, params: dict[str, Any]) -> Decimal | None:
+    """The quote of one generation if the input is a file this sandbox serves and the request
+    can be priced; ``None`` leaves the credit check to the worker (runs in a thread)."""
+    source = params.get(catalog.MODELS[model].source_field)
+    if not isinstance(source, str) or not sb.own.matches(source):
+        return None
+    local = sb.data.local_file_for_path(url_path(source))
+    if local is None or not local.is_file():
+        return None
+    try:
+        return pricing.quote(model, media.probe(local), params).amount_usd
+    except Exception:  # unprobeable or unpriceable: the job itself will say what is wrong
+        return None
+
+
+async def _admit(
+    sb: Sandbox, user: User, model: str, params: dict[str, Any], ids: list[str]
+) -> None:
+    """With ``--credits``: hold the quote of each of ``ids`` or refuse the request with 402."""
+    if not sb.ledger.enabled:
+        return
+    each = await run_in_threadpool(_quote_now, sb, model, params)
+    if each is None:
+        return
+    try:
+        sb.ledger.admit(user.user_id, dict.fromkeys(ids, each))
+    except InsufficientCredits as exc:
+        raise ApiProblem(
+            402,
+            f"Insufficient credits: this request costs {usd(exc.required)} and your balance "
+            f"is {usd(exc.balance)}.",
+            code="insufficient_credits",
+        ) from None
+
+
 # -- queue -----------------------------------------------------------------------------------
 
 
@@ -226,15 +283,18 @@ async def enqueue(request: Request, user: CurrentUser, sb: SandboxDep) -> dict[s
         raise ApiProblem(400, f"num_generations must be an integer between 1 and {MAX_GENERATIONS}")
     targets = _targets(body, user)
     params = {k: v for k, v in body.items() if k not in QUEUE_FIELDS}
-    created = []
-    for _ in range(n):
-        gen = _new_generation(
+    gens = [
+        _new_generation(
             request, user, api=API_OXEN_QUEUE, model=model, params=params, targets=targets
         )
+        for _ in range(n)
+    ]
+    await _admit(sb, user, model, params, [g.generation_id for g in gens])
+    for gen in gens:
         sb.store.insert(gen)
         sb.runner.submit(gen.generation_id)
-        created.append({"generation_id": gen.generation_id, "status": "queued"})
-    return {"generations": created}
+    sb.stats.paid(len(gens))
+    return {"generations": [{"generation_id": g.generation_id, "status": "queued"} for g in gens]}
 
 
 @router.get("/api/ai/queue")
@@ -242,12 +302,13 @@ async def list_queue(request: Request, user: CurrentUser, sb: SandboxDep) -> dic
     """Queue rows, oldest first; active (queued + processing) unless ``status`` is given."""
     filters = _filters(request, active_by_default=True)
     rows = sb.store.query(user.user_id, (API_OXEN_QUEUE,), filters, newest_first=False)
+    rows = [g for g in rows if not sb.expired(g)]
     return {"count": len(rows), "generations": [queue_row(g) for g in rows]}
 
 
 @router.get("/api/ai/queue/{generation_id}")
 async def get_queue_item(generation_id: str, user: CurrentUser, sb: SandboxDep) -> dict[str, Any]:
-    return queue_row(_found(sb, generation_id, user, (API_OXEN_QUEUE,)))
+    return queue_row(_in_queue(sb, generation_id, user))
 
 
 @router.delete("/api/ai/queue/{generation_id}")
@@ -255,7 +316,7 @@ async def cancel_queue_item(
     generation_id: str, user: CurrentUser, sb: SandboxDep
 ) -> dict[str, Any]:
     """Cancel a queued/processing generation; terminal ones are left as they are (§7, §8)."""
-    _found(sb, generation_id, user, (API_OXEN_QUEUE,))
+    _in_queue(sb, generation_id, user)
     if sb.store.cancel(generation_id, time.time()):
         sb.runner.cancel(generation_id)
     return {"status": "success", "generation_id": generation_id}
@@ -289,17 +350,19 @@ async def generate(request: Request, user: CurrentUser, sb: SandboxDep) -> dict[
     gen = _new_generation(
         request, user, api=API_OXEN_SYNC, model=model, params=params, targets=targets
     )
+    await _admit(sb, user, model, params, [gen.generation_id])
     sb.store.insert(gen)
     try:
         future = sb.runner.submit(gen.generation_id)
     except RuntimeError:
         raise ApiProblem(503, "The sandbox is shutting down.") from None
+    sb.stats.paid(1)
     await asyncio.wrap_future(future)
     done = sb.store.get(gen.generation_id)
     if done is None or done.status != "succeeded":
         if done is not None and done.status == "failed":
-            status = 400 if done.error_type == "invalid_request_error" else 500
-            raise ApiProblem(status, done.error_message or "The generation failed.")
+            status, code = _SYNC_FAILURES.get(done.error_type or "", (500, None))
+            raise ApiProblem(status, done.error_message or "The generation failed.", code=code)
         raise ApiProblem(500, "The generation did not finish (the sandbox stopped).")
     videos = []
     for label in ("video", "exr_frames"):

@@ -10,8 +10,9 @@ called:
     {"error": {"type": "<code>", "title": "<text>", "detail"?: "<text>"},
      "status": "error", "status_message": "<code>"}
 
-  codes used: ``unauthenticated``, ``invalid_params``, ``resource_not_found``,
-  ``method_not_allowed``, ``unknown_error``.
+  codes used: ``unauthenticated``, ``invalid_params``, ``insufficient_credits`` (402, with
+  ``--credits``), ``resource_not_found``, ``method_not_allowed``, ``rate_limited`` (429, an
+  injected fault), ``unknown_error``.
 
 * LTX (ltx.md §5), on ``/v1/*``, ``/v2/*`` and the pre-signed upload URLs::
 
@@ -38,6 +39,7 @@ LTX_PREFIXES = ("/v1/", "/v2/", "/_sandbox/uploads/", "/_sandbox/ltx-results/")
 _OXEN_CODES = {
     400: "invalid_params",
     401: "unauthenticated",
+    402: "insufficient_credits",
     403: "forbidden",
     404: "resource_not_found",
     405: "method_not_allowed",
@@ -49,6 +51,7 @@ _OXEN_CODES = {
 _LTX_CODES = {
     400: "invalid_request_error",
     401: "authentication_error",
+    402: "insufficient_funds_error",
     403: "authentication_error",
     404: "not_found_error",
     405: "invalid_request_error",

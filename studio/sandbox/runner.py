@@ -14,6 +14,11 @@ charge ``cost`` = :func:`studio.pricing.quote` of the probed clip. LTX jobs were
 probed at submit time; they process into ``ltx-results/<id>/`` and are charged the same way
 (kept internally: the LTX job object has no cost field, ltx.md §4).
 
+With ``--credits`` a job whose quote was not held when it was accepted (an Oxen input the
+sandbox could not probe at enqueue) is admitted against its user's balance once probed; a short
+balance fails it with "Insufficient credits: ..." (error type ``insufficient_funds_error``)
+before any processing — see :mod:`studio.sandbox.credits`.
+
 Completion of an Oxen generation (succeeded or failed, never cancelled) is published as a
 ``media_generation_completed`` SSE event (oxen.md §10.1).
 """
@@ -27,12 +32,14 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from studio import catalog, media, pricing
 from studio.errors import LimitError, MediaError, ParamError
 from studio.sandbox import processing
+from studio.sandbox.credits import InsufficientCredits, Ledger, usd
 from studio.sandbox.events import COMPLETED, EventBroker
 from studio.sandbox.files import DataDir, remove_tree, repo_file_url
 from studio.sandbox.inputs import InputError, SelfAddresses, resolve_url
@@ -64,8 +71,10 @@ class JobRunner:
         own: SelfAddresses,
         workers: int = 2,
         preset: str = "veryfast",
+        ledger: Ledger | None = None,
     ):
         self._data = data
+        self._ledger = ledger
         self._store = store
         self._broker = broker
         self._own = own
@@ -139,6 +148,13 @@ class JobRunner:
                 out_dir = None  # keep the results
         except processing.Cancelled:
             pass  # the row is already cancelled (DELETE) or failed (shutdown)
+        except InsufficientCredits as exc:
+            self._fail(
+                gen,
+                f"Insufficient credits: this generation costs {usd(exc.required)} and the "
+                f"balance is {usd(exc.balance)}.",
+                "insufficient_funds_error",
+            )
         except _CLIENT_ERRORS as exc:
             self._fail(gen, str(exc), "invalid_request_error")
         except Exception as exc:  # a sandbox bug must still end the job, with a readable reason
@@ -173,6 +189,7 @@ class JobRunner:
         limits = catalog.check_limits(model_id, clip, params)
         if limits:
             raise LimitError(" ".join(limits))
+        self._admit(gen, clip, params)
 
         namespace = gen.target_namespace or gen.username
         repo = gen.target_repo or RESULTS_REPO
@@ -206,6 +223,7 @@ class JobRunner:
             raise InputError("the job has no resolved input file")
         source = Path(gen.source_path)
         clip = media.probe(source)
+        self._admit(gen, clip, params)
         output = processing.process(
             model_id, params, source, out_dir, preset=self._preset, should_cancel=should_cancel
         )
@@ -215,6 +233,15 @@ class JobRunner:
             for label, path in output.files.items()
         }
         return outputs, self._charge(model_id, clip, params)
+
+    def _admit(self, gen: Generation, clip: Any, params: dict[str, Any]) -> None:
+        """Hold the job's quote unless it was held at submit; raises InsufficientCredits."""
+        ledger = self._ledger
+        if ledger is None or not ledger.enabled or ledger.held(gen.generation_id):
+            return
+        cost = self._charge(gen.model_name, clip, params)
+        if cost is not None:  # an unpriceable run is not charged either
+            ledger.admit(gen.user_id, {gen.generation_id: Decimal(cost)})
 
     @staticmethod
     def _charge(model_id: str, clip: Any, params: dict[str, Any]) -> str | None:

@@ -1,9 +1,13 @@
 """Builds the sandbox FastAPI app: the Oxen + LTX contract served from one local process.
 
 Owns :func:`create_app` — wiring of state, routes, error envelopes and the request middleware
-— and ``GET /_sandbox/health``. The routes themselves live in :mod:`studio.sandbox.oxen_api`
-(``/api/...``) and :mod:`studio.sandbox.ltx_api` (``/v1``, ``/v2`` and the pre-signed upload
-URLs); jobs run in :mod:`studio.sandbox.runner`; state is in :mod:`studio.sandbox.store`.
+— plus ``GET /_sandbox/health`` and ``GET /_sandbox/stats`` (no auth; per-process counters:
+requests per route, ``paid_posts`` = paid POSTs that created generations, ``paid_generations``,
+injected faults per kind, and the store's ``generations`` count). The routes themselves live in
+:mod:`studio.sandbox.oxen_api` (``/api/...``) and :mod:`studio.sandbox.ltx_api` (``/v1``,
+``/v2`` and the pre-signed upload URLs); jobs run in :mod:`studio.sandbox.runner`; state is in
+:mod:`studio.sandbox.store`; fault injection and the counters are
+:mod:`studio.sandbox.faults`; credit balances :mod:`studio.sandbox.credits`.
 
 The app's own OpenAPI/docs pages are switched off: the sandbox should answer only what the
 real services answer, and every unknown path gets the provider's 404 envelope.
@@ -14,13 +18,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from studio.sandbox import ltx_api, oxen_api
+from studio.sandbox.faults import DEFAULT_SLOW_S, FaultMiddleware
 from studio.sandbox.inputs import SelfAddresses
 from studio.sandbox.problems import install_handlers
 from studio.sandbox.state import Sandbox
@@ -66,17 +73,36 @@ def create_app(
     workers: int = 2,
     preset: str = "veryfast",
     keepalive_s: float = KEEPALIVE_S,
+    fault_rate: float = 0.0,
+    seed: int | None = None,
+    slow_s: float = DEFAULT_SLOW_S,
+    ttl_s: float | None = None,
+    credits_usd: Decimal | str | float | None = None,
 ) -> FastAPI:
     """The sandbox app over ``data_dir`` (created if missing; reused across restarts).
 
     ``workers``: job threads. ``preset``: x264/x265 speed preset handed to processing.
     ``keepalive_s``: SSE keep-alive interval in seconds (tests shorten it).
+    ``fault_rate`` (0..1), ``seed``, ``slow_s``: fault injection, see
+    :mod:`studio.sandbox.faults`. ``ttl_s``: seconds a terminal generation stays on the queue
+    routes / LTX job GET (``None``: forever / 24 h). ``credits_usd``: every user's credit
+    (``None``: unlimited), see :mod:`studio.sandbox.credits`.
     The app's :class:`~studio.sandbox.state.Sandbox` is ``app.state.sandbox``; its ``close()``
     stops the worker pool and closes the database. It runs on lifespan shutdown, and tests
     that never start the lifespan call it themselves.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(data_dir, workers=workers, preset=preset, keepalive_s=keepalive_s)
+    sandbox = Sandbox(
+        data_dir,
+        workers=workers,
+        preset=preset,
+        keepalive_s=keepalive_s,
+        ttl_s=ttl_s,
+        credits_usd=None if credits_usd is None else Decimal(str(credits_usd)),
+        fault_rate=fault_rate,
+        seed=seed,
+        slow_s=slow_s,
+    )
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -92,6 +118,9 @@ def create_app(
     )
     app.state.sandbox = sandbox
     install_handlers(app)
+    # Added first = inner: faults run inside RequestContext, so injected answers carry an
+    # x-request-id and the Host is recorded even for a request that is dropped.
+    app.add_middleware(FaultMiddleware, plan=sandbox.faults, stats=sandbox.stats)
     app.add_middleware(RequestContext, own=sandbox.own)
     app.include_router(oxen_api.router)
     app.include_router(ltx_api.router)
@@ -99,5 +128,9 @@ def create_app(
     @app.get("/_sandbox/health")
     async def health() -> dict[str, bool]:
         return {"ok": True}
+
+    @app.get("/_sandbox/stats")
+    async def stats() -> dict[str, Any]:
+        return sandbox.stats_snapshot()
 
     return app

@@ -1,8 +1,9 @@
 """The sandbox instance shared by every route, plus small request helpers the routes share.
 
-Owns :class:`Sandbox` — data dir, store, event broker, worker pool — and its start-up rule:
-rows left ``queued``/``processing`` by a previous run are failed with "sandbox restarted while
-processing", since no worker of this process can be running them.
+Owns :class:`Sandbox` — data dir, store, event broker, worker pool, credit ledger, fault plan,
+traffic stats and the queue TTL — and its start-up rule: rows left ``queued``/``processing``
+by a previous run are failed with "sandbox restarted while processing", since no worker of
+this process can be running them.
 """
 
 from __future__ import annotations
@@ -11,26 +12,56 @@ import json
 import threading
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from studio.sandbox.credits import Ledger
 from studio.sandbox.events import EventBroker
+from studio.sandbox.faults import DEFAULT_SLOW_S, FaultPlan, Stats
 from studio.sandbox.files import DataDir
 from studio.sandbox.inputs import SelfAddresses
 from studio.sandbox.problems import ApiProblem
 from studio.sandbox.runner import INTERRUPTED, JobRunner
-from studio.sandbox.store import GenerationStore
+from studio.sandbox.store import TERMINAL, Generation, GenerationStore
 
 
 class Sandbox:
-    """Everything one running sandbox owns. :meth:`close` is idempotent."""
+    """Everything one running sandbox owns. :meth:`close` is idempotent.
 
-    def __init__(self, data_dir: Path, *, workers: int, preset: str, keepalive_s: float):
+    ``ttl_s``: seconds a terminal generation stays visible under the queue routes (Oxen) and
+    ``GET /v2/video-to-video-hdr/{id}`` (LTX); ``None`` keeps Oxen rows forever and LTX jobs
+    24 h. ``credits_usd``: every user's credit (``None``: unlimited), see
+    :mod:`studio.sandbox.credits`. ``fault_rate``, ``seed``, ``slow_s``: see
+    :mod:`studio.sandbox.faults`.
+    """
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        workers: int,
+        preset: str,
+        keepalive_s: float,
+        ttl_s: float | None = None,
+        credits_usd: Decimal | None = None,
+        fault_rate: float = 0.0,
+        seed: int | None = None,
+        slow_s: float = DEFAULT_SLOW_S,
+    ):
+        if ttl_s is not None and ttl_s < 0:
+            raise ValueError(f"ttl must be >= 0 seconds (got {ttl_s})")
+        if credits_usd is not None and credits_usd < 0:
+            raise ValueError(f"credits must be >= 0 USD (got {credits_usd})")
+        self.faults = FaultPlan(fault_rate, seed, slow_s)
+        self.stats = Stats()
+        self.ttl_s = ttl_s
         self.data = DataDir(data_dir)
         self.store = GenerationStore(self.data.db_path)
         self.store.fail_active(INTERRUPTED, time.time())
+        self.ledger = Ledger(self.store, credits_usd)
         self.broker = EventBroker()
         self.own = SelfAddresses()
         self.keepalive_s = keepalive_s
@@ -41,9 +72,33 @@ class Sandbox:
             own=self.own,
             workers=workers,
             preset=preset,
+            ledger=self.ledger,
         )
         self._closed = False
         self._close_lock = threading.Lock()
+
+    def expired(self, gen: Generation, *, ttl_s: float | None = None) -> bool:
+        """Whether ``gen`` reached a terminal state more than ``ttl_s`` (default: the
+        sandbox's ``--ttl``; ``None`` = never) seconds ago."""
+        ttl = self.ttl_s if ttl_s is None else ttl_s
+        return (
+            ttl is not None
+            and gen.status in TERMINAL
+            and gen.completed_at is not None
+            and time.time() - gen.completed_at > ttl
+        )
+
+    def stats_snapshot(self) -> dict[str, Any]:
+        """The body of ``GET /_sandbox/stats``: :class:`~studio.sandbox.faults.Stats` plus the
+        store's row count (``generations``, every user, including rows of earlier runs over
+        the same data dir), rows per status and, with ``--credits``, balances by username."""
+        body = self.stats.snapshot()
+        by_status = self.store.status_counts()
+        body["generations"] = sum(by_status.values())
+        body["generations_by_status"] = by_status
+        if self.ledger.enabled:
+            body["balances"] = self.ledger.balances()
+        return body
 
     def close(self) -> None:
         """End SSE streams, stop the worker pool (active rows → failed), close the database."""

@@ -260,6 +260,22 @@ class GenerationStore:
             ).fetchall()
         return [r[0] for r in rows]
 
+    def status_counts(self) -> dict[str, int]:
+        """Rows per status over every user and API (``/_sandbox/stats``)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT status, COUNT(*) FROM generations GROUP BY status"
+            ).fetchall()
+        return {status: int(n) for status, n in rows}
+
+    def users(self) -> dict[str, str]:
+        """``user_id`` → ``username`` of everyone with a generation."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT DISTINCT user_id, username FROM generations"
+            ).fetchall()
+        return {uid: name for uid, name in rows}
+
     def mark_processing(self, generation_id: str, started_at: float) -> bool:
         """queued → processing; ``False`` when the row is no longer queued (e.g. cancelled)."""
         return self._update(
