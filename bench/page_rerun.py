@@ -51,7 +51,8 @@ def main() -> None:
         sandbox = start_sandbox(Path(tmp) / "sandbox", port=None, workers=1)
         os.environ.update(STUDIO_DATA_DIR=str(Path(tmp) / "data"), OXEN_BASE_URL=sandbox.url,
                           LTX_BASE_URL=sandbox.url)
-        seed(JobStore(Path(tmp) / "data" / "jobs.sqlite3"))
+        # The store the app will open: DATABASE_URL (e.g. a PostgreSQL schema) or SQLite.
+        seed(JobStore.from_settings(Path(tmp) / "data", os.environ.get("DATABASE_URL")))
         for slug, label in (("starlight", "Starlight page"), ("generations", "Generations page")):
             at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
             at.run()

@@ -74,6 +74,9 @@ class Settings:
         oxen_upload_repo: repo that receives uploaded source clips (``OXEN_UPLOAD_REPO``).
         data_dir: where the job store, downloads and previews live (``STUDIO_DATA_DIR``).
         display_name: optional owner display name (``STUDIO_USER``).
+        database_url: job store database (``DATABASE_URL``), e.g. ``postgresql://…`` for
+            several replicas sharing one store; ``None`` = SQLite in ``data_dir``. Kept out
+            of ``repr`` because it may carry a password.
     """
 
     oxen_api_key: Secret | None = None
@@ -84,6 +87,7 @@ class Settings:
     oxen_upload_repo: str = "video-enhance-studio-inputs"
     data_dir: Path = field(default_factory=default_data_dir)
     display_name: str | None = None
+    database_url: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
@@ -113,6 +117,7 @@ class Settings:
             oxen_upload_repo=get("OXEN_UPLOAD_REPO") or "video-enhance-studio-inputs",
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             display_name=get("STUDIO_USER"),
+            database_url=get("DATABASE_URL"),
         )
 
     @classmethod

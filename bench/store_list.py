@@ -1,0 +1,95 @@
+"""Job-store reads with 1,000 generations, on SQLite and PostgreSQL (goal: list() ≤ 50 ms, half
+of the Generations page's 100 ms rerun budget).
+
+SQLite runs in a temporary file. PostgreSQL runs when ``TEST_DATABASE_URL`` (or
+``DATABASE_URL``) is set, in a throwaway schema that is dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+from _common import median_ms, timed
+
+from studio.catalog import MODELS
+from studio.jobs import Job, JobStore
+
+ROWS = 1000
+REPEAT = 30
+
+
+def seed(store: JobStore) -> None:
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    ids = list(MODELS)
+    jobs = []
+    for i in range(ROWS):
+        mid = ids[i % len(ids)]
+        status = rng.choice(["succeeded", "succeeded", "failed", "cancelled", "queued"])
+        jobs.append(Job(
+            model_id=mid, provider=MODELS[mid].provider, owner=f"owner-{i % 3}",
+            params={"resolution": "4k"}, source={"kind": "sample", "label": f"clip-{i}.mp4"},
+            status=status, remote_id=f"gen-{i}", quote={"amount_usd": "1.2345"},
+            clip={"width": 1920, "height": 1080, "fps": 30.0, "duration_s": 14.0},
+            created_at=now - timedelta(minutes=i), completed_at=now - timedelta(minutes=i - 5),
+            result_urls={"video": f"https://cdn/{i}.mp4"} if status == "succeeded" else {},
+            result_files={"video": f"/data/{i}.mp4"} if status == "succeeded" else {},
+            error="bench" if status == "failed" else None, next_poll_at=float(i),
+        ))
+    store.insert_many(jobs)
+
+
+def run(label: str, store: JobStore) -> None:
+    seed(store)
+    store.list(limit=1)  # warm the connection pool
+    cases = {
+        "list() all 1000": lambda: store.list(),
+        "list(limit=500) (Generations page)": lambda: store.list(limit=500),
+        "list(model_id=…, limit=50)": lambda: store.list(model_id="topazlabs-rhea-video",
+                                                         limit=50),
+        "search(text='clip-1', owner=…)": lambda: store.search(text="clip-1", owner="owner-1"),
+        "count_active()": store.count_active,
+        "due(now)": lambda: store.due(1e12),
+    }
+    for name, fn in cases.items():
+        print(f"{label:10} {name:36} median {median_ms(timed(fn, REPEAT)):6.1f} ms")
+    # Each call comes 61 s after the last, so the previous 60 s leases have run out and every
+    # call really claims 50 rows.
+    calls = iter(range(10**6))
+    claim = timed(lambda: store.claim_due("w", now=1e12 + 61 * next(calls), limit=50), REPEAT)
+    print(f"{label:10} {'claim_due(limit=50)':36} median {median_ms(claim):6.1f} ms")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = JobStore(Path(tmp) / "jobs.sqlite3")
+        run("SQLite", store)
+        store.close()
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        print("PostgreSQL skipped: set TEST_DATABASE_URL (scripts/test-postgres prints one)")
+        return
+    base = sa.make_url(url).set(drivername="postgresql+psycopg")
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        store = JobStore(base.update_query_dict({"options": f"-csearch_path={schema}"})
+                         .render_as_string(hide_password=False))
+        run("PostgreSQL", store)
+        store.close()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    main()
