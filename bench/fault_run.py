@@ -126,8 +126,8 @@ def main() -> int:
     print(f"{args.n} CLI submits, fault rate {args.fault_rate:.0%} (seed {args.seed})"
           + (f", tracker kill -9 after submit {killed_at}" if killed_at else "")
           + f", {time.time() - t0:.0f} s")
-    print(f"  rows listed: {len(rows)} (submits that created a row: {submitted}; refused "
-          f"before any row, e.g. upload failed 3×: {refused_before_row})")
+    print(f"  rows listed: {len(rows)} of {submitted} submits that created a row "
+          f"({refused_before_row} stopped before any row, e.g. an upload failing 3 times)")
     print(f"  final states: {dict(states)}")
     print(f"  faults injected: {stats.get('faults')}")
     print(f"  sandbox paid_posts {stats['paid_posts']} · rows with an id {len(ids)} · "

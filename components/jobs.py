@@ -1,12 +1,14 @@
-"""Generation views: the live queue table, toasts on completion, and the before/after player.
+"""Generation views: the live queue table, toasts on completion, the detail of the chosen
+generation with its actions, and the before/after player.
 
 The table lives in a fragment that reruns every 2 s only while something is in flight or
 being downloaded; it reads the job store (the process-wide tracker does the polling), so
-open tabs add no provider traffic.
+open tabs add no provider traffic. What it lists is a :class:`components.filters.JobQuery`.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,16 +16,25 @@ import pandas as pd
 import streamlit as st
 
 from components import session
+from components.filters import JobQuery, load_jobs
+from components.job_actions import (
+    parent_label,
+    render_rerun_link,
+    render_retry_button,
+    render_retry_dialog,
+    render_selection_download,
+)
 from studio import catalog, media
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.service import Studio, source_preview
 
 STATUS_ICON = {
-    "submitting": ":blue-badge[submitting]", "queued": ":gray-badge[queued]",
+    "submitting": ":blue-badge[submitting]", "waiting": ":gray-badge[waiting]",
+    "queued": ":gray-badge[queued]",
     "processing": ":blue-badge[processing]", "succeeded": ":green-badge[succeeded]",
     "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]",
-    "unknown": ":violet-badge[unknown]",
+    "expired": ":gray-badge[expired]", "unknown": ":violet-badge[unknown]",
 }
 REFRESH_S = 2.0
 MAX_INLINE_DOWNLOAD = 300 * 1024 * 1024
@@ -66,73 +77,118 @@ def _toast_transitions(jobs: list[Job]) -> None:
         if before is not None and before != j.status and j.is_terminal:
             spec = catalog.MODELS.get(j.model_id)
             name = spec.short_name if spec else j.model_id
-            icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⛔"}[j.status]
+            icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⛔"}.get(j.status, "⌛")
             st.toast(f"{name}: generation {j.status}", icon=icon)
         seen[j.id] = j.status
 
 
+def _chosen_from_selection(key: str, jobs: list[Job], rows: list[int]) -> list[Job]:
+    """The selected rows as jobs; a row that was just added to the selection becomes the
+    generation whose detail is shown."""
+    selected = [jobs[r] for r in rows if 0 <= r < len(jobs)]
+    ids = tuple(j.id for j in selected)
+    before = session.selected_rows(key)
+    added = [i for i in ids if i not in before]
+    if added:
+        session.select_job(key, added[-1])
+    session.set_selected_rows(key, ids)
+    return selected
+
+
 def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
-                     limit: int = 200) -> None:
-    """The live generations table (+ the detail of the selected one)."""
-    jobs_now = studio.store.list(model_id=model_id, limit=limit)
+                     limit: int = 200, query: JobQuery | None = None,
+                     multi_select: bool = False) -> None:
+    """The live generations table (+ the detail of the selected one).
+
+    ``query`` filters and orders the rows (default: every generation, newest first; a
+    ``model_id`` narrows it to one model). ``multi_select`` lets several rows be selected
+    and offers them as one ZIP.
+    """
+    query = query or JobQuery(model_id=model_id)
+    if model_id and not query.model_id:
+        query = replace(query, model_id=model_id)
+    me = studio.settings.owner()
+    jobs_now = load_jobs(studio.store, query, me=me, limit=limit)
     live = _needs_attention(studio, jobs_now)
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def _live() -> None:
-        jobs = studio.store.list(model_id=model_id, limit=limit)
+        jobs = load_jobs(studio.store, query, me=me, limit=limit)
         _toast_transitions(jobs)
         if not jobs:
-            st.caption("No generations yet. Submit one above; it will appear here and survive "
-                       "reloads and restarts.")
+            if query.is_default:
+                st.caption("No generations yet. Submit one above; it will appear here and "
+                           "survive reloads and restarts.")
+            else:
+                st.caption("No generations match these filters.")
             return
         for job in jobs:
             act = studio.tracker.activity.get(job.id)
             if act is not None:
                 st.progress(act.fraction or 0.0, text=f"{act.phase} {act.detail}".strip())
+        if multi_select:
+            st.caption(f"{len(jobs)} generation(s)" + (
+                f" — the first {limit}; narrow the filters to see others"
+                if limit and len(jobs) >= limit else ""))
         frame = jobs_frame(jobs)
         event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
-                             selection_mode="single-row", key=f"{key}:table")
+                             selection_mode="multi-row" if multi_select else "single-row",
+                             key=f"{key}:table")
         rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
-        if rows:
-            session.select_job(key, jobs[rows[0]].id)
+        selected = _chosen_from_selection(key, jobs, list(rows))
+        if multi_select:
+            render_selection_download(studio, selected, key=f"{key}:selection")
         chosen_id = session.selected_job(key)
         chosen = next((j for j in jobs if j.id == chosen_id), jobs[0])
-        render_job_detail(studio, chosen, key=f"{key}:detail")
+        render_job_detail(studio, chosen, key=f"{key}:detail", scope=key)
         if _needs_attention(studio, jobs) != live:
             st.rerun()  # start or stop the auto-refresh
 
     _live()
+    render_retry_dialog(studio, scope=key)
 
 
-def render_job_detail(studio: Studio, job: Job, *, key: str) -> None:
-    """Status, errors, actions and — once succeeded — source and result side by side."""
+def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None = None) -> None:
+    """Status, errors, actions and — once succeeded — source and result side by side.
+
+    ``scope`` is the key of the list this detail belongs to (where a retry dialog opens and
+    which row is selected afterwards); it defaults to ``key``.
+    """
+    scope = scope or key
     spec = catalog.MODELS.get(job.model_id)
     title = spec.display_name if spec else job.model_id
     st.markdown(f"**{title}** · {STATUS_ICON.get(job.status, job.status)} · "
                 f"source *{(job.source or {}).get('label', '?')}* · "
                 f"generation `{job.remote_id or '—'}`")
+    lineage = parent_label(studio, job)
+    if lineage:
+        st.caption(f"↩︎ {lineage}")
     if job.status == "failed" and job.error:
         st.error(job.error)
     elif job.status == "unknown":
         st.warning(job.error or "The outcome of this request is unknown.")
     elif job.error:
         st.warning(job.error)
-    if job.is_active:
-        if job.provider == "oxen" and job.remote_id:
-            if st.button("Cancel generation", key=f"{key}:cancel:{job.id}"):
-                try:
-                    studio.cancel(job)
-                    st.toast("Cancel requested.", icon="⛔")
-                except StudioError as exc:
-                    st.error(str(exc))
-        elif job.provider == "ltx":
-            st.caption("The LTX API has no cancel endpoint: this generation runs to the end.")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        if job.is_active:
+            if job.provider == "oxen" and job.remote_id:
+                if st.button("Cancel generation", key=f"{key}:cancel:{job.id}"):
+                    try:
+                        studio.cancel(job)
+                        st.toast("Cancel requested.", icon="⛔")
+                    except StudioError as exc:
+                        st.error(str(exc))
+            elif job.provider == "ltx":
+                st.caption("The LTX API has no cancel endpoint: this generation runs to the end.")
+        render_retry_button(job, scope=scope, key=key)
+        render_rerun_link(job, key=key)
     if job.status == "succeeded":
         render_player(studio, job, key=key)
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
-                 "result_urls": job.result_urls})
+                 "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
+                 "parent_id": getattr(job, "parent_id", None)})
 
 
 def _playable_source(studio: Studio, job: Job) -> tuple[Path | str | None, bool]:

@@ -5,65 +5,24 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import streamlit as st
 
+from components import links, session
 from components.jobs import render_live_jobs
+from components.loaders import effective_spec, load_probe, load_thumbnail, stamp
+from components.preset_picker import render_presets
 from components.quote_panel import render_quote
-from components.request_form import render_request_form
+from components.request_form import render_request_form, widget_values
 from components.source_picker import render_source_picker
+from components.submission import submit_prepared
 from studio import catalog, charts, export, media
 from studio.catalog import ModelSpec
-from studio.errors import NetworkError, StudioError
+from studio.errors import StudioError
 from studio.media import ClipInfo
+from studio.presets import presets_path
 from studio.service import Prepared, Source, Studio, file_sha256, trimmed_source
-
-
-@st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
-def load_probe(target: str, stamp: str) -> ClipInfo:
-    """Header probe of a path or URL, cached per file version (``stamp``) for an hour."""
-    return media.probe(target)
-
-
-@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
-def load_thumbnail(target: str, stamp: str) -> bytes:
-    """One decoded frame as PNG bytes, cached like :func:`load_probe`."""
-    return media.thumbnail(target)
-
-
-@st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
-def load_live_model(_studio: Studio, model_id: str, cache_key: str) -> dict[str, Any] | None:
-    """The live Oxen model object (pricing + request_schema), cached for an hour."""
-    return _studio.live_model(model_id)
-
-
-def _stamp(source: Source) -> str:
-    if source.path is not None:
-        st_ = source.path.stat()
-        return f"{st_.st_size}:{st_.st_mtime_ns}"
-    return "url"
-
-
-def _effective_spec(studio: Studio, spec: ModelSpec) -> tuple[ModelSpec, dict | None]:
-    """With a live Oxen key: the model's live request_schema and pricing replace the bundled
-    ones (falls back to bundled data, with a warning, when the lookup fails)."""
-    if spec.provider != "oxen" or studio.target("oxen") != "live":
-        return spec, None
-    try:
-        model = load_live_model(studio, spec.id, studio.settings.owner())
-    except StudioError as exc:
-        st.warning(f"Using the bundled parameter list and rates: {exc}")
-        return spec, None
-    if not model:
-        return spec, None
-    schema = model.get("request_schema") or model.get("json_request_schema")
-    if isinstance(schema, dict):
-        try:
-            spec = catalog.spec_from_request_schema(spec, schema)
-        except ValueError:
-            pass
-    pricing_obj = model.get("pricing") if isinstance(model.get("pricing"), dict) else None
-    return spec, pricing_obj
 
 
 def render_clip(clip: ClipInfo, thumb: bytes | None) -> None:
@@ -80,33 +39,42 @@ def render_clip(clip: ClipInfo, thumb: bytes | None) -> None:
                                                    "use a tone-mapped H.264 copy.]"))
 
 
-def _submit(studio: Studio, prepared: Prepared, *, mode: str, n: int) -> None:
-    with st.status("Submitting…", expanded=True) as status:
-        bar = st.progress(0.0)
+def _apply_prefill(spec: ModelSpec, *, key: str) -> tuple[str, ...] | None:
+    """Fill the form (and a URL source) from the page's query parameters, once per link.
 
-        def progress(what: str, frac: float | None) -> None:
-            bar.progress(min(1.0, frac or 0.0), text=what)
+    A link is applied when the page's widgets are new in this session (first visit, or
+    back from another page, where Streamlit dropped them) or when its query string differs
+    from the one applied last. Returns the notes about ignored keys while the link is shown,
+    ``None`` when the page has no query parameters.
+    """
+    query = {k: st.query_params[k] for k in st.query_params}
+    if not query:
+        return None
+    signature = urlencode(sorted(query.items()))
+    fresh = f"{key}:kind" not in st.session_state
+    if fresh or session.prefilled_from(key) != signature:
+        prefill = links.parse_query(spec, query)
+        values = widget_values(spec, prefill.params, key=key)
+        if prefill.src:
+            values.update({f"{key}:kind": "url", f"{key}:url": prefill.src})
+        session.set_widget_values(values)
+        session.set_prefilled_from(key, signature, prefill.notes)
+    return session.prefill_notes(key)
 
-        try:
-            if mode == "sync":
-                status.update(label="Running synchronously — this blocks until the video is ready")
-            jobs = studio.submit(prepared, mode=mode, num_generations=n, progress=progress)
-        except NetworkError as exc:
-            status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
-                          state="error")
-            st.error(str(exc))
-            return
-        except StudioError as exc:
-            status.update(label="Not submitted", state="error")
-            st.error(str(exc))
-            return
-        ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)
-        status.update(label=f"Submitted {len(jobs)} generation(s): {ids}", state="complete")
+
+def _render_prefill_notes(notes: tuple[str, ...] | None) -> None:
+    if notes is None:
+        return
+    st.info("The form was filled in from the link you opened.", icon=":material/link:")
+    if notes:
+        st.warning("Some of the link's values were ignored:\n\n"
+                   + "\n".join(f"- {n}" for n in notes))
 
 
 def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     """The whole page for one model."""
-    spec, live_pricing = _effective_spec(studio, spec)
+    spec, live_pricing = effective_spec(studio, spec)
+    notes = _apply_prefill(spec, key=key)
     st.title(spec.display_name)
     target = studio.target(spec.provider)
     st.caption(f"{'Oxen.ai' if spec.provider == 'oxen' else 'LTX API'} · `{spec.id}` · "
@@ -114,6 +82,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
                f"{'live request_schema' if spec.schema_origin == 'live' else 'bundled catalog'}"
                f" · typically {spec.typical_minutes} min on the real service")
     st.markdown(spec.description)
+    _render_prefill_notes(notes)
 
     left, right = st.columns([1, 1], gap="large")
     with left:
@@ -123,7 +92,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     if source is not None:
         try:
             with st.spinner("Reading the clip's header…"):
-                clip = load_probe(source.probe_target, _stamp(source))
+                clip = load_probe(source.probe_target, stamp(source))
         except StudioError as exc:
             with left:
                 st.error(str(exc))
@@ -135,12 +104,13 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         if clip is not None and source is not None:
             thumb = None
             try:
-                thumb = load_thumbnail(source.probe_target, _stamp(source))
+                thumb = load_thumbnail(source.probe_target, stamp(source))
             except StudioError:
                 pass
             render_clip(clip, thumb)
         st.subheader("2 · Parameters", divider="gray")
         params = render_request_form(spec, key=key)
+        render_presets(spec, params, path=presets_path(studio.settings.data_dir), key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
             c1, c2 = st.columns(2)
@@ -175,7 +145,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     label = (f"Submit · ${prepared.quote.amount_usd * n}" if prepared is not None and prepared.quote
              else "Submit")
     if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
-        _submit(studio, prepared, mode=mode, n=int(n))
+        submit_prepared(studio, prepared, mode=mode, n=int(n))
     if prepared is not None and prepared.ok:
         _render_export(studio, prepared, mode=mode, key=key)
 
@@ -199,7 +169,7 @@ def _offer_trim(studio: Studio, source: Source, clip: ClipInfo, *, key: str,
         try:
             with st.spinner(f"Cutting the first {cap} frames…"):
                 trimmed = trimmed_source(source, cap, studio.settings.data_dir / "trimmed")
-            return trimmed, load_probe(str(trimmed.path), _stamp(trimmed))
+            return trimmed, load_probe(str(trimmed.path), stamp(trimmed))
         except StudioError as exc:
             st.error(str(exc))
             return source, clip

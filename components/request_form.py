@@ -32,18 +32,72 @@ def _fmt_option(value: Any) -> str:
     return str(value)
 
 
+def _options(p: ParamSpec) -> list[Any]:
+    """The choices of an enum widget: the catalog's options, after "not set" when the field
+    is optional without a default."""
+    options: list[Any] = list(p.enum or ())
+    if p.default is None and not p.required:
+        options = [NOT_SET, *options]
+    return options
+
+
+def _kind(p: ParamSpec) -> str:
+    """Which widget ``p`` gets: ``toggle``, ``choice``, ``slider``, ``number`` or ``text``."""
+    if p.type == "boolean":
+        return "toggle"
+    if p.enum is not None:
+        return "choice"
+    if p.type in ("number", "integer"):
+        bounded = p.minimum is not None and p.maximum is not None
+        if bounded and not (p.type == "integer" and float(p.maximum) - float(p.minimum) > 200):
+            return "slider"
+        return "number"
+    return "text"
+
+
+def widget_value(p: ParamSpec, value: Any) -> Any:
+    """The state of ``p``'s widget that shows ``value`` (``None`` = the field's default or
+    "not set"), in the type that widget holds. Used to load presets and shared links."""
+    kind = _kind(p)
+    if value is None:
+        value = p.default
+    if kind == "toggle":
+        return bool(value)
+    if kind == "choice":
+        options = _options(p)
+        for option in options:
+            if value is not None and option == value:
+                return option
+        return NOT_SET if NOT_SET in options else options[0]
+    if kind == "slider":
+        if value is None:
+            value = p.minimum
+        return int(value) if p.type == "integer" else float(value)
+    if kind == "number":
+        if value is None:
+            return None
+        return int(value) if p.type == "integer" else float(value)
+    return "" if value is None else str(value)
+
+
+def widget_values(spec: ModelSpec, values: Mapping[str, Any], *, key: str) -> dict[str, Any]:
+    """Widget key → state for every form parameter of ``spec``, showing ``values`` (fields
+    absent from ``values`` go back to their default)."""
+    return {f"{key}:{p.name}": widget_value(p, values.get(p.name)) for p in spec.form_params}
+
+
 def render_param(p: ParamSpec, *, key: str, initial: Any = None) -> Any:
     """One widget for ``p``; returns its value (``None`` = not set / omit from request)."""
     wkey = f"{key}:{p.name}"
     value = p.default if initial is None else initial
     label = p.title + (" *" if p.required else "")
-    if p.type == "boolean":
+    kind = _kind(p)
+    if kind == "toggle":
         return st.toggle(label, value=bool(value), help=p.help, key=wkey)
-    if p.enum is not None:
-        options: list[Any] = list(p.enum)
-        if p.default is None and not p.required:
-            options = [NOT_SET, *options]
-            value = NOT_SET if value is None else value
+    if kind == "choice":
+        options = _options(p)
+        if NOT_SET in options and value is None:
+            value = NOT_SET
         short = len(options) <= 4 and all(len(_fmt_option(o)) <= 12 for o in options)
         if short:
             chosen = st.segmented_control(label, options, default=value, required=True,
@@ -53,14 +107,13 @@ def render_param(p: ParamSpec, *, key: str, initial: Any = None) -> Any:
             chosen = st.selectbox(label, options, index=index, format_func=_fmt_option,
                                   help=p.help, key=wkey)
         return None if chosen == NOT_SET else chosen
-    if p.type in ("number", "integer"):
-        bounded = p.minimum is not None and p.maximum is not None
-        if bounded and not (p.type == "integer" and float(p.maximum) - float(p.minimum) > 200):
-            if p.type == "integer":
-                return st.slider(label, int(p.minimum), int(p.maximum), int(value), help=p.help,
-                                 key=wkey)
-            return st.slider(label, float(p.minimum), float(p.maximum), float(value),
-                             step=_step(p), help=p.help, key=wkey)
+    if kind == "slider":
+        if p.type == "integer":
+            return st.slider(label, int(p.minimum), int(p.maximum), int(value), help=p.help,
+                             key=wkey)
+        return st.slider(label, float(p.minimum), float(p.maximum), float(value),
+                         step=_step(p), help=p.help, key=wkey)
+    if kind == "number":
         if p.type == "integer":
             kwargs: dict[str, Any] = {"step": 1}
             if p.minimum is not None:

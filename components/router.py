@@ -14,6 +14,7 @@ import threading
 
 import streamlit as st
 
+from components import session
 from components.services import current_studio
 from studio.errors import StudioError
 
@@ -42,7 +43,8 @@ def pages() -> dict[str, list[st.Page]]:
 
 
 def render_sidebar() -> None:
-    """Mode badge, which keys are configured (never the keys), sandbox and data locations."""
+    """Mode badge, which keys are configured (never the keys), the display name put on new
+    generations, sandbox and data locations."""
     try:
         studio = current_studio()
     except StudioError as exc:
@@ -56,6 +58,11 @@ def render_sidebar() -> None:
         st.markdown(
             f"Oxen key: {'✅ configured' if s.oxen_api_key else '— not set (sandbox)'}  \n"
             f"LTX key: {'✅ configured' if s.ltx_api_key else '— not set (sandbox)'}")
+        st.text_input(
+            "Display name", value=s.display_name or "", key=session.DISPLAY_NAME,
+            max_chars=60, placeholder="shown as the owner of your generations",
+            help="Stored on the generations you submit from this browser tab, so the team "
+                 "list shows who made them. Defaults to STUDIO_USER.")
         if studio.sandbox_url:
             st.caption(f"Local sandbox: {studio.sandbox_url} — it really processes the clip; "
                        "prices are quoted from the published/proxy rates.")

@@ -1,15 +1,23 @@
 """The one owner of ``st.session_state`` keys, with typed accessors.
 
-Only UI selections live here (chosen source kind, selected job, statuses already toasted).
-Anything durable — generations, uploads, results — lives in the job store.
+Only UI selections live here (chosen source kind, selected job, statuses already toasted,
+the generation a retry dialog is open for, the query string a page was last pre-filled
+from, this browser's display name). Anything durable — generations, uploads, results,
+presets — lives in the data directory.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import streamlit as st
 
 _SEEN = "seen_statuses"
 _SELECTED = "selected_job"
+_SELECTION = "selected_rows"
+_RETRY = "retry_job"
+_PREFILL = "prefilled_from"
+DISPLAY_NAME = "display_name"  # the sidebar text input's widget key
 
 
 def seen_statuses() -> dict[str, str]:
@@ -23,3 +31,64 @@ def selected_job(scope: str) -> str | None:
 
 def select_job(scope: str, job_id: str | None) -> None:
     st.session_state[f"{_SELECTED}:{scope}"] = job_id
+
+
+def selected_rows(scope: str) -> tuple[str, ...]:
+    """Job ids of the rows selected in table ``scope`` on the previous run."""
+    return st.session_state.get(f"{_SELECTION}:{scope}", ())
+
+
+def set_selected_rows(scope: str, job_ids: tuple[str, ...]) -> None:
+    st.session_state[f"{_SELECTION}:{scope}"] = job_ids
+
+
+def retry_job(scope: str) -> str | None:
+    """The job id whose retry dialog is open in ``scope`` (``None`` = closed)."""
+    return st.session_state.get(f"{_RETRY}:{scope}")
+
+
+def set_retry_job(scope: str, job_id: str | None) -> None:
+    st.session_state[f"{_RETRY}:{scope}"] = job_id
+
+
+def close_retry_dialogs() -> None:
+    """Forget every open retry dialog (the dialog's ✕ cannot say which scope it was)."""
+    for k in [k for k in st.session_state if str(k).startswith(f"{_RETRY}:")]:
+        st.session_state[k] = None
+
+
+def prefilled_from(page: str) -> str | None:
+    """The query string page ``page`` was last pre-filled from in this session."""
+    return st.session_state.get(f"{_PREFILL}:{page}")
+
+
+def set_prefilled_from(page: str, query: str, notes: tuple[str, ...]) -> None:
+    st.session_state[f"{_PREFILL}:{page}"] = query
+    st.session_state[f"{_PREFILL}:{page}:notes"] = notes
+
+
+def prefill_notes(page: str) -> tuple[str, ...]:
+    return st.session_state.get(f"{_PREFILL}:{page}:notes", ())
+
+
+def flash(scope: str) -> tuple[str, str] | None:
+    """A one-shot ``(kind, message)`` left by a callback for scope ``scope`` (then cleared);
+    ``kind`` is ``"success"`` or ``"error"``."""
+    return st.session_state.pop(f"flash:{scope}", None)
+
+
+def set_flash(scope: str, kind: str, message: str) -> None:
+    st.session_state[f"flash:{scope}"] = (kind, message)
+
+
+def display_name() -> str | None:
+    """The display name typed in the sidebar (stripped), or ``None``."""
+    name = st.session_state.get(DISPLAY_NAME)
+    name = name.strip() if isinstance(name, str) else ""
+    return name or None
+
+
+def set_widget_values(values: dict[str, Any]) -> None:
+    """Write widget values by widget key (before those widgets are drawn in this run)."""
+    for k, v in values.items():
+        st.session_state[k] = v

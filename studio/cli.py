@@ -95,7 +95,16 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
     if prepared.quote:
         q = prepared.quote
         print(f"Quote: ${q.amount_usd * args.num} ({q.provenance}: {q.basis})", file=sys.stderr)
-    jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num)
+    before = {j.id for j in studio.store.list()}
+    try:
+        jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num)
+    except StudioError:
+        # The rows exist (failed: refused by the provider, or unknown: answer lost): print
+        # their ids so scripts can follow them, then report the error.
+        for job in studio.store.list():
+            if job.id not in before:
+                print(job.id if not args.json else json.dumps(job_to_dict(job)))
+        raise
     for job in jobs:
         print(job.id if not args.json else json.dumps(job_to_dict(job)))
         print(f"  {job.status} · generation {job.remote_id or '—'}", file=sys.stderr)

@@ -1,0 +1,64 @@
+"""Cached loaders shared by the model page and the generation actions: clip probe,
+thumbnail, and the live Oxen model object (parameters and pricing with a live key)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from studio import catalog, media
+from studio.catalog import ModelSpec
+from studio.errors import StudioError
+from studio.media import ClipInfo
+from studio.service import Source, Studio
+
+
+@st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
+def load_probe(target: str, stamp: str) -> ClipInfo:
+    """Header probe of a path or URL, cached per file version (``stamp``) for an hour."""
+    return media.probe(target)
+
+
+@st.cache_data(ttl=3600, max_entries=64, show_spinner=False)
+def load_thumbnail(target: str, stamp: str) -> bytes:
+    """One decoded frame as PNG bytes, cached like :func:`load_probe`."""
+    return media.thumbnail(target)
+
+
+@st.cache_data(ttl=3600, max_entries=16, show_spinner=False)
+def load_live_model(_studio: Studio, model_id: str, cache_key: str) -> dict[str, Any] | None:
+    """The live Oxen model object (pricing + request_schema), cached for an hour."""
+    return _studio.live_model(model_id)
+
+
+def stamp(source: Source) -> str:
+    """A version stamp of a source for the caches: size and mtime of a local file."""
+    if source.path is not None:
+        st_ = source.path.stat()
+        return f"{st_.st_size}:{st_.st_mtime_ns}"
+    return "url"
+
+
+def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True
+                   ) -> tuple[ModelSpec, dict | None]:
+    """With a live Oxen key: the model's live request_schema and pricing replace the bundled
+    ones (falls back to bundled data, with a warning, when the lookup fails)."""
+    if spec.provider != "oxen" or studio.target("oxen") != "live":
+        return spec, None
+    try:
+        model = load_live_model(studio, spec.id, studio.settings.owner())
+    except StudioError as exc:
+        if warn:
+            st.warning(f"Using the bundled parameter list and rates: {exc}")
+        return spec, None
+    if not model:
+        return spec, None
+    schema = model.get("request_schema") or model.get("json_request_schema")
+    if isinstance(schema, dict):
+        try:
+            spec = catalog.spec_from_request_schema(spec, schema)
+        except ValueError:
+            pass
+    pricing_obj = model.get("pricing") if isinstance(model.get("pricing"), dict) else None
+    return spec, pricing_obj
