@@ -380,7 +380,11 @@ class Studio:
         for job in sorted(waiting, key=lambda j: j.created_at):
             if self._ltx_in_flight() >= LTX_MAX_IN_FLIGHT:
                 break
-            self.store.update(job.id, status="submitting")
+            worker = self.tracker.worker_id
+            claimed = self.store.claim(job.id, worker, time.time(), lease_s=120)
+            if claimed is None or claimed.status != "waiting":
+                continue  # another process is sending it (a double send is a double charge)
+            self.store.update(job.id, status="submitting", lease_owner=None, lease_until=None)
             body = self.build_body(job.model_id, job.params, job.source["url"])
             try:
                 ltx_job = self.ltx().submit_hdr(

@@ -13,8 +13,11 @@ costs about 25 status requests (oxen.md §5 suggests 10–30 s for video; ltx.md
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +33,8 @@ LTX_RETENTION_S = 24 * 3600  # ltx.md §4.2: jobs and results are kept 24 h afte
 RECONCILE_EVERY_S = 30.0
 RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may be
 SSE_SAFETY_POLL_S = 600.0
+LEASE_S = 60.0  # a poll holds its job this long at most (a crashed poller's lease expires)
+DOWNLOAD_LEASE_S = 3600.0
 STALE_SUBMIT_S = 120.0  # a submit whose process has not finished it by then died mid-send
 STALE_SYNC_S = 35 * 60.0  # a sync generate outlives its 30-min read timeout  # with a healthy SSE stream, poll only as a safety net
 
@@ -193,6 +198,7 @@ class Tracker:
         self.postprocess = postprocess
         self.charge_for = charge_for
         self.sse_healthy = sse_healthy
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._reconciled_at: dict[str, float] = {}
         self.reconcile_attempts: dict[str, int] = {}
         self.extra_passes: list[Callable[[], Any]] = []  # e.g. sending waiting LTX jobs
@@ -204,12 +210,21 @@ class Tracker:
 
     # -- one pass -------------------------------------------------------------------------
     def poll_due(self, now: float | None = None) -> int:
-        """Poll every due job once; returns how many were polled."""
+        """Poll every due job once; returns how many were polled.
+
+        Jobs are leased first (``JobStore.claim_due``), so several processes sharing one
+        store — app replicas, a CLI tracker — never poll the same generation twice.
+        """
         now = time.time() if now is None else now
-        jobs = self.store.due(now)
-        for job in jobs:
-            self.poll_job(job, now)
-        return len(jobs)
+        polled = 0
+        while jobs := self.store.claim_due(self.worker_id, now, lease_s=LEASE_S, limit=50):
+            for job in jobs:
+                try:
+                    self.poll_job(job, now)
+                finally:
+                    self.store.release(job.id, self.worker_id)
+                polled += 1
+        return polled
 
     def poll_job(self, job: Job, now: float) -> Job:
         """One status request for ``job`` and the resulting store update.
@@ -325,10 +340,16 @@ class Tracker:
 
     def download_results(self) -> int:
         """Download every succeeded job's artifacts not yet on disk; returns how many jobs."""
-        jobs = self.store.needing_download()
-        for job in jobs:
-            self.download_job(job)
-        return len(jobs)
+        done = 0
+        for job in self.store.needing_download():
+            if self.store.claim(job.id, self.worker_id, time.time(), lease_s=DOWNLOAD_LEASE_S) is None:
+                continue  # another process is downloading it
+            try:
+                self.download_job(self.store.get(job.id))
+                done += 1
+            finally:
+                self.store.release(job.id, self.worker_id)
+        return done
 
     def download_job(self, job: Job) -> Job:
         """Stream ``job``'s artifacts into ``results_dir/<id>/`` and make its preview."""

@@ -230,3 +230,32 @@ def test_a_send_interrupted_by_a_crash_becomes_unknown_not_resent(tmp_path):
     assert store.get(stuck.id).status == "unknown" and "not resent" in store.get(stuck.id).error
     assert store.get(sync.id).status == "unknown"
     assert store.get(fresh.id).status == "submitting"
+
+
+def test_two_replicas_sharing_a_store_poll_each_job_once(tmp_path):
+    import threading
+    from collections import Counter
+
+    db = tmp_path / "shared.sqlite3"
+    seed = JobStore(db)
+    ids = [seed.insert(make_job(status="processing", remote_id=f"g{i}")).id for i in range(40)]
+    polls: Counter = Counter()
+    lock = threading.Lock()
+
+    class Slow:
+        def get_generation(self, gid):
+            with lock:
+                polls[gid] += 1
+            time.sleep(0.005)  # long enough for the other replica to race for the same row
+            return gen("processing")
+
+    replicas = [Tracker(JobStore(db), lambda j: Slow(), tmp_path) for _ in range(2)]
+    now = time.time()
+    threads = [threading.Thread(target=r.poll_due, args=(now,)) for r in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(polls) == sorted(f"g{i}" for i in range(40))
+    assert set(polls.values()) == {1}  # no generation polled twice
+    assert all(seed.get(i).lease_owner is None for i in ids)  # leases handed back
