@@ -34,7 +34,7 @@ RECONCILE_EVERY_S = 30.0
 RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may be
 SSE_SAFETY_POLL_S = 600.0
 LEASE_S = 60.0  # a poll holds its job this long at most (a crashed poller's lease expires)
-DOWNLOAD_LEASE_S = 3600.0
+DOWNLOAD_LEASE_S = 120.0  # renewed while bytes flow, so a killed downloader frees it soon
 STALE_SUBMIT_S = 120.0  # a submit whose process has not finished it by then died mid-send
 STALE_SYNC_S = 35 * 60.0  # a sync generate outlives its 30-min read timeout  # with a healthy SSE stream, poll only as a safety net
 
@@ -201,6 +201,7 @@ class Tracker:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._reconciled_at: dict[str, float] = {}
         self.reconcile_attempts: dict[str, int] = {}
+        self._lease_renewed: dict[str, float] = {}
         self.extra_passes: list[Callable[[], Any]] = []  # e.g. sending waiting LTX jobs
         self.activity: dict[str, Activity] = {}
         self._wake = threading.Event()
@@ -316,8 +317,10 @@ class Tracker:
             for job, gen in zip(sorted(jobs, key=lambda j: j.id), candidates, strict=False):
                 taken.add(gen.generation_id)
                 matched += 1
+                # Adopt the id only; the next poll applies the full state (result URLs,
+                # charge, timestamps) through the normal transition.
                 self.store.update(
-                    job.id, remote_id=gen.generation_id, status=map_status("oxen", gen.status),
+                    job.id, remote_id=gen.generation_id, status="queued",
                     submitted_at=gen.enqueued_at, next_poll_at=0.0,
                     error="The submit answer was lost, but Oxen has this generation: it was "
                           "matched by model, input and time, not resubmitted.")
@@ -362,6 +365,7 @@ class Tracker:
                 dest = folder / name
 
                 def report(done: int, total: int | None, label: str = label) -> None:
+                    self._renew_download_lease(job.id)
                     frac = done / total if total else None
                     mb = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
                     self.activity[job.id] = Activity("downloading", frac, f"{label}: {mb}")
@@ -412,6 +416,13 @@ class Tracker:
         self.poll_due()
         self.reconcile_unknown()
         self.download_results()
+
+    def _renew_download_lease(self, job_id: str) -> None:
+        now = time.time()
+        if now - self._lease_renewed.get(job_id, 0.0) >= DOWNLOAD_LEASE_S / 4:
+            self._lease_renewed[job_id] = now
+            self.store.update(job_id, lease_owner=self.worker_id,
+                              lease_until=now + DOWNLOAD_LEASE_S)
 
     # -- background thread ----------------------------------------------------------------
     def wake(self) -> None:

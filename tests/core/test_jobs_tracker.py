@@ -205,6 +205,9 @@ def test_unknown_enqueue_is_matched_by_model_input_and_time_never_resent(tmp_pat
     assert tracker.reconcile_unknown(now=time.time()) == 2
     got = {store.get(a.id).remote_id, store.get(b.id).remote_id}
     assert got == {"g1", "g2"}
+    # adopted rows go back through a poll, which brings result URLs and the charge
+    assert {store.get(x.id).status for x in (a, b)} == {"queued"}
+    assert all(store.get(x.id).next_poll_at == 0.0 for x in (a, b))
     assert all("not resubmitted" in store.get(x.id).error for x in (a, b))
     assert tracker.reconcile_unknown(now=time.time()) == 0  # nothing left, nothing re-adopted
 
