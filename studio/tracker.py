@@ -237,12 +237,15 @@ class Tracker:
         """
         client = self.client_for(job)
         try:
-            remote = fetch_remote(client, job)
+            try:
+                remote = fetch_remote(client, job)
+            except NotFoundError:
+                found = self._after_404(client, job)  # 404 here too: gone; other errors: retry
+                if found is None:
+                    return self._gone(job)
+                remote = found
         except NotFoundError:
-            found = self._after_404(client, job)
-            if found is None:
-                return self._gone(job)
-            remote = found
+            return self._gone(job)
         except (NetworkError, StudioError) as exc:
             # Transient: keep the job, back off, show the reason.
             self.last_error = str(exc)
@@ -260,12 +263,12 @@ class Tracker:
         return self.store.update(job.id, **changes)
 
     def _after_404(self, client: Any, job: Job) -> RemoteState | None:
+        """The history row after a 404 on the queue route (Oxen); ``None`` for LTX. Raises
+        ``NotFoundError`` when the history does not know it either, and any other
+        ``StudioError`` for a transient failure (the caller retries later)."""
         if job.provider != "oxen":
             return None
-        try:
-            gen = client.generation_history(job.remote_id)
-        except StudioError:
-            return None
+        gen = client.generation_history(job.remote_id)
         return RemoteState(
             status=map_status("oxen", gen.status), started_at=gen.started_at,
             completed_at=gen.completed_at, error=gen.error_message, artifacts=gen.artifacts,

@@ -262,3 +262,14 @@ def test_two_replicas_sharing_a_store_poll_each_job_once(tmp_path):
     assert sorted(polls) == sorted(f"g{i}" for i in range(40))
     assert set(polls.values()) == {1}  # no generation polled twice
     assert all(seed.get(i).lease_owner is None for i in ids)  # leases handed back
+
+
+def test_a_transient_error_on_the_history_lookup_keeps_the_job(tmp_path):
+    from studio.errors import ServerError
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="processing", remote_id="g"))
+    fake = FakeOxen([NotFoundError("gone", status=404)], history=ServerError("x", status=500))
+    tracker = Tracker(store, lambda j: fake, tmp_path)
+    tracker.poll_due(now=time.time())
+    kept = store.get(job.id)
+    assert kept.status == "processing" and kept.poll_count == 1  # retried later, not failed
