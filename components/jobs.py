@@ -116,7 +116,10 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         jobs = load_jobs(studio.store, query, me=me, limit=limit)
         _toast_transitions(jobs)
         if not jobs:
-            if query.is_default:
+            if query.is_default and query.scope == "mine" and studio.store.list(limit=1):
+                st.caption("None of these generations are yours (made with this app's key). "
+                           "Choose Team to see everyone's.")
+            elif query.is_default:
                 st.caption("No generations yet. Submit one above; it will appear here and "
                            "survive reloads and restarts.")
             else:

@@ -1,0 +1,49 @@
+"""Two browser sessions with different keys share one store: each sees its own generations
+under "Mine" and everyone's under "Team"."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from studio.local_sandbox import start_sandbox
+from tests.e2e.conftest import launch_app
+
+pytestmark = pytest.mark.e2e
+
+
+def _scope(page: Page, label: str) -> None:
+    page.get_by_role("radiogroup", name="Show").get_by_text(label, exact=True).click()
+
+
+def test_mine_and_team_with_two_keys(browser: Browser, tmp_path: Path):
+    sandbox = start_sandbox(tmp_path / "sandbox", port=None)
+    shared = tmp_path / "shared-data"  # one store for both app processes
+    base = {"OXEN_NAMESPACE": "team", "OXEN_BASE_URL": sandbox.url, "LTX_BASE_URL": sandbox.url}
+    try:
+        with launch_app(shared, {**base, "OXEN_API_KEY": "key-of-ada-1111"}) as url_a, \
+                launch_app(shared, {**base, "OXEN_API_KEY": "key-of-bob-2222"}) as url_b:
+            ada, bob = browser.new_page(), browser.new_page()
+            ada.goto(f"{url_a}/rhea")
+            ada.get_by_role("radiogroup", name="Resolution").get_by_text("720p").click()
+            submit = ada.get_by_role("button", name=re.compile(r"^Submit"))
+            expect(submit).to_be_enabled(timeout=60_000)
+            submit.click()
+            expect(ada.get_by_text(re.compile(r"^(succeeded|failed)$")).first).to_be_visible(
+                timeout=300_000)
+            ada.goto(url_a)
+            _scope(ada, "Mine")
+            expect(ada.get_by_text("1 generation(s)")).to_be_visible(timeout=30_000)
+            bob.goto(url_b)
+            expect(bob.get_by_text("1 generation(s)")).to_be_visible(timeout=30_000)
+            _scope(bob, "Mine")
+            expect(bob.get_by_text("None of these generations are yours")).to_be_visible(
+                timeout=30_000)
+            expect(bob.get_by_text("1 generation(s)")).to_have_count(0)
+            _scope(bob, "Team")
+            expect(bob.get_by_text("1 generation(s)")).to_be_visible(timeout=30_000)
+    finally:
+        sandbox.stop()
