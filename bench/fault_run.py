@@ -63,12 +63,25 @@ def truth(base: str, job: dict) -> str | None:
     return LTX_TO_OURS[r.json()["status"]] if r.ok else None
 
 
+def consistent(row: dict, truth_status: str | None) -> bool:
+    """The row agrees with the sandbox. An LTX job past ``--ttl`` answers 404 (as real LTX
+    does after 24 h): then the row must have finished with its result saved before that."""
+    if truth_status is None and row["provider"] == "ltx":
+        return row["status"] == "succeeded" and bool(row["result_files"]) or \
+            row["status"] in ("failed", "expired")
+    return truth_status == row["status"]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=20)
     ap.add_argument("--fault-rate", type=float, default=0.1)
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--kill", action="store_true", help="kill -9 the tracker half-way")
+    ap.add_argument("--ttl", type=float, default=3600,
+                    help="sandbox --ttl: finished generations 404 on the queue route after it")
+    ap.add_argument("--credits", type=str, default=None,
+                    help="sandbox --credits USD: paid POSTs past the balance get 402")
     ap.add_argument("--keep", type=Path, help="keep the data dir here (for a browser check)")
     args = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fault-run-")) if args.keep is None else args.keep
@@ -78,7 +91,8 @@ def main() -> int:
     sandbox = subprocess.Popen(
         [sys.executable, "-m", "studio.sandbox", "--port", str(port), "--data-dir",
          str(tmp / "sandbox"), "--fault-rate", str(args.fault_rate), "--seed", str(args.seed),
-         "--slow-s", "1", "--ttl", "3600"],
+         "--slow-s", "1", "--ttl", str(args.ttl),
+         *(["--credits", args.credits] if args.credits else [])],
         cwd=REPO, stdout=subprocess.PIPE, stderr=open(tmp / "sandbox.log", "w"), text=True)
     sandbox.stdout.readline()  # "Sandbox listening on …"
     env = {k: v for k, v in os.environ.items() if k not in ("OXEN_API_KEY", "LTXV_API_KEY")}
@@ -111,7 +125,7 @@ def main() -> int:
     stats = requests.get(f"{base}/_sandbox/stats", timeout=10).json()
     try:
         mismatched = [(r["id"][:8], r["model_id"], r["status"], t) for r in rows if r["remote_id"]
-                      for t in [truth(base, r)] if t != r["status"]]
+                      for t in [truth(base, r)] if not consistent(r, t)]
     finally:
         sandbox.terminate()
     states = collections.Counter(r["status"] for r in rows)
@@ -129,6 +143,10 @@ def main() -> int:
     print(f"  rows listed: {len(rows)} of {submitted} submits that created a row "
           f"({refused_before_row} stopped before any row, e.g. an upload failing 3 times)")
     print(f"  final states: {dict(states)}")
+    refused = collections.Counter(
+        "402" if "(402)" in (r["error"] or "") else "other" for r in rows
+        if r["status"] == "failed" and not r["remote_id"])
+    print(f"  refused by the provider (failed, nothing created): {dict(refused)}")
     print(f"  faults injected: {stats.get('faults')}")
     print(f"  sandbox paid_posts {stats['paid_posts']} · rows with an id {len(ids)} · "
           f"duplicate ids {duplicates} · LTX answers lost (unknown, no list route) {lost_ltx}")

@@ -58,6 +58,10 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
             "Source": (j.source or {}).get("label", ""),
             "Quote (USD)": j.quote_usd or "",
             "Charge (USD)": j.charge_usd or "",
+            # Oxen reports what it charged; LTX reports nothing, so its charge is computed
+            # from the input-tier rule and says so.
+            "Charge from": ("" if not j.charge_usd else
+                            "Oxen" if j.provider == "oxen" else "computed (LTX tier rule)"),
             "Elapsed": _elapsed(j),
             "Generation id": j.remote_id or "—",
             "Owner": j.owner_name or j.owner[:8],

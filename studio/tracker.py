@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 LTX_RETENTION_S = 24 * 3600  # ltx.md §4.2: jobs and results are kept 24 h after they finish
 RECONCILE_EVERY_S = 30.0
 RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may be
+CLOCK_SLACK_S = 5.0  # provider vs local clock
 SSE_SAFETY_POLL_S = 600.0
 LEASE_S = 60.0  # a poll holds its job this long at most (a crashed poller's lease expires)
 DOWNLOAD_LEASE_S = 120.0  # renewed while bytes flow, so a killed downloader frees it soon
@@ -141,11 +142,14 @@ def fetch_remote(client: Any, job: Job) -> RemoteState:
 
 def find_candidates(client: Any, job: Job, taken: set[str]) -> list[Any]:
     """Oxen generations that could be the lost answer of ``job``'s enqueue, oldest first:
-    same model and ``input_video``, enqueued between 60 s before the row was written and
-    ``RECONCILE_WINDOW_S`` after, not already adopted by another row."""
+    same model and ``input_video``, not already adopted by another row, and enqueued while
+    this row's request was in the air — after the row was written (it is written before
+    the POST leaves) and before it was marked ``unknown`` (``updated_at``), give or take
+    ``CLOCK_SLACK_S`` for clock skew. A generation enqueued later belongs to a later submit."""
     source_url = (job.source or {}).get("url")
-    lo = job.created_at.timestamp() - 60
-    hi = job.created_at.timestamp() + RECONCILE_WINDOW_S
+    lo = job.created_at.timestamp() - CLOCK_SLACK_S
+    hi = min(job.updated_at.timestamp(), job.created_at.timestamp() + RECONCILE_WINDOW_S) \
+        + CLOCK_SLACK_S
     seen: dict[str, Any] = {}
     rows = client.list_queue(model=job.model_id)
     rows += client.list_generations(model=job.model_id, page_size=100)[0]
@@ -302,7 +306,13 @@ class Tracker:
                    and self._reconciled_at.get(j.id, 0) + RECONCILE_EVERY_S <= now]
         if not unknown:
             return 0
-        taken = {j.remote_id for j in self.store.list() if j.remote_id}
+        everything = self.store.list()
+        taken = {j.remote_id for j in everything if j.remote_id}
+        # A generation appears on Oxen a moment before its own row records the id: while
+        # another row with the same model and input is mid-submit, wait for it.
+        in_air = {(j.model_id, (j.source or {}).get("url")) for j in everything
+                  if j.status == "submitting"}
+        unknown = [j for j in unknown if (j.model_id, (j.source or {}).get("url")) not in in_air]
         matched = 0
         by_batch: dict[str, list[Job]] = {}
         for job in unknown:

@@ -190,8 +190,11 @@ def test_unknown_enqueue_is_matched_by_model_input_and_time_never_resent(tmp_pat
     store = JobStore(tmp_path / "j.db")
     src = {"kind": "url", "label": "c.mp4", "url": "http://s/in.mp4"}
     now = datetime.now(UTC)
-    a = store.insert(make_job(status="unknown", source=src, batch_id="b", created_at=now))
-    b = store.insert(make_job(status="unknown", source=src, batch_id="b", created_at=now))
+    lost = now + timedelta(seconds=10)  # when the answer was lost (row marked unknown)
+    a = store.insert(make_job(status="unknown", source=src, batch_id="b", created_at=now,
+                              updated_at=lost))
+    b = store.insert(make_job(status="unknown", source=src, batch_id="b", created_at=now,
+                              updated_at=lost))
     def row(gid, status, inp="http://s/in.mp4", t=now, model="topazlabs-rhea-video"):
         return OxenGeneration(generation_id=gid, model_name=model, status=status,
                               enqueued_at=t, params={"input_video": inp})
@@ -200,6 +203,7 @@ def test_unknown_enqueue_is_matched_by_model_input_and_time_never_resent(tmp_pat
         row("other-input", "queued", inp="http://s/else.mp4"),
         row("too-old", "queued", t=now - timedelta(hours=2)),
         row("other-model", "queued", model="topazlabs-upscale-starlight-2-5-video"),
+        row("a-later-submit", "queued", t=now + timedelta(seconds=40)),  # not ours: too late
     ])
     tracker = Tracker(store, lambda j: lister, tmp_path)
     assert tracker.reconcile_unknown(now=time.time()) == 2
@@ -273,3 +277,17 @@ def test_a_transient_error_on_the_history_lookup_keeps_the_job(tmp_path):
     tracker.poll_due(now=time.time())
     kept = store.get(job.id)
     assert kept.status == "processing" and kept.poll_count == 1  # retried later, not failed
+
+
+def test_no_adoption_while_a_same_input_submit_is_in_the_air(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    src = {"kind": "url", "label": "c.mp4", "url": "http://s/in.mp4"}
+    now = datetime.now(UTC)
+    lost = store.insert(make_job(status="unknown", source=src, created_at=now,
+                                 updated_at=now + timedelta(seconds=5)))
+    store.insert(make_job(status="submitting", source=src, created_at=now))
+    gen_row = OxenGeneration(generation_id="g", model_name="topazlabs-rhea-video",
+                             status="queued", enqueued_at=now, params={"input_video": src["url"]})
+    tracker = Tracker(store, lambda j: FakeLister([gen_row]), tmp_path)
+    assert tracker.reconcile_unknown(now=time.time()) == 0
+    assert store.get(lost.id).remote_id is None
