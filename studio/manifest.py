@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import io
 import json
 import os
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from studio.checksums import file_sha256
 from studio.jobs import Job
 
 COLUMNS: tuple[str, ...] = (
@@ -52,15 +52,6 @@ class Archive:
     files: int
     bytes: int
     missing: tuple[str, ...] = ()
-
-
-def file_sha256(path: Path, *, block: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in ``block``-byte pieces."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _strip_userinfo(url: str | None) -> str:

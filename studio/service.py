@@ -16,7 +16,6 @@ Used by the Streamlit pages and the command line alike; never imports Streamlit.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from studio import catalog, media, pricing
+from studio.checksums import file_sha256
 from studio.config import Settings
 from studio.errors import (
     ApiError,
@@ -91,14 +91,6 @@ class Prepared:
     def ok(self) -> bool:
         return not self.problems
 
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 UPLOAD_ATTEMPTS = 3

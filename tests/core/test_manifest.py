@@ -122,7 +122,9 @@ def test_sha256_is_streamed_in_blocks(tmp_path, monkeypatch):
             reads.append(n)
             return self.fh.read(n)
 
-    monkeypatch.setattr(manifest, "open", lambda p, m: Spy(real_open(p, m)), raising=False)
+    from studio import checksums  # the manifest's hashing lives there (memoised per version)
+
+    monkeypatch.setattr(checksums, "open", lambda p, m: Spy(real_open(p, m)), raising=False)
     assert manifest.file_sha256(tmp_path / "big.bin") == hashlib.sha256(data).hexdigest()
     assert reads and all(0 < n <= 1 << 20 for n in reads)
 
