@@ -52,6 +52,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
+from sqlalchemy.sql import Select
 
 ACTIVE_STATUSES = ("submitting", "queued", "processing", "waiting")
 TERMINAL_STATUSES = ("succeeded", "failed", "cancelled", "expired")
@@ -360,6 +361,19 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+def _filtered(stmt: Select[Any], *, owner: str | None, model_id: str | None,
+              statuses: Sequence[str] | None) -> Select[Any]:
+    """``stmt`` narrowed to an owner, a model and a set of statuses (each optional)."""
+    t = jobs_table
+    if owner:
+        stmt = stmt.where(t.c.owner == owner)
+    if model_id:
+        stmt = stmt.where(t.c.model_id == model_id)
+    if statuses:
+        stmt = stmt.where(t.c.status.in_(list(statuses)))
+    return stmt
+
+
 class JobStore:
     """Durable store of :class:`Job` rows on SQLite or PostgreSQL.
 
@@ -542,13 +556,7 @@ class JobStore:
     ) -> builtins.list[Job]:
         """Rows newest first, optionally filtered by model, owner and statuses."""
         t = jobs_table
-        stmt = select(t)
-        if model_id:
-            stmt = stmt.where(t.c.model_id == model_id)
-        if owner:
-            stmt = stmt.where(t.c.owner == owner)
-        if statuses:
-            stmt = stmt.where(t.c.status.in_(builtins.list(statuses)))
+        stmt = _filtered(select(t), owner=owner, model_id=model_id, statuses=statuses)
         stmt = stmt.order_by(t.c.created_at.desc())
         if limit:
             stmt = stmt.limit(int(limit))
@@ -577,13 +585,7 @@ class JobStore:
         if sort not in SEARCH_SORTS:
             raise ValueError(f"cannot sort by {sort!r}; one of {', '.join(SEARCH_SORTS)}")
         t = jobs_table
-        stmt = select(t)
-        if owner:
-            stmt = stmt.where(t.c.owner == owner)
-        if model_id:
-            stmt = stmt.where(t.c.model_id == model_id)
-        if statuses:
-            stmt = stmt.where(t.c.status.in_(builtins.list(statuses)))
+        stmt = _filtered(select(t), owner=owner, model_id=model_id, statuses=statuses)
         words = (text or "").lower().split()
         if words:
             label: ColumnElement[Any]
