@@ -203,19 +203,9 @@ async def submit(request: Request, user: CurrentUser, sb: SandboxDep) -> JSONRes
             raise ApiProblem(400, " ".join(limits))
         _admit(sb, user, job_id, clip, body)
         admitted = True
-        gen = Generation(
-            generation_id=job_id,
-            api=API_LTX,
-            user_id=user.user_id,
-            username=user.username,
-            model_name=MODEL_ID,
-            media_type="video",
-            status="queued",
-            enqueued_at=time.time(),
-            base_url=base_url(request),
-            params=_stored_params(body),
-            source_path=str(source),
-        )
+        gen = Generation.queued(
+            api=API_LTX, user=user, model_name=MODEL_ID, base_url=base_url(request),
+            params=_stored_params(body), generation_id=job_id, source_path=str(source))
         # Re-checked atomically: another submit may have taken the slot while we fetched.
         if not sb.store.insert_if_capacity(gen, limit=CONCURRENCY_LIMIT):
             raise _too_many(CONCURRENCY_LIMIT)

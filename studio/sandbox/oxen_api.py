@@ -129,17 +129,8 @@ def _new_generation(
     params: dict[str, Any],
     targets: tuple[str, str | None, str | None],
 ) -> Generation:
-    return Generation(
-        generation_id=str(uuid.uuid4()),
-        api=api,
-        user_id=user.user_id,
-        username=user.username,
-        model_name=model,
-        media_type="video",
-        status="queued",
-        enqueued_at=time.time(),
-        base_url=base_url(request),
-        params=params,
+    return Generation.queued(
+        api=api, user=user, model_name=model, base_url=base_url(request), params=params,
         target_namespace=targets[0],
         target_repo=targets[1],
         target_directory=targets[2],

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +132,17 @@ class Generation:
     error_type: str | None = None
     cost: str | None = None
     source_path: str | None = None
+
+    @classmethod
+    def queued(cls, *, api: str, user: Any, model_name: str, base_url: str,
+               params: dict[str, Any], generation_id: str | None = None,
+               **extra: Any) -> Generation:
+        """A new video generation, ``queued`` and enqueued now, for ``user`` (anything with
+        ``user_id`` and ``username``); ``extra`` sets the optional fields (targets, source)."""
+        return cls(generation_id=generation_id or str(uuid.uuid4()), api=api,
+                   user_id=user.user_id, username=user.username, model_name=model_name,
+                   media_type="video", status="queued", enqueued_at=time.time(),
+                   base_url=base_url, params=params, **extra)
 
     @property
     def active(self) -> bool:
