@@ -56,24 +56,15 @@ class Cancelled(Exception):
 
 
 @dataclass(frozen=True)
-class Output:
-    """What :func:`process` wrote.
+class Output(catalog.Geometry):
+    """What :func:`process` wrote: the output :class:`~studio.catalog.Geometry` actually
+    written (pixels, frames/s, frames; ``duration_s``) plus its files.
 
     ``files`` maps a label to a path in ``out_dir``: ``"video"`` → output.mp4 / output.mov,
-    ``"exr_frames"`` → frames_exr.zip. Size in pixels, ``fps`` in frames/s, ``frame_count``
-    frames actually written.
+    ``"exr_frames"`` → frames_exr.zip.
     """
 
     files: dict[str, Path]
-    width: int
-    height: int
-    fps: float
-    frame_count: int
-
-    @property
-    def duration_s(self) -> float:
-        """Duration in seconds (frame_count / fps)."""
-        return self.frame_count / self.fps if self.fps else 0.0
 
 
 @dataclass
@@ -286,7 +277,7 @@ def _upscale(job: _Job) -> Output:
                 # own reference when it is sent, so re-stamping pts for the copy is safe.
                 writer.write(cache.get(*sample.nearest()))
         frames = writer.frames
-    return Output({"video": path}, writer.width, writer.height, float(g.fps), frames)
+    return Output(writer.width, writer.height, float(g.fps), frames, {"video": path})
 
 
 def _blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
@@ -430,7 +421,7 @@ def _hyperion(job: _Job) -> Output:
         container.close()
         path.unlink(missing_ok=True)
         raise
-    return Output({"video": path}, width, height, float(g.fps), frame_count)
+    return Output(width, height, float(g.fps), frame_count, {"video": path})
 
 
 def _plain_frames(job: _Job) -> Iterator[Any]:
@@ -526,7 +517,7 @@ def _ltx_oxen(job: _Job) -> Output:
             exrs.add(linear)
             writer.write_rgb(_sdr_preview_rgb8(linear))
         frames = writer.frames
-    return Output({"video": video, "exr_frames": archive}, g.width, g.height, float(g.fps), frames)
+    return Output(g.width, g.height, float(g.fps), frames, {"video": video, "exr_frames": archive})
 
 
 def _ltx_direct(job: _Job) -> Output:
@@ -545,7 +536,7 @@ def _ltx_direct(job: _Job) -> Output:
             )
             exrs.add(_hdr_linear(rgb8))
         count = exrs.count
-    return Output({"exr_frames": archive}, g.width, g.height, float(g.fps), count)
+    return Output(g.width, g.height, float(g.fps), count, {"exr_frames": archive})
 
 
 def _hdr_linear(rgb8: np.ndarray) -> np.ndarray:

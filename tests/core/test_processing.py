@@ -285,5 +285,5 @@ def test_unreadable_source_is_a_media_error(bad_media, tmp_path):
 
 
 def test_output_duration_property():
-    out = processing.Output({}, 2, 2, 30.0, 420)
+    out = processing.Output(files={}, width=2, height=2, fps=30.0, frame_count=420)
     assert out.duration_s == pytest.approx(14.0)
