@@ -26,3 +26,37 @@ def timed(fn: Callable[[], object], repeat: int) -> list[float]:
 
 def median_ms(samples: list[float]) -> float:
     return statistics.median(samples) * 1000
+
+
+def seed_jobs(store, rows: int, *, statuses: tuple[str, ...], owners: int = 1,
+              downloaded: bool = True) -> None:
+    """Insert ``rows`` realistic generations across the five models (seeded, repeatable):
+    statuses drawn from ``statuses``, ``owners`` distinct owners, succeeded rows with a
+    result URL and — when ``downloaded`` — a local file path (else marked missing, so no
+    tracker would try to fetch them)."""
+    import random
+    from datetime import UTC, datetime, timedelta
+
+    from studio.catalog import MODELS
+    from studio.jobs import Job
+
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    ids = list(MODELS)
+    jobs = []
+    for i in range(rows):
+        mid = ids[i % len(ids)]
+        status = rng.choice(statuses)
+        ok = status == "succeeded"
+        jobs.append(Job(
+            model_id=mid, provider=MODELS[mid].provider, owner=f"owner-{i % owners}",
+            params={"resolution": "4k"}, source={"kind": "sample", "label": f"clip-{i}.mp4"},
+            status=status, remote_id=f"gen-{i}", quote={"amount_usd": "1.2345"},
+            clip={"width": 1920, "height": 1080, "fps": 30.0, "duration_s": 14.0},
+            created_at=now - timedelta(minutes=i), completed_at=now - timedelta(minutes=i - 5),
+            result_urls={"video": f"https://cdn/{i}.mp4"} if ok else {},
+            result_files=({"video": f"/data/{i}.mp4"} if downloaded else {"missing": ""})
+            if ok else {},
+            error="bench" if status == "failed" else None, next_poll_at=float(i),
+        ))
+    store.insert_many(jobs)

@@ -8,17 +8,14 @@ AppTest's own overhead is included, so the figure is an upper bound for the serv
 from __future__ import annotations
 
 import os
-import random
 import statistics
 import tempfile
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from _common import REPO
+from _common import REPO, seed_jobs
 
-from studio.catalog import MODELS
-from studio.jobs import Job, JobStore
+from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 
 N = 30
@@ -26,22 +23,8 @@ ROWS = 1000
 
 
 def seed(store: JobStore) -> None:
-    rng = random.Random(7)
-    now = datetime.now(UTC)
-    ids = list(MODELS)
-    jobs = []
-    for i in range(ROWS):
-        mid = ids[i % len(ids)]
-        status = rng.choice(["succeeded", "succeeded", "failed", "cancelled"])
-        jobs.append(Job(
-            model_id=mid, provider=MODELS[mid].provider, owner="bench",
-            params={}, source={"kind": "sample", "label": f"clip-{i}.mp4"},
-            status=status, remote_id=f"gen-{i}", quote={"amount_usd": "1.2345"},
-            created_at=now - timedelta(minutes=i), completed_at=now - timedelta(minutes=i - 5),
-            result_files={"missing": ""} if status == "succeeded" else {},
-            error="bench" if status == "failed" else None,
-        ))
-    store.insert_many(jobs)
+    """1,000 generations like a busy team's store (terminal only on the page bench)."""
+    seed_jobs(store, ROWS, statuses=("succeeded", "succeeded", "failed", "cancelled"), downloaded=False)
 
 
 def main() -> None:

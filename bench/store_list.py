@@ -8,41 +8,22 @@ SQLite runs in a temporary file. PostgreSQL runs when ``TEST_DATABASE_URL`` (or
 from __future__ import annotations
 
 import os
-import random
 import tempfile
 import uuid
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
-from _common import median_ms, timed
+from _common import median_ms, seed_jobs, timed
 
-from studio.catalog import MODELS
-from studio.jobs import Job, JobStore
+from studio.jobs import JobStore
 
 ROWS = 1000
 REPEAT = 30
 
 
 def seed(store: JobStore) -> None:
-    rng = random.Random(7)
-    now = datetime.now(UTC)
-    ids = list(MODELS)
-    jobs = []
-    for i in range(ROWS):
-        mid = ids[i % len(ids)]
-        status = rng.choice(["succeeded", "succeeded", "failed", "cancelled", "queued"])
-        jobs.append(Job(
-            model_id=mid, provider=MODELS[mid].provider, owner=f"owner-{i % 3}",
-            params={"resolution": "4k"}, source={"kind": "sample", "label": f"clip-{i}.mp4"},
-            status=status, remote_id=f"gen-{i}", quote={"amount_usd": "1.2345"},
-            clip={"width": 1920, "height": 1080, "fps": 30.0, "duration_s": 14.0},
-            created_at=now - timedelta(minutes=i), completed_at=now - timedelta(minutes=i - 5),
-            result_urls={"video": f"https://cdn/{i}.mp4"} if status == "succeeded" else {},
-            result_files={"video": f"/data/{i}.mp4"} if status == "succeeded" else {},
-            error="bench" if status == "failed" else None, next_poll_at=float(i),
-        ))
-    store.insert_many(jobs)
+    """1,000 generations like a busy team's store (terminal only on the page bench)."""
+    seed_jobs(store, ROWS, statuses=("succeeded", "succeeded", "failed", "cancelled", "queued"), owners=3)
 
 
 def run(label: str, store: JobStore) -> None:
