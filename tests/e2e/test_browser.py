@@ -18,7 +18,7 @@ RESULT_TIMEOUT_MS = 12 * 60 * 1000
 def _wait_for_outcome(page: Page) -> None:
     """Wait until the detail panel shows succeeded; fail at once (with the sentence the user
     sees) when it shows failed."""
-    outcome = page.get_by_text(re.compile(r"^(succeeded|failed)$")).first
+    outcome = page.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first
     expect(outcome).to_be_visible(timeout=RESULT_TIMEOUT_MS)
     if outcome.inner_text().strip() == "failed":
         errors = page.get_by_test_id("stAlertContentError").all_inner_texts()

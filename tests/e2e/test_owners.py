@@ -32,7 +32,7 @@ def test_mine_and_team_with_two_keys(browser: Browser, tmp_path: Path):
             submit = ada.get_by_role("button", name=re.compile(r"^Submit"))
             expect(submit).to_be_enabled(timeout=60_000)
             submit.click()
-            expect(ada.get_by_text(re.compile(r"^(succeeded|failed)$")).first).to_be_visible(
+            expect(ada.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first).to_be_visible(
                 timeout=300_000)
             ada.goto(url_a)
             _scope(ada, "Mine")

@@ -26,7 +26,7 @@ def _run(page: Page, url: str, slug: str) -> str:
     if slug == "starlight":  # 1080p keeps the run short
         page.get_by_role("radiogroup", name="Resolution").get_by_text("1080p").click()
     submit.click()
-    expect(page.get_by_text(re.compile(r"^(succeeded|failed)$")).first).to_be_visible(
+    expect(page.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first).to_be_visible(
         timeout=600_000)
     page.get_by_text("Copy as cURL / Python").click()
     html = page.content()
@@ -44,7 +44,7 @@ def test_keys_never_leak(page: Page, tmp_path: Path):
             assert "$OXEN_API_KEY" in html and "$LTXV_API_KEY" in html  # the export is there
             assert "Live" in html  # and the keys really were in use
             page.goto(url)  # the Generations page
-            expect(page.get_by_text("succeeded").first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("succeeded", exact=True).filter(visible=True).first).to_be_visible(timeout=60_000)
             html += page.content()
     finally:
         sandbox.stop()
