@@ -81,7 +81,8 @@ def test_each_model_page_runs_the_sample_and_plays(page: Page, app_url: str, slu
     page.goto(f"{app_url}/{slug}")
     expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
     if slug == "ltx_hdr":
-        prompt = page.locator("textarea").first
+        # by name: the optional "Negative prompt" box (in a collapsed expander) is a textarea too
+        prompt = page.get_by_role("textbox", name=re.compile(r"^Prompt"))
         prompt.fill("cinematic HDR, natural highlights")
         prompt.press("Control+Enter")
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
