@@ -15,12 +15,14 @@ import hashlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
 OXEN_DEFAULT_URL = "https://hub.oxen.ai"
 LTX_DEFAULT_URL = "https://api.ltx.video"
 SANDBOX_KEY = "sandbox-local-key"  # not a secret: the sandbox accepts any bearer token
+BUDGET_PERIODS = ("day", "week", "month")
 
 
 class Secret:
@@ -53,6 +55,10 @@ class Secret:
         return hash(self._value)
 
 
+def _default(value: Decimal | None, default: Decimal) -> Decimal:
+    return default if value is None else value
+
+
 def default_data_dir() -> Path:
     """Per-user data directory: ``$XDG_DATA_HOME/video-enhance-studio`` or
     ``~/.local/share/video-enhance-studio``."""
@@ -77,6 +83,17 @@ class Settings:
         database_url: job store database (``DATABASE_URL``), e.g. ``postgresql://…`` for
             several replicas sharing one store; ``None`` = SQLite in ``data_dir``. Kept out
             of ``repr`` because it may carry a password.
+        rate_stale_days: a rate whose as-of date is older than this many days is flagged
+            stale on the Rates page (``STUDIO_RATE_STALE_DAYS``, default 180).
+        live_pricing_ttl_s: how long a fetched live Oxen ``pricing`` object is reused, in
+            seconds (``STUDIO_LIVE_PRICING_TTL_S``, default 600).
+        confirm_above_usd: a single submit quoted above this many USD needs an explicit
+            confirmation (``STUDIO_CONFIRM_ABOVE_USD``, default 5).
+        budget_period: ``"day"``, ``"week"`` or ``"month"`` (``STUDIO_BUDGET_PERIOD``); the
+            period budgets apply to, in UTC calendar terms.
+        budget_team_usd / budget_owner_usd: default caps in USD for the whole team and for
+            each owner (``STUDIO_BUDGET_TEAM_USD``, ``STUDIO_BUDGET_OWNER_USD``); ``None`` =
+            no cap. Caps saved from the app (``budget.json`` in ``data_dir``) win.
     """
 
     oxen_api_key: Secret | None = None
@@ -88,6 +105,12 @@ class Settings:
     data_dir: Path = field(default_factory=default_data_dir)
     display_name: str | None = None
     database_url: str | None = field(default=None, repr=False)
+    rate_stale_days: int = 180
+    live_pricing_ttl_s: float = 600.0
+    confirm_above_usd: Decimal = Decimal("5")
+    budget_period: str = "month"
+    budget_team_usd: Decimal | None = None
+    budget_owner_usd: Decimal | None = None
 
     @classmethod
     def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
@@ -106,6 +129,35 @@ class Settings:
                     return str(value).strip()
             return None
 
+        def usd(name: str) -> Decimal | None:
+            raw = get(name)
+            if raw is None:
+                return None
+            try:
+                value = Decimal(raw)
+            except InvalidOperation:
+                raise ConfigError(f"{name} must be an amount in USD such as 25 or 12.50 "
+                                  f"(got {raw!r}).") from None
+            if not value.is_finite() or value < 0:
+                raise ConfigError(f"{name} must be a positive amount in USD (got {raw!r}).")
+            return value
+
+        def number(name: str, default: float) -> float:
+            raw = get(name)
+            try:
+                value = float(raw) if raw is not None else default
+            except ValueError:
+                raise ConfigError(f"{name} must be a number (got {raw!r}).") from None
+            if value < 0:
+                raise ConfigError(f"{name} must not be negative (got {raw!r}).")
+            return value
+
+        from studio.errors import ConfigError
+
+        period = (get("STUDIO_BUDGET_PERIOD") or "month").lower()
+        if period not in BUDGET_PERIODS:
+            raise ConfigError(f"STUDIO_BUDGET_PERIOD must be one of {', '.join(BUDGET_PERIODS)} "
+                              f"(got {period!r}).")
         oxen_key, ltx_key = get("OXEN_API_KEY"), get("LTXV_API_KEY")
         data_dir = get("STUDIO_DATA_DIR")
         return cls(
@@ -118,6 +170,12 @@ class Settings:
             data_dir=Path(data_dir).expanduser() if data_dir else default_data_dir(),
             display_name=get("STUDIO_USER"),
             database_url=get("DATABASE_URL"),
+            rate_stale_days=int(number("STUDIO_RATE_STALE_DAYS", 180)),
+            live_pricing_ttl_s=number("STUDIO_LIVE_PRICING_TTL_S", 600.0),
+            confirm_above_usd=_default(usd("STUDIO_CONFIRM_ABOVE_USD"), Decimal("5")),
+            budget_period=period,
+            budget_team_usd=usd("STUDIO_BUDGET_TEAM_USD"),
+            budget_owner_usd=usd("STUDIO_BUDGET_OWNER_USD"),
         )
 
     @classmethod
