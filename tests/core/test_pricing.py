@@ -114,3 +114,28 @@ def test_cost_chart_has_a_line_per_tier_and_marks_the_clip():
     assert line4k.x[-1] == pytest.approx(10.0) and line4k.y[-1] == pytest.approx(600 * 0.1494)
     fig = cost_curve(LTX_DIRECT, clip(5.0), {})
     assert len(fig.data) == 4
+
+
+def test_quote_json_only_adds_fields():
+    q = pricing.quote(STARLIGHT, clip(), {"resolution": "4k"})
+    j = q.to_json()
+    assert {"model_id", "amount_usd", "units", "unit", "tier", "provenance", "rate_usd",
+            "source_url", "as_of", "basis", "notes"} <= set(j)
+    assert j["surcharges"] == []
+
+
+def test_rhea_interpolation_is_priced_with_a_labelled_proxy_surcharge():
+    plain = pricing.quote(RHEA, clip(), {"resolution": "4k"})
+    interp = pricing.quote(RHEA, clip(), {"resolution": "4k", "interpolate_frames": True})
+    assert interp.amount_usd == (plain.units * plain.rate.usd * 2).quantize(Decimal("0.0001"))
+    assert "proxy interpolation surcharge" in interp.basis
+    assert interp.surcharges[0].provenance == "proxy" and "assumption" in interp.notes[0]
+
+
+def test_quote_with_an_explicit_bundled_book_matches_the_default():
+    from studio.ratebook import RateBook
+    book = RateBook(pricing.bundled_rates())
+    for mid in MODELS:
+        p = {"prompt": "x"} if mid == LTX_OXEN else {}
+        assert pricing.quote(mid, clip(), p, book=book) == pricing.quote(mid, clip(), p, book=None)
+
