@@ -83,9 +83,15 @@ class Quote:
 
 def seconds(x: float | Decimal) -> Decimal:
     """Seconds as a Decimal at millisecond precision (avoids float noise like 13.999999)."""
-    if isinstance(x, Decimal):
-        return x.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP).normalize()
-    return Decimal(str(round(x, 3))).normalize()
+    value = (x.quantize(Decimal("0.001"), rounding=ROUND_HALF_UP) if isinstance(x, Decimal)
+             else Decimal(str(round(x, 3))))
+    return _plain(value.normalize())
+
+
+def _plain(value: Decimal) -> Decimal:
+    """``value`` without an exponent (``normalize`` turns 120 into ``1.2E+2``), so bases
+    read "120 output s"."""
+    return value.quantize(Decimal(1)) if value == value.to_integral_value() else value
 
 
 def megapixels(width: int, height: int, frames: int) -> int:

@@ -1,22 +1,38 @@
 """Plotly figures built by pure functions; components only show them.
 
-Owns the cost-vs-duration chart: one line per resolution tier over 0–10 minutes, priced by
-:func:`studio.pricing.quote` itself (so the chart can never disagree with the quote), with the
-current clip marked.
+Owns the cost-vs-duration chart of a single clip (:func:`cost_curve`: one line per resolution
+tier over 0–10 minutes, the current clip marked) and the Forecast page's figures: a plan's
+cost per clip stacked by model (:func:`plan_by_model`), cost vs duration per tier with the
+team's rate book (:func:`plan_cost_vs_duration`), the duration × resolution heatmap
+(:func:`plan_heatmap`) and the same plan on every model (:func:`model_comparison`).
+Every amount is priced by :func:`studio.pricing.quote` itself (through
+:mod:`studio.forecast` for the plan figures), so a chart can never disagree with a quote.
+Money axes are USD; plotly gets floats, the hover text shows the exact Decimal.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
+import pandas as pd
 import plotly.graph_objects as go
 
-from studio import catalog, pricing
+from studio import catalog, forecast, pricing
 from studio.media import ClipInfo
 
+if TYPE_CHECKING:
+    from studio.ratebook import RateBook
+
 PROVENANCE_DASH = {"published": "solid", "live": "solid", "proxy": "dash", "override": "dot"}
+#: Bar colours of :func:`model_comparison`.
+CHEAPEST_COLOR = "#2a9d8f"  # the cheapest model that meets the target
+MEETS_COLOR = "#8fb8de"  # meets the target, not the cheapest
+MISSES_COLOR = "#c9c9c9"  # does not meet the target (or breaks an input limit)
+_LAYOUT: dict[str, Any] = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+                           "legend": {"orientation": "h", "y": -0.25}}
 
 
 def cost_curve(
@@ -78,4 +94,164 @@ def cost_curve(
         margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.25},
         title={"text": "Cost vs duration by resolution tier", "font": {"size": 14}},
     )
+    return fig
+
+
+def _usd(d: Decimal | None) -> float | None:
+    return None if d is None else float(d)
+
+
+def _short(model_id: str) -> str:
+    spec = catalog.MODELS.get(model_id)
+    return spec.short_name if spec else model_id
+
+
+def plan_by_model(priced: forecast.PricedPlan) -> go.Figure:
+    """Plan cost per clip, stacked by model: one bar per clip label (first-appearance order),
+    one trace per model (named by its short name), y = that model's quote × generations for
+    the clip in USD (rows with the same clip and model are summed; unpriced rows add
+    nothing). The title carries the plan total."""
+    clips: list[str] = []
+    amounts: dict[str, dict[str, Decimal]] = {}
+    for r in priced.rows:
+        if r.row.clip not in clips:
+            clips.append(r.row.clip)
+        if r.amount_usd is None:
+            continue
+        per_clip = amounts.setdefault(r.row.model_id, {})
+        per_clip[r.row.clip] = per_clip.get(r.row.clip, Decimal(0)) + r.amount_usd
+    fig = go.Figure()
+    for model_id, per_clip in amounts.items():
+        xs = [c for c in clips if c in per_clip]
+        fig.add_trace(go.Bar(
+            x=xs, y=[float(per_clip[c]) for c in xs], name=_short(model_id),
+            customdata=[f"${per_clip[c]}" for c in xs],
+            hovertemplate="%{x}: %{customdata}<extra>" + _short(model_id) + "</extra>",
+        ))
+    fig.update_layout(
+        barmode="stack", xaxis_title="Clip", yaxis_title="Cost (USD)", yaxis_tickprefix="$",
+        height=360, title={"text": f"Plan cost by clip and model · total ${priced.total_usd}",
+                           "font": {"size": 14}}, **_LAYOUT,
+    )
+    return fig
+
+
+def plan_cost_vs_duration(
+    model_id: str,
+    params: Mapping[str, Any],
+    *,
+    book: RateBook | None = None,
+    width: int = 1920,
+    height: int = 1080,
+    fps: float = 30.0,
+    max_minutes: float = 10.0,
+    points: int = 41,
+) -> go.Figure:
+    """Cost in USD of one generation against clip duration (up to ``max_minutes`` minutes),
+    one line per tier of :func:`studio.pricing.tiers_for_chart`, priced with the team's rate
+    ``book`` through :func:`studio.forecast.price_plan`.
+
+    The clip is ``width`` × ``height`` px at ``fps`` frames/s unless the tier fixes the input
+    size (Hyperion, LTX direct). Lines are named ``"<tier> (<provenance>)"``; proxy-priced
+    lines are dashed, overrides dotted. LTX 2.3 on Oxen renders frames to cover the duration,
+    so its line stops at its 481-frame cap and its x axis is output duration.
+    """
+    base = {k: v for k, v in params.items() if k != "num_frames"}
+    span_s = max_minutes * 60
+    if model_id == catalog.LTX_OXEN:  # the line ends at the frame cap: spread points up to it
+        full = catalog.with_defaults(model_id, base)
+        cap = catalog.get(model_id).param("num_frames").maximum or 481
+        span_s = min(span_s, float(cap) / float(full["frames_per_second"]))
+    durations = [span_s * i / (points - 1) for i in range(1, points)]
+    fig = go.Figure()
+    for label, overrides, box in pricing.tiers_for_chart(model_id):
+        w, h = box or (width, height)
+        p = {**base, **overrides}
+        rows = []
+        for d in durations:
+            row = forecast.duration_row(model_id, p, d, w, h, fps)
+            if model_id == catalog.LTX_OXEN:
+                out_fps = float(row.params["frames_per_second"])
+                if round(d * out_fps) > int(row.params["num_frames"]):
+                    break
+            rows.append(row)
+        priced = forecast.price_plan(rows, book=book)
+        ok = [r for r in priced.rows if r.quote is not None]
+        provenance = ok[0].quote.provenance if ok and ok[0].quote else "proxy"
+        fig.add_trace(go.Scatter(
+            x=[r.row.duration_s / 60 for r in ok], y=[_usd(r.amount_usd) for r in ok],
+            customdata=[f"${r.amount_usd}" for r in ok], mode="lines",
+            name=f"{label} ({provenance})",
+            line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
+            hovertemplate="%{x:.1f} min → %{customdata}<extra>" + label + "</extra>",
+        ))
+    fig.update_layout(
+        xaxis_title="Output duration (min)" if model_id == catalog.LTX_OXEN
+        else "Clip duration (min)",
+        yaxis_title="Cost (USD)", yaxis_tickprefix="$", height=340,
+        title={"text": f"{_short(model_id)}: cost vs duration by resolution tier",
+               "font": {"size": 14}}, **_LAYOUT,
+    )
+    return fig
+
+
+def plan_heatmap(grid: pd.DataFrame) -> go.Figure:
+    """Heatmap of a :func:`studio.forecast.heatmap_grid` frame: x = input resolution
+    (its columns, ``"W×H"`` px), y = duration (its index, seconds), colour and cell text =
+    cost of one generation in USD (blank where there is no quote)."""
+    z = [[_usd(v) if isinstance(v, Decimal) else None for v in row]
+         for row in grid.itertuples(index=False)]
+    text = [[f"${v}" if isinstance(v, Decimal) else "" for v in row]
+            for row in grid.itertuples(index=False)]
+    y = [f"{float(d):g} s" for d in grid.index]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=list(grid.columns), y=y, text=text, texttemplate="%{text}",
+        colorscale="Blues", colorbar={"title": {"text": "USD"}, "tickprefix": "$"},
+        hovertemplate="%{y} at %{x} → %{text}<extra></extra>",
+    ))
+    model_id = grid.attrs.get("model_id")
+    title = "Cost by duration × input resolution"
+    if model_id:
+        title = f"{_short(str(model_id))} ({grid.attrs.get('settings', '')}): {title.lower()}"
+    fig.update_layout(xaxis_title="Input resolution (px)", yaxis_title="Clip duration",
+                      height=360, title={"text": title, "font": {"size": 14}}, **_LAYOUT)
+    return fig
+
+
+def model_comparison(compare: pd.DataFrame) -> go.Figure:
+    """Bars of a :func:`studio.forecast.compare_models` frame: one bar per model (x = its
+    name, y = plan total in USD). The cheapest model meeting the target is
+    :data:`CHEAPEST_COLOR` and annotated; other models meeting it are :data:`MEETS_COLOR`,
+    the rest :data:`MISSES_COLOR`. Hover shows the output resolution."""
+    target = compare.attrs.get("target_resolution")
+    names, ys, colors, hover = [], [], [], []
+    for rec in compare.to_dict("records"):
+        names.append(str(rec["model_name"]))
+        ys.append(float(rec["total_usd"]))
+        if bool(rec["cheapest_meeting_target"]):
+            colors.append(CHEAPEST_COLOR)
+        elif bool(rec["meets_target"]) and not rec.get("limit_rows"):
+            colors.append(MEETS_COLOR)
+        else:
+            colors.append(MISSES_COLOR)
+        note = "" if not rec.get("limit_rows") else \
+            f" · {rec['limit_rows']} row(s) over its input limits"
+        hover.append(f"${rec['total_usd']} · output {rec['output_resolution']}{note}")
+    fig = go.Figure(go.Bar(
+        x=names, y=ys, marker={"color": colors}, customdata=hover, name="plan total",
+        hovertemplate="%{x}: %{customdata}<extra></extra>",
+    ))
+    for rec in compare[compare["cheapest_meeting_target"]].to_dict("records"):
+        what = f"cheapest meeting {target}" if target else "cheapest"
+        fig.add_annotation(
+            x=str(rec["model_name"]), y=float(rec["total_usd"]),
+            text=f"{what}: ${rec['total_usd']}",
+            showarrow=True, arrowhead=2, ay=-30, font={"color": CHEAPEST_COLOR},
+        )
+    title = "Same plan, every model that can do it"
+    if target:
+        title += f" · target {target}"
+    fig.update_layout(xaxis_title="Model", yaxis_title="Plan total (USD)", yaxis_tickprefix="$",
+                      height=360, showlegend=False,
+                      title={"text": title, "font": {"size": 14}}, **_LAYOUT)
     return fig

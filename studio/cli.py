@@ -1,16 +1,22 @@
-"""Command line over the same core as the UI: ``python -m studio submit | status | track``.
+"""Command line over the same core as the UI: ``python -m studio submit | status | track |
+forecast``.
 
 Same Settings (environment: ``OXEN_API_KEY``, ``LTXV_API_KEY``, ``OXEN_BASE_URL``, …), same
 job store, same validation, quotes, upload path and paid-request rules. With no key and no
 base URL, it uses the sandbox at 127.0.0.1:8765 (starting a detached one when none answers,
-so submitted generations outlive the command).
+so submitted generations outlive the command). ``forecast PLAN.csv`` prices a plan
+(:mod:`studio.forecast`) with the team's rate book from the data dir and talks to no
+provider, so it never starts a sandbox. ``submit --yes`` confirms a spend above the
+confirmation threshold.
 
-Exit codes: 0 ok; 1 a provider/media/config error (its sentence on stderr); 2 invalid request.
+Exit codes: 0 ok; 1 a provider/media/config error (its sentence on stderr); 2 invalid request
+or plan (every problem on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import signal
 import sys
@@ -21,11 +27,12 @@ from typing import Any
 
 import requests
 
-from studio import catalog
+from studio import catalog, errors, forecast
 from studio.config import Settings
 from studio.errors import ParamError, StudioError
 from studio.jobs import JobStore, job_to_dict
 from studio.local_sandbox import start_sandbox
+from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 
 SANDBOX_PORT = 8765
@@ -96,8 +103,11 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
         q = prepared.quote
         print(f"Quote: ${q.amount_usd * args.num} ({q.provenance}: {q.basis})", file=sys.stderr)
     before = {j.id for j in studio.store.list()}
+    extra: dict[str, Any] = {}
+    if getattr(args, "yes", False) and _accepts(studio.submit, "confirmed"):
+        extra["confirmed"] = True
     try:
-        jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num)
+        jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num, **extra)
     except StudioError:
         # The rows exist (failed: refused by the provider, or unknown: answer lost): print
         # their ids so scripts can follow them, then report the error.
@@ -108,6 +118,71 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
     for job in jobs:
         print(job.id if not args.json else json.dumps(job_to_dict(job)))
         print(f"  {job.status} · generation {job.remote_id or '—'}", file=sys.stderr)
+    return 0
+
+
+def _accepts(fn: Any, name: str) -> bool:
+    """True when callable ``fn`` takes a parameter called ``name`` (features other modules
+    add, e.g. ``Studio.submit(confirmed=...)``, are used only once they exist)."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def load_rate_book(settings: Settings) -> RateBook:
+    """The team's rate book: bundled rates plus the overrides saved in ``settings.data_dir``
+    (none saved = bundled only). Raises ``ConfigError`` when the overrides file is damaged."""
+    return load_book(settings.data_dir)
+
+
+def _money(d: Any) -> str:
+    return f"${d}"
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """Price a plan CSV: one line per row, per-model totals, the grand total. No provider
+    and no sandbox are involved."""
+    rows = forecast.read_plan_csv(Path(args.plan))
+    book = load_rate_book(Settings.from_env())
+    priced = forecast.price_plan(rows, book=book)
+    comparison = (forecast.compare_models(rows, target_resolution=args.target_resolution,
+                                          book=book)
+                  if args.target_resolution else None)
+    for note in priced.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.json:
+        print(priced.to_json(comparison=comparison))
+        return 0
+    print(f"{'row':>3}  {'clip':24}  {'model':18}  {'settings':28}  {'quote':>11}  provenance")
+    for r in priced.rows:
+        short = catalog.MODELS[r.row.model_id].short_name if r.row.model_id in catalog.MODELS \
+            else r.row.model_id
+        head = f"{r.index:>3}  {r.row.clip:24}  {short:18}  {r.settings:28}"
+        if r.quote is None or r.amount_usd is None:
+            print(f"{head}  {'—':>11}  not priced: {r.problem}")
+            continue
+        gens = f" ({r.row.generations} × ${r.quote.amount_usd})" if r.row.generations > 1 else ""
+        print(f"{head}  {_money(r.amount_usd):>11}  {r.quote.provenance}: {r.quote.basis}{gens}"
+              f" · {r.quote.rate.source_url} (as of {r.quote.rate.as_of})")
+        for note in r.notes:
+            print(f"{'':5}note: {note}")
+    print("By model:")
+    for model_id, amount in priced.by_model().items():
+        n = sum(1 for r in priced.rows if r.row.model_id == model_id and r.quote is not None)
+        print(f"  {catalog.MODELS[model_id].short_name:18}  {n:>4} row(s)  {_money(amount):>11}")
+    unpriced = sum(1 for r in priced.rows if r.quote is None)
+    print(f"Total: {_money(priced.total_usd)}"
+          + (f" ({unpriced} row(s) not priced)" if unpriced else ""))
+    if comparison is not None:
+        print(f"Same plan on every model that can do it (target {args.target_resolution}):")
+        for rec in comparison.to_dict("records"):
+            mark = (f"  ← cheapest meeting {args.target_resolution}"
+                    if rec["cheapest_meeting_target"] else "")
+            meets = "meets" if rec["meets_target"] else "below"
+            limits = f", {rec['limit_rows']} row(s) over its limits" if rec["limit_rows"] else ""
+            print(f"  {rec['task']:7}  {rec['model_name'][:22]:22}  {_money(rec['total_usd']):>11}"
+                  f"  {rec['output_resolution']} ({meets} target{limits}){mark}")
     return 0
 
 
@@ -172,18 +247,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", choices=["queue", "sync"], default="queue")
     s.add_argument("--num", type=int, default=1, help="num_generations (Oxen queue, 1–4)")
     s.add_argument("--json", action="store_true")
+    s.add_argument("--yes", action="store_true",
+                   help="confirm a spend above the confirmation threshold")
     st = sub.add_parser("status", help="list generations")
     st.add_argument("--json", action="store_true")
     st.add_argument("--limit", type=int, default=None)
     t = sub.add_parser("track", help="run the tracker in the foreground")
     t.add_argument("--until-done", action="store_true")
     t.add_argument("--interval", type=float, default=1.0)
+    f = sub.add_parser("forecast", help="price a plan CSV (no request is sent)",
+                       description="Price a plan CSV (columns: " + ", ".join(forecast.PLAN_COLUMNS)
+                       + "; see studio/forecast.py). Sends nothing and starts no sandbox.")
+    f.add_argument("plan", metavar="PLAN.csv")
+    f.add_argument("--json", action="store_true", help="print the priced plan as JSON")
+    f.add_argument("--target-resolution", choices=list(catalog.RESOLUTION_HEIGHTS),
+                   help="also price the plan on every model that can do it and mark the "
+                        "cheapest that reaches this resolution")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        if args.command == "forecast":  # pricing only: no store, no clients, no sandbox
+            return cmd_forecast(args)
         studio = open_studio(Settings.from_env())
         handler = {"submit": cmd_submit, "status": cmd_status, "track": cmd_track}[args.command]
         return handler(studio, args)
@@ -193,4 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        confirmation = getattr(errors, "ConfirmationRequired", None)
+        if confirmation is not None and isinstance(exc, confirmation):
+            print("hint: rerun the same command with --yes to confirm this spend.",
+                  file=sys.stderr)
         return 1

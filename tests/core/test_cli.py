@@ -66,3 +66,87 @@ def test_invalid_request_exits_2_with_every_problem(tmp_path, sandbox, realshort
     assert "resolution" in out.stderr and "target_fps" in out.stderr
     out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(tmp_path / "nope.mp4")], env)
     assert out.returncode == 1 and "error:" in out.stderr and "Traceback" not in out.stderr
+
+
+# -- submit --yes (no sandbox: a stand-in Studio records what the command asks of it) -----------
+
+class _FakeStore:
+    def list(self, *a, **k):
+        return []
+
+
+class _FakeStudio:
+    """The two Studio calls ``submit`` makes; ``submit`` needs ``confirmed`` above $5."""
+
+    def __init__(self):
+        self.store = _FakeStore()
+        self.calls = []
+
+    def prepare(self, model_id, source, params):
+        from types import SimpleNamespace
+        return SimpleNamespace(problems=(), quote=None, model_id=model_id, params=params)
+
+    def submit(self, prepared, *, mode="queue", num_generations=1, confirmed=False):
+        from decimal import Decimal
+        from types import SimpleNamespace
+
+        from studio.errors import ConfirmationRequired
+        self.calls.append(confirmed)
+        if not confirmed:
+            raise ConfirmationRequired(Decimal("12.5"), Decimal("5"))
+        return [SimpleNamespace(id="job-1", status="queued", remote_id="gen-1")]
+
+
+def _submit_args(*extra):
+    return ["submit", "--model", catalog.STARLIGHT, "--input", "https://example.com/a.mp4",
+            *extra]
+
+
+def test_submit_needing_confirmation_says_to_rerun_with_yes(monkeypatch, capsys):
+    from studio import cli
+    fake = _FakeStudio()
+    monkeypatch.setattr(cli, "open_studio", lambda settings: fake)
+    assert cli.main(_submit_args()) == 1
+    err = capsys.readouterr().err
+    assert "error: This request is quoted at" in err and "--yes" in err
+    assert "Traceback" not in err and fake.calls == [False]
+    assert cli.main(_submit_args("--yes")) == 0
+    assert capsys.readouterr().out.strip() == "job-1" and fake.calls[-1] is True
+
+
+def test_yes_is_only_passed_to_a_submit_that_takes_it(monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from studio import cli
+
+    class OldStudio(_FakeStudio):
+        def submit(self, prepared, *, mode="queue", num_generations=1):
+            self.calls.append("old")
+            return [SimpleNamespace(id="job-2", status="queued", remote_id=None)]
+
+    fake = OldStudio()
+    monkeypatch.setattr(cli, "open_studio", lambda settings: fake)
+    assert cli.main(_submit_args("--yes")) == 0 and fake.calls == ["old"]
+
+
+def test_forecast_target_resolution_lists_every_model(monkeypatch, capsys, tmp_path):
+    from studio import cli
+
+    def no_provider(*_a, **_k):
+        raise AssertionError("forecast must not open a studio or start a sandbox")
+
+    monkeypatch.setattr(cli, "open_studio", no_provider)
+    monkeypatch.setattr(cli, "start_sandbox", no_provider)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    plan = tmp_path / "plan.csv"
+    plan.write_text("clip,duration_s,width,height,fps,model_id,params,generations\n"
+                    'a,14,1280,720,20,Starlight upscale,"{""resolution"": ""1080p""}",1\n')
+    assert cli.main(["forecast", str(plan), "--target-resolution", "4k"]) == 0
+    out = capsys.readouterr().out
+    assert "Total: $0.5236" in out
+    assert "← cheapest meeting 4k" in out and "Topaz Rhea" in out
+    assert cli.main(["forecast", str(plan), "--json", "--target-resolution", "4k"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["total_usd"] == "0.5236"
+    assert [c["model_id"] for c in data["comparison"] if c["cheapest_meeting_target"]] == [
+        catalog.RHEA]

@@ -1,0 +1,846 @@
+"""What-if plans: clips × models × settings priced before anyone spends.
+
+Owns the plan row (:class:`PlanRow`), the plan CSV format, pricing a whole plan
+(:func:`price_plan` → :class:`PricedPlan`), the same plan on every model that can do each
+row's job (:func:`compare_models`) and the duration × resolution grid behind the heatmap
+(:func:`heatmap_grid`). Every amount comes from :func:`studio.pricing.quote` itself — the
+same rule, rates and provenance as a single quote — so the Forecast page, its exports and
+``python -m studio forecast`` agree to the cent. Money is :class:`~decimal.Decimal` in USD.
+
+Plan CSV (UTF-8, a header row, one clip × model per row; column order does not matter,
+unknown columns are ignored, so an exported priced plan re-imports)::
+
+    clip,duration_s,width,height,fps,model_id,params,generations,path
+    cockatoo,14.0,1280,720,20.0,topazlabs-upscale-starlight-2-5-video,"{""resolution"": ""4k""}",1,
+
+- ``clip``: a label (blank → the file name from ``path``, else ``row N``).
+- ``duration_s``: clip length in seconds (> 0). ``width``, ``height``: pixels (whole, > 0).
+  ``fps``: frame rate in frames/s (> 0). The clip has round(duration_s × fps) frames.
+- ``model_id``: a catalog model id, or its short or display name (``Starlight upscale``,
+  ``Topaz Rhea``), any case. Exports always write the id.
+- ``params``: the model's request parameters as a JSON object (``{"resolution": "4k"}``);
+  blank = the model's defaults. Defaults fill every omitted field
+  (:func:`studio.catalog.with_defaults`) and the result must pass
+  :func:`studio.catalog.validate`. Fields that are required but do not change the price
+  (the source clip URL, LTX 2.3's ``prompt``) are not demanded.
+- ``generations``: whole number ≥ 1 (blank → 1); the row costs quote × generations.
+- ``path``: optional local file or URL the row was probed from.
+
+Required columns: ``duration_s, width, height, fps, model_id``. ``clip``, ``params``,
+``generations`` and ``path`` may be left out. Problems are reported all at once as
+``row N, column: what is wrong`` where N counts data rows from 1 (the header is not a row).
+A sample plan is ``samples/plans/twenty_clips.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import inspect
+import io
+import json
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pandas as pd
+
+from studio import catalog, pricing
+from studio.errors import ParamError, StudioError
+from studio.media import ClipInfo
+
+if TYPE_CHECKING:
+    from studio.ratebook import RateBook
+
+PLAN_COLUMNS: tuple[str, ...] = ("clip", "duration_s", "width", "height", "fps", "model_id",
+                                 "params", "generations", "path")
+REQUIRED_COLUMNS: tuple[str, ...] = ("duration_s", "width", "height", "fps", "model_id")
+QUOTE_COLUMNS: tuple[str, ...] = ("quote_usd", "unit_usd", "tier", "units", "unit", "rate_usd",
+                                  "provenance", "source_url", "as_of", "basis", "notes",
+                                  "problem")
+ZERO = Decimal("0.0000")
+
+
+# ================================ Plan rows ======================================================
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    """One clip on one model: what would it cost?
+
+    Attributes:
+        clip: a label for the clip.
+        duration_s: clip length in seconds.
+        width, height: picture size in pixels.
+        fps: frame rate in frames/s.
+        model_id: a :data:`studio.catalog.MODELS` id.
+        params: the model's request parameters (the readers fill defaults with
+            :func:`studio.catalog.with_defaults`; pricing fills them again, so a hand-built
+            row may give only what differs).
+        generations: how many generations of this row (≥ 1); the row costs quote × this.
+        path: the local file or URL the row was probed from, if any.
+    """
+
+    clip: str
+    duration_s: float
+    width: int
+    height: int
+    fps: float
+    model_id: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    generations: int = 1
+    path: str | None = None
+
+    @property
+    def frame_count(self) -> int:
+        """round(duration_s × fps), at least 1."""
+        return max(1, round(self.duration_s * self.fps))
+
+    def clip_info(self) -> ClipInfo:
+        """The :class:`~studio.media.ClipInfo` a quote needs (codec and pixel format unknown)."""
+        return ClipInfo(duration_s=float(self.duration_s), width=int(self.width),
+                        height=int(self.height), fps=float(self.fps),
+                        frame_count=self.frame_count, codec="", pix_fmt="",
+                        color_transfer=None)
+
+    def to_record(self) -> dict[str, Any]:
+        """The plan columns as a record (``params`` as JSON text); :func:`rows_from_records`
+        reads it back."""
+        return {"clip": self.clip, "duration_s": self.duration_s, "width": self.width,
+                "height": self.height, "fps": self.fps, "model_id": self.model_id,
+                "params": _params_json(self.params), "generations": self.generations,
+                "path": self.path or ""}
+
+
+def _model_aliases() -> dict[str, str]:
+    out: dict[str, str] = {}
+    for mid, spec in catalog.MODELS.items():
+        for name in (mid, spec.short_name, spec.display_name):
+            out.setdefault(name.strip().lower(), mid)
+    return out
+
+
+def resolve_model(name: str) -> str:
+    """A model id from its id, short name or display name (any case).
+
+    Raises ``ParamError`` naming the known ids when nothing matches.
+    """
+    mid = _model_aliases().get(str(name).strip().lower())
+    if mid is None:
+        raise ParamError([f"model_id: unknown model '{name}' (known: {', '.join(catalog.MODELS)})"])
+    return mid
+
+
+def _blank(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, float) and math.isnan(value):
+        return True
+    if isinstance(value, str) and not value.strip():
+        return True
+    try:  # pandas NA / NaT from a DataFrame's records
+        return bool(pd.isna(value)) if not isinstance(value, str | dict | list) else False
+    except (TypeError, ValueError):
+        return False
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        out = float(value)
+    elif isinstance(value, str):
+        try:
+            out = float(value.strip())
+        except ValueError:
+            return None
+    else:
+        try:
+            out = float(value)  # numpy scalars
+        except (TypeError, ValueError):
+            return None
+    return out if math.isfinite(out) else None
+
+
+def _fmt_num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _dec(d: Decimal | None) -> str | None:
+    """A Decimal as plain digits (``30``, never ``3E+1``), or ``None``."""
+    return None if d is None else format(d, "f")
+
+
+def _params_json(params: Mapping[str, Any]) -> str:
+    return json.dumps(dict(params), sort_keys=True) if params else ""
+
+
+def _priceable_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
+    """:func:`catalog.validate` problems that matter for a price: required fields without a
+    value (the source URL, LTX's prompt) change nothing in a quote, so they are not asked."""
+    spec = catalog.get(model_id)
+    missing_ok = {f"{p.name}: is required" for p in spec.params if p.required}
+    return [p for p in catalog.validate(model_id, params, require_source=False)
+            if p not in missing_ok]
+
+
+def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[str]]:
+    """Record number ``n`` (1-based) → a row, or ``None`` and every problem with it."""
+    problems: list[str] = []
+
+    def bad(column: str, what: str) -> None:
+        problems.append(f"row {n}, {column}: {what}")
+
+    def number(column: str, unit: str, *, whole: bool = False) -> float | None:
+        raw = rec.get(column)
+        if _blank(raw):
+            bad(column, "is missing")
+            return None
+        value = _as_number(raw)
+        if value is None or (whole and not value.is_integer()):
+            kind = "a whole number of" if whole else "a number of"
+            bad(column, f"must be {kind} {unit} (got {raw!r})")
+            return None
+        if value <= 0:
+            bad(column, f"must be more than 0 {unit} (got {_fmt_num(value)})")
+            return None
+        return value
+
+    duration = number("duration_s", "seconds")
+    width = number("width", "pixels", whole=True)
+    height = number("height", "pixels", whole=True)
+    fps = number("fps", "frames/s")
+
+    gens = 1
+    raw_gens = rec.get("generations")
+    if not _blank(raw_gens):
+        g = _as_number(raw_gens)
+        if g is None or not g.is_integer() or g < 1:
+            bad("generations", f"must be a whole number of at least 1 (got {raw_gens!r})")
+        else:
+            gens = int(g)
+
+    params: dict[str, Any] = {}
+    raw_params = rec.get("params")
+    if isinstance(raw_params, Mapping):
+        params = dict(raw_params)
+    elif not _blank(raw_params):
+        try:
+            loaded = json.loads(str(raw_params))
+        except json.JSONDecodeError as exc:
+            loaded = exc
+        if isinstance(loaded, dict):
+            params = loaded
+        else:
+            bad("params", 'must be a JSON object such as {"resolution": "4k"} '
+                          f"(got {str(raw_params)!r})")
+
+    model_id: str | None = None
+    raw_model = rec.get("model_id")
+    if _blank(raw_model):
+        bad("model_id", "is missing")
+    else:
+        try:
+            model_id = resolve_model(str(raw_model))
+        except ParamError:
+            bad("model_id", f"unknown model '{raw_model}' (known: {', '.join(catalog.MODELS)})")
+    if model_id is not None:
+        params = catalog.with_defaults(model_id, params)
+        for problem in _priceable_problems(model_id, params):
+            bad("params", problem)
+
+    path = None if _blank(rec.get("path")) else str(rec.get("path")).strip()
+    raw_clip = rec.get("clip")
+    if _blank(raw_clip):
+        clip = path.replace("\\", "/").rsplit("/", 1)[-1] if path else f"row {n}"
+    else:
+        clip = str(raw_clip).strip()
+
+    if problems or model_id is None or None in (duration, width, height, fps):
+        return None, problems
+    assert duration is not None and width is not None and height is not None and fps is not None
+    return PlanRow(clip=clip, duration_s=duration, width=int(width), height=int(height), fps=fps,
+                   model_id=model_id, params=params, generations=gens, path=path), []
+
+
+def rows_from_records(records: Iterable[Mapping[str, Any]]) -> tuple[list[PlanRow], list[str]]:
+    """Records (e.g. ``DataFrame.to_dict("records")`` from the plan editor) → rows and problems.
+
+    Keys are the plan columns (see the module docstring); missing keys, ``None``, ``NaN`` and
+    blank strings read as empty; ``params`` may be a dict or JSON text. A record with every
+    plan column empty (the editor's fresh row) is skipped. Returns ``(rows, problems)``: the
+    rows that parse, and one sentence per problem, ``"row N, column: …"`` (N = position of the
+    record, from 1). Never raises for bad values.
+    """
+    rows: list[PlanRow] = []
+    problems: list[str] = []
+    for n, rec in enumerate(records, 1):
+        if all(_blank(rec.get(c)) for c in PLAN_COLUMNS):
+            continue
+        row, row_problems = _parse_record(n, rec)
+        problems += row_problems
+        if row is not None:
+            rows.append(row)
+    return rows, problems
+
+
+def read_plan_csv(text_or_path: str | Path) -> list[PlanRow]:
+    """Parse a plan CSV (format in the module docstring) into rows.
+
+    ``text_or_path``: a :class:`~pathlib.Path`, or a ``str`` — CSV text when it holds a line
+    break, otherwise a file path. A header with no rows is an empty plan (``[]``).
+    Raises ``ParamError`` listing every problem at once: an unreadable file, missing
+    columns, and per row (``"row 3, width: must be a whole number of pixels (got 'wide')"``)
+    non-numbers, non-positive duration/size/frame rate, unknown models and parameters that
+    break the model's spec.
+    """
+    if isinstance(text_or_path, Path) or "\n" not in text_or_path:
+        path = Path(text_or_path)
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except FileNotFoundError:
+            raise ParamError([f"plan: no file at {path}"]) from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ParamError([f"plan: cannot read {path} ({exc})"]) from None
+    else:
+        text = text_or_path.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text))
+    header = next(reader, None)
+    if not header:
+        raise ParamError([f"columns: the plan has no header row (needs {', '.join(PLAN_COLUMNS)})"])
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
+    if missing:
+        raise ParamError([f"columns: missing {', '.join(missing)} "
+                          f"(a plan has {', '.join(PLAN_COLUMNS)}; found {', '.join(names)})"])
+    records = [dict(zip(names, cells, strict=False)) for cells in reader if any(c.strip() for c in cells)]
+    rows, problems = rows_from_records(records)
+    if problems:
+        raise ParamError(problems)
+    return rows
+
+
+# ================================ Pricing ========================================================
+
+
+@functools.lru_cache(maxsize=8)
+def _accepts_book(fn: Callable[..., Any]) -> bool:
+    try:
+        return "book" in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _quote_kwargs(book: RateBook | None, live_pricing: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Keyword arguments for :func:`pricing.quote`: ``live_pricing`` always, ``book`` only
+    when given and when this ``pricing.quote`` takes one (team overrides arrive with it)."""
+    kwargs: dict[str, Any] = {"live_pricing": live_pricing}
+    if book is not None and _accepts_book(pricing.quote):
+        kwargs["book"] = book
+    return kwargs
+
+
+def _book_note(book: RateBook | None) -> tuple[str, ...]:
+    if book is not None and not _accepts_book(pricing.quote):
+        return ("Team rate overrides were not applied: this version of pricing.quote takes no "
+                "rate book, so bundled and live rates were used.",)
+    return ()
+
+
+@dataclass(frozen=True)
+class PricedRow:
+    """A plan row with its quote, or the sentence that says why it has none.
+
+    ``quote`` is one generation; ``amount_usd`` = quote × ``row.generations`` (USD, 4 dp).
+    ``notes`` are the quote's notes plus coverage and limit warnings. ``index`` is the row's
+    1-based position in the plan.
+    """
+
+    index: int
+    row: PlanRow
+    quote: pricing.Quote | None
+    amount_usd: Decimal | None
+    notes: tuple[str, ...] = ()
+    problem: str | None = None
+
+    @property
+    def settings(self) -> str:
+        """The parameters that differ from the model's defaults (resolution always), as
+        ``"resolution=4k, target_fps=60"``; ``"defaults"`` when none."""
+        return settings_label(self.row.model_id, self.row.params)
+
+
+def settings_label(model_id: str, params: Mapping[str, Any]) -> str:
+    """Short text for a row's settings: non-default parameters, ``resolution`` always."""
+    try:
+        defaults = catalog.with_defaults(model_id, {})
+    except StudioError:
+        defaults = {}
+    shown = [f"{k}={_fmt_value(v)}" for k, v in params.items()
+             if k == "resolution" or defaults.get(k) != v]
+    return ", ".join(shown) or "defaults"
+
+
+def _fmt_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return str(v)
+
+
+def _freeze(params: Mapping[str, Any]) -> Any:
+    try:
+        return tuple(sorted(params.items()))
+    except TypeError:
+        return json.dumps(params, sort_keys=True, default=str)
+
+
+def _coverage_note(model_id: str, clip: ClipInfo, params: Mapping[str, Any]) -> str | None:
+    """LTX 2.3 on Oxen renders ``num_frames`` frames, whatever the clip's length: say so when
+    that output is shorter than the clip (the quote covers only the output)."""
+    if model_id != catalog.LTX_OXEN:
+        return None
+    try:
+        n, out_fps = int(params["num_frames"]), float(params["frames_per_second"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    out_s = n / out_fps if out_fps else 0.0
+    if out_s + 1.0 / max(out_fps, 1.0) >= clip.duration_s:
+        return None
+    cap = catalog.get(model_id).param("num_frames").maximum or n
+    return (f"LTX 2.3 HDR renders num_frames={n} ({out_s:.1f} s at {out_fps:g} frames/s) of "
+            f"this {clip.duration_s:.1f} s clip; the quote covers that output only (at most "
+            f"{int(cap)} frames per generation).")
+
+
+def _row_problems(row: PlanRow) -> list[str]:
+    problems = []
+    for name, value, unit in (("duration_s", row.duration_s, "seconds"),
+                              ("width", row.width, "pixels"), ("height", row.height, "pixels"),
+                              ("fps", row.fps, "frames/s")):
+        v = _as_number(value)
+        if v is None or v <= 0:
+            problems.append(f"{name}: must be more than 0 {unit} (got {value!r})")
+    if not isinstance(row.generations, int) or isinstance(row.generations, bool) \
+            or row.generations < 1:
+        problems.append(f"generations: must be a whole number of at least 1 "
+                        f"(got {row.generations!r})")
+    return problems
+
+
+_Priced = tuple[pricing.Quote | None, tuple[str, ...], str | None]
+
+
+def _price_one(model_id: str, row: PlanRow, params: Mapping[str, Any],
+               kwargs: Mapping[str, Any], cache: dict[Any, _Priced]) -> _Priced:
+    """(quote of one generation, notes, problem) for ``row`` on ``model_id`` with ``params``;
+    cached by everything that can change the price."""
+    key = (model_id, float(row.duration_s), int(row.width), int(row.height), float(row.fps),
+           _freeze(params))
+    hit = cache.get(key)
+    if hit is not None:
+        return hit
+    out: _Priced
+    problems = _row_problems(row)
+    try:
+        full = catalog.with_defaults(model_id, params)
+        problems += _priceable_problems(model_id, full)
+    except ParamError as exc:
+        problems += exc.problems
+        full = dict(params)
+    if problems:
+        out = (None, (), "; ".join(problems))
+    else:
+        clip = row.clip_info()
+        try:
+            q = pricing.quote(model_id, clip, full, **kwargs)
+        except ParamError as exc:
+            out = (None, (), "; ".join(exc.problems))
+        except KeyError as exc:
+            out = (None, (), f"no sourced rate: {exc.args[0] if exc.args else exc}")
+        except (StudioError, ValueError, ZeroDivisionError) as exc:
+            out = (None, (), str(exc))
+        else:
+            notes = list(q.notes)
+            cover = _coverage_note(model_id, clip, full)
+            if cover:
+                notes.append(cover)
+            notes += catalog.check_limits(model_id, clip, full)
+            out = (q, tuple(notes), None)
+    cache[key] = out
+    return out
+
+
+@dataclass(frozen=True)
+class PricedPlan:
+    """A priced plan: one :class:`PricedRow` per plan row, in plan order.
+
+    ``notes`` are plan-wide (e.g. team overrides could not be applied). Amounts are USD
+    :class:`~decimal.Decimal` at 4 decimal places.
+    """
+
+    rows: tuple[PricedRow, ...]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def total_usd(self) -> Decimal:
+        """Sum of every priced row's quote × generations (USD); rows with a problem add 0."""
+        return sum((r.amount_usd for r in self.rows if r.amount_usd is not None), ZERO)
+
+    @property
+    def problems(self) -> list[str]:
+        """``"row N (clip): …"`` for every row that could not be priced."""
+        return [f"row {r.index} ({r.row.clip}): {r.problem}" for r in self.rows if r.problem]
+
+    def by_model(self) -> dict[str, Decimal]:
+        """Model id → total USD of its priced rows, in order of first appearance."""
+        out: dict[str, Decimal] = {}
+        for r in self.rows:
+            if r.amount_usd is not None:
+                out[r.row.model_id] = out.get(r.row.model_id, ZERO) + r.amount_usd
+        return out
+
+    def _record(self, r: PricedRow) -> dict[str, Any]:
+        q, row = r.quote, r.row
+        spec = catalog.MODELS.get(row.model_id)
+        return {
+            "row": r.index, "clip": row.clip, "model_id": row.model_id,
+            "model_name": spec.display_name if spec else row.model_id,
+            "settings": r.settings, "duration_s": row.duration_s, "width": row.width,
+            "height": row.height, "fps": row.fps, "generations": row.generations,
+            "params": _params_json(row.params), "path": row.path or "",
+            "quote_usd": r.amount_usd, "unit_usd": q.amount_usd if q else None,
+            "tier": q.tier if q else None,
+            "units": Decimal(format(q.units, "f")) if q else None,
+            "unit": q.rate.unit if q else None, "rate_usd": q.rate.usd if q else None,
+            "provenance": q.provenance if q else None,
+            "source_url": q.rate.source_url if q else None,
+            "as_of": q.rate.as_of if q else None, "basis": q.basis if q else None,
+            "notes": " | ".join(r.notes), "problem": r.problem,
+        }
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per plan row. Columns: ``row`` (1-based), the plan columns (``params`` as
+        JSON text, so ``to_dict("records")`` feeds :func:`rows_from_records`), ``model_name``,
+        ``settings``, then ``quote_usd`` (× generations) and ``unit_usd`` (one generation)
+        and ``rate_usd`` (Decimal USD), ``tier``, ``units`` (Decimal, in ``unit``),
+        ``provenance``, ``source_url``, ``as_of``, ``basis``, ``notes`` (joined by `` | ``),
+        ``problem`` (``None`` when priced)."""
+        columns = ["row", "clip", "model_id", "model_name", "settings", "duration_s", "width",
+                   "height", "fps", "generations", "params", "path", *QUOTE_COLUMNS]
+        data: dict[str, list[Any]] = {c: [] for c in columns}
+        for r in self.rows:
+            for k, v in self._record(r).items():
+                data[k].append(v)
+        return pd.DataFrame(data, columns=columns)
+
+    def to_csv(self) -> str:
+        """The plan columns first (so it re-imports with :func:`read_plan_csv`), then the
+        quote columns: ``quote_usd`` (quote × generations, USD 4 dp), ``unit_usd``, ``tier``,
+        ``units``, ``unit``, ``rate_usd``, ``provenance``, ``source_url``, ``as_of``,
+        ``basis``, ``notes``, ``problem``. Summing ``quote_usd`` gives :attr:`total_usd`."""
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow([*PLAN_COLUMNS, *QUOTE_COLUMNS])
+        for r in self.rows:
+            rec = self._record(r)
+            row = r.row
+            w.writerow([
+                row.clip, _fmt_num(row.duration_s), int(row.width), int(row.height),
+                _fmt_num(row.fps), row.model_id, _params_json(row.params), row.generations,
+                row.path or "",
+                *("" if rec[c] is None else _dec(rec[c]) if isinstance(rec[c], Decimal)
+                  else str(rec[c]) for c in QUOTE_COLUMNS),
+            ])
+        return buf.getvalue()
+
+    def to_json(self, *, comparison: pd.DataFrame | None = None) -> str:
+        """The priced plan as JSON text: ``{"total_usd", "by_model", "rows", "notes"}``,
+        amounts as decimal strings (USD). Each row has the plan fields, ``quote_usd``
+        (× generations), ``quote`` (:meth:`pricing.Quote.to_json` of one generation, or
+        ``null``), ``notes`` and ``problem``. ``comparison`` (a :func:`compare_models` frame)
+        adds a ``"comparison"`` list."""
+        rows = []
+        for r in self.rows:
+            row = r.row
+            rows.append({
+                "row": r.index, "clip": row.clip, "duration_s": row.duration_s,
+                "width": row.width, "height": row.height, "fps": row.fps,
+                "model_id": row.model_id, "params": dict(row.params),
+                "generations": row.generations, "path": row.path,
+                "settings": r.settings,
+                "quote_usd": str(r.amount_usd) if r.amount_usd is not None else None,
+                "quote": _quote_json(r.quote),
+                "notes": list(r.notes), "problem": r.problem,
+            })
+        out: dict[str, Any] = {
+            "total_usd": str(self.total_usd),
+            "by_model": {k: str(v) for k, v in self.by_model().items()},
+            "rows": rows,
+            "notes": list(self.notes),
+        }
+        if comparison is not None:
+            out["comparison"] = [
+                {k: (_dec(v) if isinstance(v, Decimal) else _plain(v)) for k, v in rec.items()}
+                for rec in comparison.to_dict("records")
+            ]
+        return json.dumps(out, indent=2, ensure_ascii=False)
+
+
+def _quote_json(q: pricing.Quote | None) -> dict[str, Any] | None:
+    if q is None:
+        return None
+    out = q.to_json()
+    out["units"] = _dec(q.units)  # plain digits: Decimal("30").normalize() prints 3E+1
+    return out
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars → Python (json cannot write ``numpy.bool_``)."""
+    item = getattr(v, "item", None)
+    return item() if callable(item) else v
+
+
+def price_plan(
+    rows: Sequence[PlanRow],
+    *,
+    book: RateBook | None = None,
+    live_pricing: Mapping[str, Mapping[str, Any]] | None = None,
+) -> PricedPlan:
+    """Quote every row with :func:`studio.pricing.quote` (defaults filled, × generations).
+
+    ``book`` is the team's rate book (``studio.ratebook.load_book``), passed to
+    ``pricing.quote(book=…)`` when that accepts one; ``live_pricing`` maps a model id to its
+    live Oxen ``pricing`` object (oxen.md §11.2). A row that cannot be priced (bad value,
+    unknown model, no sourced rate) gets a ``problem`` sentence instead of a quote and adds
+    nothing to the total; the rest of the plan is still priced. Never raises for bad rows.
+    Identical rows are quoted once per call.
+    """
+    kwargs_by_model: dict[str, dict[str, Any]] = {}
+    cache: dict[Any, _Priced] = {}
+    out: list[PricedRow] = []
+    for i, row in enumerate(rows, 1):
+        mid = row.model_id
+        if mid not in catalog.MODELS:
+            try:
+                mid = resolve_model(mid)
+            except ParamError as exc:
+                out.append(PricedRow(i, row, None, None, (), exc.problems[0]))
+                continue
+        kwargs = kwargs_by_model.get(mid)
+        if kwargs is None:
+            kwargs = _quote_kwargs(book, (live_pricing or {}).get(mid))
+            kwargs_by_model[mid] = kwargs
+        q, notes, problem = _price_one(mid, row, row.params, kwargs, cache)
+        if q is None:
+            out.append(PricedRow(i, row, None, None, notes, problem))
+            continue
+        out.append(PricedRow(i, row, q, q.amount_usd * row.generations, notes, None))
+    return PricedPlan(tuple(out), _book_note(book))
+
+
+# ================================ Comparison and grids ===========================================
+
+
+def _ltx_frames_for(duration_s: float, params: Mapping[str, Any]) -> int:
+    """num_frames that cover ``duration_s`` at LTX 2.3's output frame rate, within 9–481."""
+    spec = catalog.get(catalog.LTX_OXEN).param("num_frames")
+    full = catalog.with_defaults(catalog.LTX_OXEN, params)
+    try:
+        out_fps = float(full["frames_per_second"])
+    except (TypeError, ValueError):
+        out_fps = 24.0
+    lo, hi = int(spec.minimum or 9), int(spec.maximum or 481)
+    return min(hi, max(lo, round(duration_s * out_fps)))
+
+
+def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[str, Any]:
+    """The row's job on ``candidate``: the row's settings that ``candidate`` also has and
+    accepts, its defaults for the rest; an upscaler's ``resolution`` = ``target`` when it
+    offers it; LTX 2.3 (when the row is on another model) renders enough frames to cover the
+    clip (capped at 481)."""
+    spec = catalog.get(candidate)
+    if candidate == row.model_id:
+        params = dict(row.params)
+    else:
+        params = {}
+        for p in spec.params:
+            if p.name in row.params and p.name != spec.source_field:
+                value = row.params[p.name]
+                if not _priceable_problems(candidate, {p.name: value}):
+                    params[p.name] = value
+        if candidate == catalog.LTX_OXEN:
+            params["num_frames"] = _ltx_frames_for(row.duration_s, params)
+    if spec.task == "upscale" and target is not None:
+        try:
+            offered = spec.param("resolution").enum or ()
+        except KeyError:
+            offered = ()
+        if target in offered:
+            params["resolution"] = target
+    return catalog.with_defaults(candidate, params)
+
+
+def compare_models(
+    rows: Sequence[PlanRow],
+    *,
+    target_resolution: str | None,
+    book: RateBook | None = None,
+    live_pricing: Mapping[str, Mapping[str, Any]] | None = None,
+) -> pd.DataFrame:
+    """The same plan priced on every model that can do each row's job.
+
+    A row's job is its model's catalog task: ``"upscale"`` rows go to every upscaler,
+    ``"hdr"`` rows to every HDR model. On each candidate a row keeps the settings the
+    candidate also has, an upscaler's ``resolution`` is set to ``target_resolution`` when
+    the model offers it (else its default), and LTX 2.3 on Oxen renders enough frames to
+    cover the clip (capped at 481) when the row is on another model.
+
+    *Meets target resolution*: every row of the task is priced and its output short side
+    (:func:`studio.catalog.output_geometry`) is at least the target's short side
+    (720p → 720, 1080p → 1080, 2k → 1440, 4k → 2160 px). With ``target_resolution=None``
+    every fully priced model meets it.
+
+    Returns one row per (task, candidate model), columns: ``task``, ``model_id``,
+    ``model_name``, ``rows`` (plan rows of that task), ``total_usd`` (Decimal USD, quote ×
+    generations summed), ``output_resolution`` (``"3840×2160"``, or the smallest and largest
+    output by short side ``"1280×720 … 3840×2160"``), ``min_short_side_px``,
+    ``meets_target`` (bool), ``limit_rows`` (rows the model cannot do whole: over its
+    documented input limits, :func:`studio.catalog.check_limits`, or — LTX 2.3 — output
+    shorter than the clip), ``problems`` (rows not priced) and ``cheapest_meeting_target``
+    (bool): per task, exactly one True — the cheapest model that meets the target with
+    ``limit_rows == 0`` — when any does (a plan of one task has one True at most). Ties go
+    to catalog order. ``attrs["target_resolution"]`` holds the target.
+
+    Raises ``ParamError`` for an unknown target resolution.
+    """
+    if target_resolution is not None and target_resolution not in catalog.RESOLUTION_HEIGHTS:
+        raise ParamError([f"target_resolution: must be one of "
+                          f"{', '.join(catalog.RESOLUTION_HEIGHTS)} (got {target_resolution!r})"])
+    need = catalog.RESOLUTION_HEIGHTS[target_resolution] if target_resolution else 0
+    by_task: dict[str, list[PlanRow]] = {}
+    for row in rows:
+        spec = catalog.MODELS.get(row.model_id)
+        if spec is not None:
+            by_task.setdefault(spec.task, []).append(row)
+    records: list[dict[str, Any]] = []
+    cache: dict[Any, _Priced] = {}
+    for task, task_rows in by_task.items():
+        first = len(records)
+        for candidate, spec in catalog.MODELS.items():
+            if spec.task != task:
+                continue
+            kwargs = _quote_kwargs(book, (live_pricing or {}).get(candidate))
+            total, problems, limit_rows = ZERO, 0, 0
+            sizes: list[tuple[int, int]] = []
+            for row in task_rows:
+                params = _candidate_params(row, candidate, target_resolution)
+                q, _notes, problem = _price_one(candidate, row, params, kwargs, cache)
+                if q is None:
+                    problems += 1
+                    continue
+                total += q.amount_usd * row.generations
+                clip = row.clip_info()
+                geo = catalog.output_geometry(candidate, width=clip.width, height=clip.height,
+                                              fps=clip.fps, frame_count=clip.frame_count,
+                                              params=params)
+                sizes.append((geo.width, geo.height))
+                if catalog.check_limits(candidate, clip, params) or \
+                        _coverage_note(candidate, clip, params):
+                    limit_rows += 1
+            short = min((min(s) for s in sizes), default=0)
+            records.append({
+                "task": task, "model_id": candidate, "model_name": spec.display_name,
+                "rows": len(task_rows), "total_usd": total,
+                "output_resolution": _size_range(sizes), "min_short_side_px": short,
+                "meets_target": bool(sizes) and problems == 0 and short >= need,
+                "limit_rows": limit_rows, "problems": problems,
+                "cheapest_meeting_target": False,
+            })
+        group = records[first:]
+        eligible = [r for r in group if r["meets_target"] and r["limit_rows"] == 0]
+        if eligible:
+            min(eligible, key=lambda r: r["total_usd"])["cheapest_meeting_target"] = True
+    frame = pd.DataFrame(records, columns=[
+        "task", "model_id", "model_name", "rows", "total_usd", "output_resolution",
+        "min_short_side_px", "meets_target", "limit_rows", "problems",
+        "cheapest_meeting_target"])
+    frame.attrs["target_resolution"] = target_resolution
+    return frame
+
+
+def _size_range(sizes: list[tuple[int, int]]) -> str:
+    if not sizes:
+        return "—"
+    lo = min(sizes, key=lambda s: (min(s), s))
+    hi = max(sizes, key=lambda s: (min(s), s))
+    if lo == hi:
+        return f"{lo[0]}×{lo[1]}"
+    return f"{lo[0]}×{lo[1]} … {hi[0]}×{hi[1]}"
+
+
+def duration_row(model_id: str, params: Mapping[str, Any], duration_s: float, width: int,
+                 height: int, fps: float) -> PlanRow:
+    """A plan row for a chart point: ``model_id`` on a ``duration_s`` s, ``width`` × ``height``
+    px, ``fps`` frames/s clip. For LTX 2.3 on Oxen ``num_frames`` follows the duration (the
+    chart's x axis is then output duration), capped at 481 frames."""
+    p = dict(params)
+    if model_id == catalog.LTX_OXEN:
+        p["num_frames"] = _ltx_frames_for(duration_s, p)
+    return PlanRow(clip=f"{duration_s:g} s", duration_s=duration_s, width=width, height=height,
+                   fps=fps, model_id=model_id, params=catalog.with_defaults(model_id, p))
+
+
+def heatmap_grid(
+    model_id: str,
+    params: Mapping[str, Any],
+    durations_s: Sequence[float],
+    resolutions: Sequence[tuple[int, int]],
+    *,
+    fps: float = 30.0,
+    book: RateBook | None = None,
+) -> pd.DataFrame:
+    """Cost of one generation for each duration × input resolution.
+
+    Returns a DataFrame indexed by ``duration_s`` (seconds, index name ``"duration_s"``) with
+    one column per resolution labelled ``"W×H"`` (pixels); cells are USD ``Decimal`` quotes,
+    or ``None`` where no quote exists. Clips are at ``fps`` frames/s. LTX 2.3 on Oxen renders
+    enough frames to cover each duration (capped at 481, so long durations plateau).
+    ``attrs`` holds ``model_id``, ``settings`` and ``provenance`` (set of provenances used).
+    """
+    rows = [duration_row(model_id, params, float(d), int(w), int(h), fps)
+            for d in durations_s for (w, h) in resolutions]
+    priced = price_plan(rows, book=book)
+    labels = [f"{w}×{h}" for (w, h) in resolutions]
+    values: dict[str, list[Decimal | None]] = {label: [] for label in labels}
+    it = iter(priced.rows)
+    for _d in durations_s:
+        for label in labels:
+            values[label].append(next(it).amount_usd)
+    frame = pd.DataFrame(values, index=pd.Index([float(d) for d in durations_s],
+                                                name="duration_s"), columns=labels)
+    frame.attrs.update(model_id=model_id, settings=settings_label(model_id, params),
+                       provenance=sorted({r.quote.provenance for r in priced.rows if r.quote}))
+    return frame
+
+
+__all__ = [
+    "PLAN_COLUMNS",
+    "QUOTE_COLUMNS",
+    "REQUIRED_COLUMNS",
+    "PlanRow",
+    "PricedPlan",
+    "PricedRow",
+    "compare_models",
+    "duration_row",
+    "heatmap_grid",
+    "price_plan",
+    "read_plan_csv",
+    "resolve_model",
+    "rows_from_records",
+    "settings_label",
+]
