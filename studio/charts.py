@@ -42,8 +42,13 @@ def cost_curve(
     *,
     max_minutes: float = 10.0,
     points: int = 41,
+    book: RateBook | None = None,
+    live_pricing: Mapping[str, Any] | None = None,
 ) -> go.Figure:
     """Cost in USD against clip duration (0–``max_minutes`` min), one line per tier.
+
+    ``book`` / ``live_pricing`` are the rate book and live Oxen pricing the page quotes
+    with, so the chart agrees with the quote beside it (team overrides included).
 
     Each point is a real :func:`pricing.quote` for ``clip`` stretched to that duration at its
     own frame rate. Proxy-priced lines are dashed. The current clip with the current
@@ -67,7 +72,7 @@ def cost_curve(
                 if n > 481:
                     break
                 p["num_frames"] = max(9, n)
-            q = pricing.quote(model_id, c, p)
+            q = pricing.quote(model_id, c, p, book=book, live_pricing=live_pricing)
             provenance = q.provenance
             xs.append(d / 60)
             ys.append(float(q.amount_usd))
@@ -76,7 +81,7 @@ def cost_curve(
             line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
             hovertemplate="%{x:.1f} min → $%{y:.2f}<extra>" + label + "</extra>",
         ))
-    current = pricing.quote(model_id, clip, params)
+    current = pricing.quote(model_id, clip, params, book=book, live_pricing=live_pricing)
     if model_id == catalog.LTX_OXEN:
         p = catalog.with_defaults(model_id, params)
         x_now = float(p["num_frames"]) / float(p["frames_per_second"]) / 60
@@ -254,4 +259,41 @@ def model_comparison(compare: pd.DataFrame) -> go.Figure:
     fig.update_layout(xaxis_title="Model", yaxis_title="Plan total (USD)", yaxis_tickprefix="$",
                       height=360, showlegend=False,
                       title={"text": title, "font": {"size": 14}}, **_LAYOUT)
+    return fig
+
+
+# -- ledger -------------------------------------------------------------------------------
+def ledger_quote_vs_charge(rows: pd.DataFrame, names: Mapping[str, str] | None = None
+                           ) -> go.Figure:
+    """Quote (x, USD) against charge (y, USD) per generation, one colour per model, with the
+    y = x line: points above it cost more than quoted. ``rows`` is
+    :func:`studio.ledger.generation_rows`; rows without both amounts are left out."""
+    names = names or {}
+    pairs = rows[rows["quote_usd"].notna() & rows["charge_usd"].notna()]
+    fig = go.Figure()
+    top = 0.0
+    for model_id, group in pairs.groupby("model_id", sort=True):
+        xs = [float(v) for v in group["quote_usd"]]
+        ys = [float(v) for v in group["charge_usd"]]
+        top = max([top, *xs, *ys])
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="markers", name=names.get(str(model_id), str(model_id)),
+            customdata=list(group["job_id"].str[:8]),
+            hovertemplate="quote $%{x:.4f} → charge $%{y:.4f}<br>%{customdata}<extra></extra>"))
+    fig.add_trace(go.Scatter(x=[0, top or 1], y=[0, top or 1], mode="lines",
+                             name="charge = quote", line={"dash": "dot", "color": "#888"}))
+    fig.update_layout(xaxis_title="Quote (USD)", yaxis_title="Charge (USD)",
+                      margin={"t": 30, "b": 40}, legend={"orientation": "h"})
+    return fig
+
+
+def ledger_spend_per_day(per_day: pd.DataFrame) -> go.Figure:
+    """Charged USD per UTC day (bars); ``per_day`` is :func:`studio.ledger.spend_per_day`."""
+    fig = go.Figure(go.Bar(
+        x=[str(d) for d in per_day["day"]], y=[float(v) for v in per_day["charged_usd"]],
+        text=[f"${v}" for v in per_day["charged_usd"]], textposition="outside",
+        customdata=list(per_day["generations"]),
+        hovertemplate="%{x}: $%{y:.4f} over %{customdata} generation(s)<extra></extra>"))
+    fig.update_layout(xaxis_title="Day (UTC)", yaxis_title="Charged (USD)",
+                      margin={"t": 30, "b": 40})
     return fig

@@ -16,7 +16,6 @@ or plan (every problem on stderr).
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import signal
 import sys
@@ -103,11 +102,9 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
         q = prepared.quote
         print(f"Quote: ${q.amount_usd * args.num} ({q.provenance}: {q.basis})", file=sys.stderr)
     before = {j.id for j in studio.store.list()}
-    extra: dict[str, Any] = {}
-    if getattr(args, "yes", False) and _accepts(studio.submit, "confirmed"):
-        extra["confirmed"] = True
     try:
-        jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num, **extra)
+        jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num,
+                             confirmed=args.yes)
     except StudioError:
         # The rows exist (failed: refused by the provider, or unknown: answer lost): print
         # their ids so scripts can follow them, then report the error.
@@ -119,15 +116,6 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
         print(job.id if not args.json else json.dumps(job_to_dict(job)))
         print(f"  {job.status} · generation {job.remote_id or '—'}", file=sys.stderr)
     return 0
-
-
-def _accepts(fn: Any, name: str) -> bool:
-    """True when callable ``fn`` takes a parameter called ``name`` (features other modules
-    add, e.g. ``Studio.submit(confirmed=...)``, are used only once they exist)."""
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def load_rate_book(settings: Settings) -> RateBook:

@@ -10,6 +10,8 @@ shows that sentence; nothing below ever needs a traceback to be understood.
     ├── ParamError             request parameters that break the model's spec (all problems at once)
     ├── LimitError             a clip the model cannot take (too many frames, too large)
     ├── NetworkError           no HTTP answer (connection refused, timeout, dropped)
+    ├── BudgetExceededError    a submit would cross the team's or the owner's budget
+    ├── ConfirmationRequired   a submit quoted above the confirmation threshold, not confirmed
     └── ApiError               an HTTP error from Oxen, LTX or the sandbox
         ├── ValidationError    400 / 422
         ├── AuthError          401 / 403
@@ -23,6 +25,11 @@ shows that sentence; nothing below ever needs a traceback to be understood.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from studio.budget import BudgetVerdict
 
 
 class StudioError(Exception):
@@ -64,6 +71,36 @@ class NetworkError(StudioError):
     def __init__(self, message: str, *, maybe_sent: bool):
         self.maybe_sent = maybe_sent
         super().__init__(message)
+
+
+class BudgetExceededError(StudioError):
+    """A submit would cross a budget cap; nothing was stored or sent.
+
+    ``verdict`` is the :class:`studio.budget.BudgetVerdict`; ``str()`` is its message, which
+    shows the cap, the spend so far, the request and the sum.
+    """
+
+    def __init__(self, verdict: BudgetVerdict):
+        self.verdict = verdict
+        super().__init__(verdict.message)
+
+
+class ConfirmationRequired(StudioError):
+    """A submit is quoted above the confirmation threshold and was not confirmed; nothing was
+    stored or sent. Ask the person, then submit again with ``confirmed=True``.
+
+    ``total_usd`` is the quote of the whole request (all generations, every row of a batch);
+    ``threshold_usd`` is ``Settings.confirm_above_usd``. Both USD.
+    """
+
+    def __init__(self, total_usd: Decimal, threshold_usd: Decimal, *, what: str = "This request"):
+        from studio.budget import usd  # budget imports this module
+
+        self.total_usd = total_usd
+        self.threshold_usd = threshold_usd
+        super().__init__(
+            f"{what} is quoted at {usd(total_usd)}, above the {usd(threshold_usd)} that needs "
+            "a confirmation: confirm to send it.")
 
 
 class ApiError(StudioError):

@@ -35,12 +35,10 @@ A sample plan is ``samples/plans/twenty_clips.csv``.
 from __future__ import annotations
 
 import csv
-import functools
-import inspect
 import io
 import json
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -326,28 +324,9 @@ def read_plan_csv(text_or_path: str | Path) -> list[PlanRow]:
 # ================================ Pricing ========================================================
 
 
-@functools.lru_cache(maxsize=8)
-def _accepts_book(fn: Callable[..., Any]) -> bool:
-    try:
-        return "book" in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _quote_kwargs(book: RateBook | None, live_pricing: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Keyword arguments for :func:`pricing.quote`: ``live_pricing`` always, ``book`` only
-    when given and when this ``pricing.quote`` takes one (team overrides arrive with it)."""
-    kwargs: dict[str, Any] = {"live_pricing": live_pricing}
-    if book is not None and _accepts_book(pricing.quote):
-        kwargs["book"] = book
-    return kwargs
-
-
-def _book_note(book: RateBook | None) -> tuple[str, ...]:
-    if book is not None and not _accepts_book(pricing.quote):
-        return ("Team rate overrides were not applied: this version of pricing.quote takes no "
-                "rate book, so bundled and live rates were used.",)
-    return ()
+    """Keyword arguments for :func:`pricing.quote`: the rate book and live pricing."""
+    return {"live_pricing": live_pricing, "book": book}
 
 
 @dataclass(frozen=True)
@@ -640,7 +619,7 @@ def price_plan(
             out.append(PricedRow(i, row, None, None, notes, problem))
             continue
         out.append(PricedRow(i, row, q, q.amount_usd * row.generations, notes, None))
-    return PricedPlan(tuple(out), _book_note(book))
+    return PricedPlan(tuple(out), ())
 
 
 # ================================ Comparison and grids ===========================================

@@ -553,10 +553,14 @@ class JobStore:
         owner: str | None = None,
         statuses: Sequence[str] | None = None,
         limit: int | None = None,
+        since: datetime | None = None,
     ) -> builtins.list[Job]:
-        """Rows newest first, optionally filtered by model, owner and statuses."""
+        """Rows newest first, optionally filtered by model, owner, statuses and
+        ``created_at >= since`` (an aware datetime; uses the created_at index)."""
         t = jobs_table
         stmt = _filtered(select(t), owner=owner, model_id=model_id, statuses=statuses)
+        if since is not None:
+            stmt = stmt.where(t.c.created_at >= _iso(since))
         stmt = stmt.order_by(t.c.created_at.desc())
         if limit:
             stmt = stmt.limit(int(limit))

@@ -7,6 +7,9 @@ Owns the submit path and its invariants:
   sent, and gets its provider id the moment the answer arrives;
 - a paid request is sent once; when its outcome is unknown the row becomes ``unknown`` with
   the facts, never resent silently;
+- before anything is uploaded or stored, the request's quote (× generations, summed over a
+  batch) is checked against the team's and the owner's budget (:mod:`studio.budget`) and,
+  above ``Settings.confirm_above_usd``, needs ``confirmed=True``;
 - local clips reach the provider through its own upload path (Oxen repo file PUT, LTX
   ``/v1/upload``), cached by content hash so the same clip is uploaded once.
 
@@ -16,22 +19,29 @@ Used by the Streamlit pages and the command line alike; never imports Streamlit.
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from studio import catalog, media, pricing
+from studio import budget, catalog, media, pricing, ratebook
+from studio.budget import BudgetConfig, BudgetStatus, BudgetStore, BudgetVerdict
 from studio.checksums import file_sha256
 from studio.config import Settings
 from studio.errors import (
     ApiError,
+    AuthError,
+    BudgetExceededError,
+    ConfirmationRequired,
     LimitError,
     MediaError,
     NetworkError,
     ParamError,
+    PaymentRequiredError,
     RateLimitedError,
     ServerError,
     StudioError,
@@ -40,6 +50,7 @@ from studio.events import CompletionStream, mark_all_oxen_due, mark_due
 from studio.jobs import Job, JobStore, utcnow
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient, require_namespace
+from studio.ratebook import RateBook
 from studio.tracker import Activity, Tracker, next_poll_delay
 
 Progress = Callable[[str, float | None], None]  # (what is happening, fraction 0..1 or None)
@@ -91,9 +102,47 @@ class Prepared:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def amount_usd(self) -> Decimal | None:
+        """The quote of one generation in USD, ``None`` when unpriced."""
+        return self.quote.amount_usd if self.quote else None
+
+
+PlanItem = tuple[Prepared, int]  # (request, num_generations) — one row of a batch
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What happened to one row of :meth:`Studio.submit_plan`.
+
+    ``row`` is 1-based, as in the batch's problem sentences. ``jobs`` are the rows stored for
+    it: queued/waiting on success, ``failed`` when the provider refused the request,
+    ``unknown`` when its answer was lost. ``error`` is a sentence whenever the row did not go
+    through. ``sent`` is False when nothing was stored or sent for the row: its upload
+    failed, the budget re-check refused it, or the batch had stopped (an auth, payment or
+    budget error on an earlier row).
+    """
+
+    row: int
+    model_id: str
+    num_generations: int
+    jobs: tuple[Job, ...] = ()
+    error: str | None = None
+    sent: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
 
 
 UPLOAD_ATTEMPTS = 3
+# Serialises "check the budget, then store the rows" across the Studios of one process (the
+# app serves every browser session from one process), so two quick submits cannot both fit
+# under a cap that only one of them fits. Replicas sharing a store can still race; the
+# window is one store read.
+_BUDGET_LOCK = threading.Lock()
+# Errors after which the other rows of a batch are not sent: every row would hit them too.
+_BATCH_STOPPERS = (AuthError, PaymentRequiredError, BudgetExceededError)
 
 
 def _retry_unpaid(send: Callable[[], Any], attempts: int = UPLOAD_ATTEMPTS) -> Any:
@@ -174,11 +223,15 @@ class Studio:
         *,
         clip: media.ClipInfo | None = None,
         live_pricing: Mapping[str, Any] | None = None,
+        book: RateBook | None = None,
     ) -> Prepared:
         """Probe (unless ``clip`` is given), validate and quote. Never sends a paid request.
 
-        Raises ``MediaError`` when the clip cannot be read; parameter and limit problems are
-        returned in ``Prepared.problems`` so the page can show them all at once.
+        The quote uses ``book`` or else :meth:`rate_book` (team overrides > ``live_pricing``
+        > bundled).
+        Raises ``MediaError`` when the clip cannot be read and ``ConfigError`` when the rate
+        overrides are damaged; parameter and limit problems are returned in
+        ``Prepared.problems`` so the page can show them all at once.
         """
         spec = catalog.get(model_id)
         clip = clip or media.probe(source.probe_target)
@@ -190,7 +243,8 @@ class Studio:
                                                 require_source=False)
                     if "is required" not in p]
         if not blocking:
-            quote = pricing.quote(model_id, clip, params, live_pricing=live_pricing)
+            quote = pricing.quote(model_id, clip, params, live_pricing=live_pricing,
+                                  book=book or self.rate_book())
         notes: list[str] = []
         if model_id == catalog.LTX_OXEN:
             p = catalog.with_defaults(model_id, params)
@@ -270,30 +324,202 @@ class Studio:
         mode: str = "queue",
         num_generations: int = 1,
         progress: Progress | None = None,
+        confirmed: bool = False,
     ) -> list[Job]:
         """Send ``prepared`` once and return its job rows (one per generation).
 
         ``mode`` is ``"queue"`` (Oxen ``POST /api/ai/queue``; LTX's route is always async) or
         ``"sync"`` (Oxen ``POST /api/ai/videos/generate``, blocks until done).
-        Raises ``ParamError``/``LimitError`` before anything is stored when the request is
-        invalid; provider errors are recorded on the rows *and* re-raised so the page can
-        show them; a lost answer marks the rows ``unknown``.
+
+        Before anything is uploaded or stored: raises ``ParamError``/``LimitError`` when the
+        request is invalid; ``BudgetExceededError`` when quote × ``num_generations`` (USD)
+        would cross the team's or this owner's budget; ``ConfirmationRequired`` when that
+        total is above ``Settings.confirm_above_usd`` and ``confirmed`` is False. Provider
+        errors are recorded on the rows *and* re-raised so the page can show them; a lost
+        answer marks the rows ``unknown``.
+        """
+        self.check_submit(prepared, mode=mode, num_generations=num_generations,
+                          confirmed=confirmed)
+        jobs, error = self._send(prepared, mode=mode, num_generations=num_generations,
+                                 progress=progress)
+        if error is not None:
+            raise error
+        return jobs
+
+    def check_submit(
+        self,
+        prepared: Prepared,
+        *,
+        mode: str = "queue",
+        num_generations: int = 1,
+        confirmed: bool = False,
+    ) -> BudgetVerdict:
+        """Every check :meth:`submit` makes before sending, without sending or storing
+        anything: raises ``ParamError``/``LimitError``, ``BudgetExceededError`` or
+        ``ConfirmationRequired`` exactly as :meth:`submit` would. Returns the budget verdict
+        of quote × ``num_generations`` (its ``warn``/``message`` for the page)."""
+        params_problems, limit_problems = self._request_problems(prepared, mode, num_generations)
+        if params_problems:
+            raise ParamError(params_problems)
+        if limit_problems:
+            raise LimitError(" ".join(limit_problems))
+        return self._guard([(prepared, num_generations)], confirmed=confirmed)
+
+    def submit_plan(
+        self,
+        items: Sequence[PlanItem],
+        *,
+        progress: Progress | None = None,
+        confirmed: bool = False,
+    ) -> list[RowOutcome]:
+        """Send a batch: ``items`` are ``(Prepared, num_generations)`` rows, all queued.
+
+        First every row is validated (its ``Prepared.problems``, the model's clip limits,
+        ``num_generations`` 1–4 for Oxen and exactly 1 for LTX, a quote to check against the
+        budget); every problem is collected as ``"row N: …"`` (N from 1) and raised at once as
+        ``ParamError``. Then the grand total in USD (Σ quote × generations) is checked once
+        against the budget (``BudgetExceededError``) and the confirmation threshold
+        (``ConfirmationRequired`` unless ``confirmed``). Nothing is uploaded or stored before
+        these pass.
+
+        Then each row goes through the normal submit path, in order (rows stored before each
+        paid POST; LTX rows beyond 2 in flight wait client-side). A provider error on a row is
+        recorded on that row's jobs and the batch goes on, except an auth (401/403), payment
+        (402) or budget refusal, after which the remaining rows are reported as not sent.
+        Returns one :class:`RowOutcome` per item, in order.
+        """
+        items = list(items)
+        if not items:
+            raise ParamError(["batch: add at least one row"])
+        problems: list[str] = []
+        for n, (prepared, count) in enumerate(items, start=1):
+            params_problems, limit_problems = self._request_problems(prepared, "queue", count)
+            problems += [f"row {n}: {p}" for p in (*params_problems, *limit_problems)]
+        if problems:
+            raise ParamError(problems)
+        self._guard(items, confirmed=confirmed, what=f"This batch of {len(items)} rows")
+
+        outcomes: list[RowOutcome] = []
+        stopped: str | None = None
+        for n, (prepared, count) in enumerate(items, start=1):
+            if stopped is not None:
+                outcomes.append(RowOutcome(n, prepared.model_id, count, error=stopped, sent=False))
+                continue
+
+            def row_progress(what: str, frac: float | None, n: int = n) -> None:
+                if progress:
+                    progress(f"Row {n} of {len(items)}: {what}", frac)
+
+            jobs, error = self._send(prepared, mode="queue", num_generations=count,
+                                     progress=row_progress)
+            # Rows the provider refused are stored as failed/unknown: show them as stored.
+            outcomes.append(RowOutcome(n, prepared.model_id, count, tuple(jobs),
+                                       str(error) if error else None, sent=bool(jobs)))
+            if isinstance(error, _BATCH_STOPPERS):
+                stopped = f"Not sent: the batch stopped at row {n}. {error}"
+        return outcomes
+
+    # -- budget ---------------------------------------------------------------------------
+    def budget_store(self) -> BudgetStore:
+        """The caps saved from the app: ``<data_dir>/budget.json``."""
+        return BudgetStore.in_dir(self.settings.data_dir)
+
+    def budget_config(self) -> BudgetConfig:
+        """The caps in force: saved ones, else Settings. Raises ``ConfigError`` for an
+        unreadable ``budget.json``."""
+        return self.budget_store().load(self.settings)
+
+    def budget_status(self, now: datetime | None = None) -> BudgetStatus:
+        """This owner's and the team's spend against their caps in the current period (for
+        the 80 % banner shown on every page)."""
+        now = now or utcnow()
+        config = self.budget_config()
+        return budget.status(self._budget_jobs(config, now), config, self.settings.owner(), now)
+
+    def check_budget(self, amount_usd: Decimal, now: datetime | None = None) -> BudgetVerdict:
+        """Whether a request quoted at ``amount_usd`` (USD, all generations) fits the caps
+        now; the page can show the verdict's sentence before the submit button."""
+        now = now or utcnow()
+        config = self.budget_config()
+        return budget.check(self._budget_jobs(config, now), config, self.settings.owner(),
+                            amount_usd, now)
+
+    def _budget_jobs(self, config: BudgetConfig, now: datetime) -> list[Job]:
+        """The generations that count against the caps: created in the current period, on
+        the target each provider is using now (sandbox runs never eat a live budget, and
+        live spend is not hidden by a switch to the sandbox of the other provider). No cap,
+        no query: the banner on every page costs nothing then."""
+        if not config.any_cap:
+            return []
+        period = budget.period_for(config.period, now)
+        return [j for j in self.store.list(since=period.start)
+                if j.target == self.target(j.provider)]
+
+    def _guard(self, items: Sequence[PlanItem], *, confirmed: bool,
+               what: str = "This request") -> BudgetVerdict:
+        """Budget, then confirmation, for the total of ``items`` (validated: all quoted);
+        returns the (allowing) verdict."""
+        total = sum(((p.amount_usd or Decimal(0)) * n for p, n in items), Decimal(0))
+        verdict = self.check_budget(total)
+        if not verdict.allowed:
+            raise BudgetExceededError(verdict)
+        if total > self.settings.confirm_above_usd and not confirmed:
+            raise ConfirmationRequired(total, self.settings.confirm_above_usd, what=what)
+        return verdict
+
+    # -- rates ----------------------------------------------------------------------------
+    def rate_book(self, live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
+        """The rate book quotes use: bundled rates, team overrides saved under ``data_dir``
+        and ``live`` Oxen ``pricing`` objects by model id (see
+        :func:`studio.ratebook.load_book`). Raises ``ConfigError`` for a damaged overrides
+        file."""
+        return ratebook.load_book(self.settings.data_dir, live=live)
+
+    # -- sending --------------------------------------------------------------------------
+    def _request_problems(self, prepared: Prepared, mode: str,
+                          num_generations: int) -> tuple[list[str], list[str]]:
+        """``(parameter problems, clip limit problems)`` of sending ``prepared``; pure."""
+        model_id = prepared.model_id
+        spec = catalog.get(model_id)
+        problems = list(prepared.problems)
+        if spec.provider == "ltx":
+            if mode != "queue":
+                problems.append("mode: the LTX route is asynchronous (queue only)")
+            if num_generations != 1:
+                problems.append("num_generations: the LTX route takes exactly 1 generation per "
+                                f"request (got {num_generations})")
+        else:
+            lo, hi = catalog.NUM_GENERATIONS_RANGE
+            if not lo <= num_generations <= hi:
+                problems.append(f"num_generations: must be between {lo} and {hi} "
+                                f"(got {num_generations})")
+        if prepared.quote is None and not prepared.problems:
+            problems.append("quote: this request could not be priced, so it cannot be checked "
+                            "against the budget; review it again")
+        return problems, catalog.check_limits(model_id, prepared.clip, prepared.params)
+
+    def _send(
+        self,
+        prepared: Prepared,
+        *,
+        mode: str,
+        num_generations: int,
+        progress: Progress | None,
+    ) -> tuple[list[Job], StudioError | None]:
+        """Upload, store, send once (``prepared`` is validated and the total guarded).
+
+        Returns the rows and the error that stopped them (``None`` on success): rows refused by
+        the provider are stored ``failed``, a lost answer ``unknown``; an error before the
+        rows were stored (upload, budget re-check) comes with no rows.
         """
         model_id = prepared.model_id
         spec = catalog.get(model_id)
-        if prepared.problems:
-            raise ParamError(list(prepared.problems))
-        lo, hi = catalog.NUM_GENERATIONS_RANGE
-        if not lo <= num_generations <= hi:
-            raise ParamError([f"num_generations: must be between {lo} and {hi} (got {num_generations})"])
-        if spec.provider == "ltx" and (mode != "queue" or num_generations != 1):
-            raise ParamError(["mode: the LTX route is asynchronous and takes one clip per request"])
-        limit_problems = catalog.check_limits(model_id, prepared.clip, prepared.params)
-        if limit_problems:
-            raise LimitError(" ".join(limit_problems))
-
         params = catalog.with_defaults(model_id, prepared.params)
-        source_url, sha = self.resolve_source(spec.provider, prepared.source, progress=progress)
+        try:
+            source_url, sha = self.resolve_source(spec.provider, prepared.source,
+                                                  progress=progress)
+        except StudioError as exc:
+            return [], exc
         body = self.build_body(model_id, params, source_url)
         now = utcnow()
         batch = Job(model_id=model_id, provider=spec.provider, owner="", params={}, source={}).id
@@ -315,13 +541,19 @@ class Studio:
             for _ in range(num_generations)
         ]
         busy = spec.provider == "ltx" and self._ltx_in_flight() >= LTX_MAX_IN_FLIGHT
-        self.store.insert_many(jobs)  # durable before the paid request leaves
+        with _BUDGET_LOCK:
+            # Checked again where the rows land: another submit may have been stored while
+            # this one uploaded.
+            verdict = self.check_budget((prepared.amount_usd or Decimal(0)) * num_generations)
+            if not verdict.allowed:
+                return [], BudgetExceededError(verdict)
+            self.store.insert_many(jobs)  # durable before the paid request leaves
         if busy:
             # LTX runs at most 2 generations per key (ltx.md §6): wait client-side instead of
             # collecting a 429; the tracker sends it when a slot frees.
             waiting = self.store.update(jobs[0].id, status="waiting")
             self.tracker.wake()
-            return [waiting]
+            return [waiting], None
         if progress:
             progress("Submitting", None)
         try:
@@ -330,16 +562,13 @@ class Studio:
                     source_url, output_colorspace=body.get("output_colorspace"))
                 ids = [(ltx_job.id, "queued")]
             elif mode == "sync":
-                return [self._run_sync(jobs[0], body)]
+                return [self._run_sync(jobs[0], body)], None
             else:
                 wire = {k: v for k, v in body.items() if k != "model"}
                 ids = self.oxen().enqueue(model_id, wire, num_generations=num_generations)
-        except NetworkError as exc:
+        except StudioError as exc:  # NetworkError included: maybe_sent decides the status
             self._mark_all(jobs, exc)
-            raise
-        except StudioError as exc:
-            self._mark_all(jobs, exc)
-            raise
+            return [self.store.get(j.id) for j in jobs], exc
         out = []
         t = time.time()
         for job, (remote_id, _status) in zip(jobs, ids, strict=False):
@@ -350,7 +579,7 @@ class Studio:
             out.append(self.store.update(extra.id, status="failed",
                                          error="The provider returned fewer generations than requested."))
         self.tracker.wake()
-        return out
+        return out, None
 
     def _ltx_in_flight(self) -> int:
         """This key's LTX generations being submitted or running on the current target."""
@@ -511,4 +740,5 @@ def source_preview(path: Path, cache_dir: Path, *, progress: Callable[[float], N
     return dest, True
 
 
-__all__ = ["ApiError", "Prepared", "Source", "Studio", "preview_for", "source_preview"]
+__all__ = ["ApiError", "PlanItem", "Prepared", "RowOutcome", "Source", "Studio", "preview_for",
+           "source_preview"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from studio import catalog, cli, forecast, pricing
+from studio import catalog, cli, forecast
 from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 from studio.errors import ParamError
 from studio.forecast import PlanRow
@@ -185,20 +185,6 @@ def test_the_book_reaches_the_quote():
     priced = forecast.price_plan([row(STARLIGHT, {"resolution": "4k"})], book=book)
     assert priced.total_usd == Decimal("2.8000")
     assert priced.rows[0].quote.provenance == "override" and priced.notes == ()
-
-
-def test_book_is_passed_only_when_quote_takes_it(monkeypatch):
-    real = pricing.quote
-
-    def old_quote(model_id, clip, params, *, live_pricing=None):
-        return real(model_id, clip, params, live_pricing=live_pricing)
-
-    book = RateBook(bundled_rates(), [_override(STARLIGHT, "4k", "0.2")])
-    assert "book" in forecast._quote_kwargs(book, None)
-    monkeypatch.setattr(pricing, "quote", old_quote)
-    assert "book" not in forecast._quote_kwargs(book, None)
-    priced = forecast.price_plan([row(STARLIGHT, {"resolution": "4k"})], book=book)
-    assert priced.total_usd == Decimal("2.0916") and "not applied" in priced.notes[0]
 
 
 def test_cli_uses_team_overrides_from_the_data_dir(capsys, monkeypatch, tmp_path):

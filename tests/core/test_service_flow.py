@@ -61,6 +61,20 @@ def test_hyperion_pq_end_to_end_with_charge_and_preview(studio, realshort):
     assert media.browser_playable(preview)
 
 
+def test_prepare_quotes_from_the_rate_book_with_team_overrides(studio, realshort):
+    """A team override saved under the data dir wins over the bundled rate in the quote."""
+    from studio.ratebook import OverrideStore
+
+    src = Source("upload", "r.mp4", path=realshort)
+    bundled = studio.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
+    OverrideStore(studio.settings.data_dir / "rates").set(
+        catalog.RHEA, "720p", "0.01", reason="negotiated rate", who="test")
+    overridden = studio.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
+    assert bundled.provenance != "override" and overridden.provenance == "override"
+    assert overridden.amount_usd == (overridden.units * Decimal("0.01")).quantize(Decimal("0.0001"))
+    assert studio.rate_book().rate_for(catalog.RHEA, "720p").usd == Decimal("0.01")
+
+
 def test_same_clip_is_uploaded_once(studio, realshort):
     src = Source("upload", "realshort.mp4", path=realshort)
     a = studio.resolve_source("oxen", src)

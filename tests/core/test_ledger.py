@@ -1,0 +1,189 @@
+"""The ledger: quote vs charge per generation, by day, model and owner; spend per day; the
+turnaround forecast. Pure tables over hand-made rows, then ten real sandbox generations."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from studio import catalog, ledger
+from studio.config import Settings
+from studio.jobs import Job, JobStore
+from studio.local_sandbox import start_sandbox
+from studio.service import Source, Studio
+
+D = Decimal
+T0 = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
+
+
+def job(model: str = catalog.RHEA, *, quote: str | None = "1.00", charge: str | None = "1.00",
+        owner: str = "alice", name: str | None = None, status: str = "succeeded",
+        created_at: datetime = T0, wall_s: float | None = None, tier: str = "1080p",
+        duration_s: float = 5.0) -> Job:
+    submitted = created_at if wall_s is not None else None
+    completed = created_at + timedelta(seconds=wall_s) if wall_s is not None else None
+    return Job(model_id=model, provider="oxen", owner=owner, owner_name=name, params={},
+               source={}, status=status, created_at=created_at, submitted_at=submitted,
+               completed_at=completed, charge_usd=charge, clip={"duration_s": duration_s},
+               quote={"amount_usd": quote, "tier": tier} if quote is not None else None)
+
+
+@pytest.mark.parametrize(("quote", "charge", "expected"), [
+    ("1.00", "1.00", 0.0),
+    ("0.90", "1.00", 10.0),    # relative to the charge
+    ("1.10", "1.00", 10.0),    # absolute
+    ("1.00", "0.80", 25.0),
+    ("1.00", None, None),      # no charge yet
+    (None, "1.00", None),
+    ("1.00", "0", None),       # a zero charge has no relative error
+])
+def test_abs_pct_error_is_relative_to_the_charge(quote, charge, expected):
+    """|charge − quote| / charge × 100, only with both known and charge > 0."""
+    got = ledger.abs_pct_error(quote and D(quote), charge and D(charge))
+    assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_generation_rows_columns_and_pairs():
+    """One row per generation with a quote or charge; Decimal money, NaN error when unpaired."""
+    rows = ledger.generation_rows([
+        job(quote="0.90", charge="1.00", created_at=T0 + timedelta(hours=1)),
+        job(quote="1.00", charge=None, status="queued"),
+        job(quote=None, charge=None, status="failed"),  # nothing to compare: left out
+    ])
+    assert list(rows.columns) == ledger.GENERATION_COLUMNS
+    assert len(rows) == 2 and list(rows["status"]) == ["queued", "succeeded"]  # oldest first
+    paired = rows.iloc[1]
+    assert paired["quote_usd"] == D("0.90") and paired["charge_usd"] == D("1.00")
+    assert paired["error_usd"] == D("0.10") and paired["abs_pct_error"] == pytest.approx(10.0)
+    assert paired["day"] == date(2026, 11, 18)
+    assert rows.iloc[0]["charge_usd"] is None and math.isnan(rows.iloc[0]["abs_pct_error"])
+
+
+def test_error_by_model_day_and_owner():
+    """Mean absolute % error over pairs only; sums compare like for like."""
+    rows = [
+        job(catalog.RHEA, quote="0.90", charge="1.00", owner="a", name="Ann"),
+        job(catalog.RHEA, quote="1.00", charge="0.80", owner="a",
+            created_at=T0 + timedelta(days=1)),
+        job(catalog.RHEA, quote="5.00", charge=None, owner="b", status="processing"),
+        job(catalog.HYPERION, quote="2.00", charge="2.00", owner="b", name="Ben"),
+    ]
+    by_model = ledger.error_by(rows, "model_id").set_index("model_id")
+    assert list(by_model.columns) == ledger.ERROR_COLUMNS
+    rhea = by_model.loc[catalog.RHEA]
+    assert (rhea["generations"], rhea["pairs"]) == (3, 2)
+    assert rhea["quoted_usd"] == D("1.90") and rhea["charged_usd"] == D("1.80")
+    assert rhea["mean_abs_pct_error"] == pytest.approx(17.5)  # (10 + 25) / 2
+    assert by_model.loc[catalog.HYPERION]["mean_abs_pct_error"] == 0.0
+
+    by_day = ledger.error_by(rows, "day")
+    assert list(by_day["day"]) == [date(2026, 11, 18), date(2026, 11, 19)]
+    assert list(by_day["pairs"]) == [2, 1]
+
+    by_owner = ledger.error_by(rows, "owner").set_index("owner")
+    assert by_owner.loc["a", "owner_name"] == "Ann" and by_owner.loc["b", "owner_name"] == "Ben"
+    assert math.isnan(ledger.error_by([job(charge=None)], "owner")["mean_abs_pct_error"][0])
+    with pytest.raises(ValueError):
+        ledger.error_by(rows, "status")
+
+
+def test_spend_per_day_counts_known_charges():
+    """Charges where known, per UTC day of creation; quotes are not spend here."""
+    rows = [job(charge="1.25"), job(charge="0.75"), job(charge=None, status="queued"),
+            job(charge="2", created_at=T0 + timedelta(days=2))]
+    table = ledger.spend_per_day(rows)
+    assert list(table["day"]) == [date(2026, 11, 18), date(2026, 11, 20)]
+    assert list(table["charged_usd"]) == [D("2.00"), D("2")]
+    assert list(table["generations"]) == [2, 1]
+    assert list(ledger.spend_per_day([]).columns) == ["day", "charged_usd", "generations"]
+
+
+@pytest.mark.parametrize(("duration", "bucket"), [
+    (0.5, "≤10 s"), (10, "≤10 s"), (10.01, "≤30 s"), (30, "≤30 s"), (59, "≤60 s"),
+    (300, "≤300 s"), (301, ">300 s"), (7200, ">300 s"),
+])
+def test_duration_buckets(duration, bucket):
+    """Upper bounds are inclusive."""
+    assert ledger.duration_bucket(duration) == bucket
+
+
+def test_turnaround_estimate_is_a_rounded_up_median_of_three_or_more():
+    """Median of succeeded runs of the same model, tier and duration bucket; None below 3."""
+    same = [job(wall_s=s) for s in (100, 130, 400)]
+    other = [job(wall_s=5, tier="4k"), job(wall_s=5, duration_s=45), job(wall_s=5,
+             model=catalog.HYPERION), job(wall_s=5, status="failed"), job(status="queued")]
+    estimate = ledger.turnaround_estimate(same + other, catalog.RHEA, "1080p", 8.0)
+    assert estimate is not None
+    assert (estimate.minutes, estimate.samples, estimate.median_s) == (3, 3, 130.0)
+    assert estimate.label == "about 3 min (median of 3)"
+    assert ledger.turnaround_estimate(same[:2] + other, catalog.RHEA, "1080p", 8.0) is None
+    quick = ledger.turnaround_estimate([job(wall_s=s) for s in (1, 2, 3)], catalog.RHEA,
+                                       "1080p", 1.0)
+    assert quick is not None and quick.minutes == 1  # at least a minute
+    table = ledger.turnaround_table(same + other)
+    row = table[(table["tier"] == "1080p") & (table["duration_bucket"] == "≤10 s")
+                & (table["model_id"] == catalog.RHEA)].iloc[0]
+    assert (row["samples"], row["median_s"]) == (3, 130.0)
+
+
+def test_wall_time_clamps_clock_skew():
+    """Provider completion a little before our submit time counts as 0 s, not negative."""
+    skewed = job(wall_s=-0.4)
+    assert ledger.wall_time_s(skewed) == 0.0
+    assert ledger.wall_time_s(job(status="failed", wall_s=10)) is None
+
+
+# -- ten real generations -----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sandbox(tmp_path_factory):
+    sb = start_sandbox(tmp_path_factory.mktemp("sbx-ledger"), port=None, workers=2)
+    yield sb.url
+    sb.stop()
+
+
+def run_until_done(studio: Studio, timeout: float = 180.0) -> list[Job]:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        studio.tracker.poll_due(now=time.time() + 60)  # ignore backoff: the test is the clock
+        if not studio.store.count_active():
+            return studio.store.list()
+        time.sleep(0.3)
+    raise AssertionError("generations did not finish in time")
+
+
+def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort):
+    """Ten generations (Rhea 720p 4 + 4, Hyperion 2): ten quote/charge pairs, a per-model
+    error row each, and a turnaround forecast for the model with enough samples. The tracker
+    must record Oxen's reported ``cost`` as the charge."""
+    settings = Settings.from_mapping({"OXEN_BASE_URL": sandbox, "LTX_BASE_URL": sandbox,
+                                      "STUDIO_DATA_DIR": str(tmp_path)})
+    studio = Studio(settings, JobStore(tmp_path / "jobs.sqlite3"), sandbox_url=sandbox)
+    src = Source("upload", "realshort.mp4", path=realshort)
+    rhea = studio.prepare(catalog.RHEA, src, {"resolution": "720p"})
+    hyperion = studio.prepare(catalog.HYPERION, src, {})
+    outcomes = studio.submit_plan([(rhea, 4), (rhea, 4), (hyperion, 2)])
+    assert all(o.ok for o in outcomes)
+    done = run_until_done(studio)
+    assert len(done) == 10 and {j.status for j in done} == {"succeeded"}
+    assert all(j.charge_usd is not None for j in done), "Oxen cost not recorded as charge"
+
+    rows = ledger.generation_rows(done)
+    pairs = rows[rows["abs_pct_error"].notna()]
+    assert len(pairs) == 10
+    by_model = ledger.error_by(done, "model_id").set_index("model_id")
+    assert set(by_model.index) == {catalog.RHEA, catalog.HYPERION}
+    assert list(by_model.loc[[catalog.RHEA, catalog.HYPERION], "pairs"]) == [8, 2]
+    # The sandbox charges the quote of the probed clip: no error.
+    assert list(by_model["mean_abs_pct_error"]) == [0.0, 0.0]
+    assert ledger.spend_per_day(done)["charged_usd"].sum() == sum(
+        (D(j.charge_usd) for j in done), D(0))
+
+    estimate = ledger.turnaround_estimate(done, catalog.RHEA, "720p", rhea.clip.duration_s)
+    assert estimate is not None and estimate.samples == 8 and estimate.minutes >= 1
+    assert estimate.label.startswith("about ") and estimate.label.endswith("(median of 8)")
+    assert ledger.turnaround_estimate(done, catalog.HYPERION, hyperion.quote.tier,
+                                      hyperion.clip.duration_s) is None  # only 2 samples
