@@ -109,7 +109,9 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
         session.set_retry_job(scope, None)
         st.rerun()
     if confirm:
-        new = submit_prepared(studio, prepared, mode="queue", n=1, parent=job)
+        # This dialog is the confirmation (it shows the quote); the core still applies the
+        # budget and says why when it refuses.
+        new = submit_prepared(studio, prepared, mode="queue", n=1, parent=job, confirmed=True)
         if new:
             session.set_retry_job(scope, None)
             session.select_job(scope, new[0].id)

@@ -7,7 +7,7 @@ from typing import Any
 
 import streamlit as st
 
-from studio import catalog, media
+from studio import catalog, ledger, media
 from studio.catalog import ModelSpec
 from studio.errors import StudioError
 from studio.media import ClipInfo
@@ -62,3 +62,19 @@ def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True
             pass
     pricing_obj = model.get("pricing") if isinstance(model.get("pricing"), dict) else None
     return spec, pricing_obj
+
+
+@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
+def _turnaround(_studio: Studio, cache_key: str, model_id: str, tier: str, duration_s: float
+                ) -> ledger.Estimate | None:
+    jobs = _studio.store.list(model_id=model_id, statuses=["succeeded"], limit=500)
+    return ledger.turnaround_estimate(jobs, model_id, tier, duration_s)
+
+
+def load_turnaround(studio: Studio, model_id: str, tier: str, duration_s: float
+                    ) -> ledger.Estimate | None:
+    """"About N min" for a generation like this one: the median wall time of the last 500
+    finished generations of the model in the same tier and length bucket (≥ 3 needed),
+    recomputed at most once a minute."""
+    return _turnaround(studio, str(studio.settings.data_dir), model_id, tier,
+                       round(float(duration_s), 1))

@@ -11,9 +11,16 @@ import streamlit as st
 
 from components import links, session
 from components.jobs import render_live_jobs
-from components.loaders import effective_spec, load_probe, load_thumbnail, stamp
+from components.loaders import (
+    effective_spec,
+    load_probe,
+    load_thumbnail,
+    load_turnaround,
+    stamp,
+)
 from components.preset_picker import render_presets
 from components.quote_panel import render_quote
+from components.rates_view import load_rate_book
 from components.request_form import render_request_form, widget_values
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
@@ -130,13 +137,21 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         if clip is None or source is None:
             st.info("Choose a clip to see its quote.")
         else:
-            prepared = studio.prepare(spec.id, source, params, clip=clip, live_pricing=live_pricing)
+            book = load_rate_book(studio)
+            prepared = studio.prepare(spec.id, source, params, clip=clip, live_pricing=live_pricing,
+                                      book=book)
             render_quote(prepared.quote, key=f"{key}:quote", count=int(n))
+            if prepared.quote is not None:
+                est = load_turnaround(studio, spec.id, prepared.quote.tier, clip.duration_s)
+                st.caption(f":material/schedule: Turnaround: {est.label}" if est else
+                           ":material/schedule: Turnaround: no forecast yet (needs 3 finished "
+                           "generations of this model, tier and length).")
             for note in prepared.notes:
                 st.caption(f"ℹ️ {note}")
             if prepared.quote is not None:
-                st.plotly_chart(charts.cost_curve(spec.id, clip, params), width="stretch",
-                                key=f"{key}:chart")
+                st.plotly_chart(charts.cost_curve(spec.id, clip, params, book=book,
+                                                  live_pricing=live_pricing),
+                                width="stretch", key=f"{key}:chart")
 
     st.subheader("4 · Submit", divider="gray")
     if prepared is not None and prepared.problems:

@@ -15,7 +15,9 @@ import threading
 import streamlit as st
 
 from components import session
+from components.budget_panel import render_budget_banner, render_budget_sidebar
 from components.services import current_studio
+from components.submission import render_confirm_dialog
 from studio.errors import StudioError
 
 _state = threading.local()
@@ -38,6 +40,11 @@ def pages() -> dict[str, list[st.Page]]:
         "Upscaling": [
             st.Page("pages/rhea.py", title="Topaz Rhea", icon=":material/zoom_in:"),
             st.Page("pages/starlight.py", title="Topaz Starlight 2.5", icon=":material/auto_awesome:"),
+        ],
+        "Costs": [
+            st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
+            st.Page("pages/ledger.py", title="Estimate vs actual", icon=":material/receipt_long:"),
+            st.Page("pages/rates.py", title="Rates", icon=":material/sell:"),
         ],
     }
 
@@ -71,6 +78,7 @@ def render_sidebar() -> None:
                    f"{'running' if studio.tracker.running else 'stopped'} · data: `{s.data_dir}`")
         if studio.tracker.last_error:
             st.caption(f"Last tracker issue: {studio.tracker.last_error}")
+        render_budget_sidebar(studio)
 
 
 def run_app() -> None:
@@ -80,7 +88,9 @@ def run_app() -> None:
     render_sidebar()
     _state.routed = True
     try:
+        render_budget_banner(current_studio())
         page.run()
+        render_confirm_dialog(current_studio())
     except StudioError as exc:
         st.error(str(exc))
     finally:

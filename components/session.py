@@ -17,6 +17,7 @@ _SELECTED = "selected_job"
 _SELECTION = "selected_rows"
 _RETRY = "retry_job"
 _PREFILL = "prefilled_from"
+_CONFIRM = "pending_confirmation"
 DISPLAY_NAME = "display_name"  # the sidebar text input's widget key
 
 
@@ -92,3 +93,18 @@ def set_widget_values(values: dict[str, Any]) -> None:
     """Write widget values by widget key (before those widgets are drawn in this run)."""
     for k, v in values.items():
         st.session_state[k] = v
+
+
+def pending_confirmation() -> dict[str, Any] | None:
+    """The submit waiting for its "above the threshold" confirmation: ``{"prepared", "mode",
+    "n", "parent", "why"}``, or ``None``."""
+    return st.session_state.get(_CONFIRM)
+
+
+def set_pending_confirmation(value: dict[str, Any] | None) -> None:
+    st.session_state[_CONFIRM] = value
+
+
+def close_confirmation() -> None:
+    """Forget the pending confirmation (the dialog's ✕ or Cancel)."""
+    st.session_state[_CONFIRM] = None

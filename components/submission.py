@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import session
-from studio.errors import NetworkError, StudioError
+from studio.errors import BudgetExceededError, ConfirmationRequired, NetworkError, StudioError
 from studio.jobs import Job
 from studio.service import Prepared, Studio
 
@@ -18,10 +18,27 @@ def has_parent_link() -> bool:
 
 
 def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", n: int = 1,
-                    parent: Job | None = None) -> list[Job]:
+                    parent: Job | None = None, confirmed: bool = False) -> list[Job]:
     """Submit ``prepared`` inside an ``st.status`` box; returns the new rows ([] when nothing
     was sent or its outcome is unknown — the rows are in the store either way and the
-    status box says what happened)."""
+    status box says what happened).
+
+    The core's budget guard may refuse (the arithmetic is shown) or ask for a confirmation
+    (a submit above ``STUDIO_CONFIRM_ABOVE_USD``): then a dialog shows the quote and sends
+    only when the person confirms."""
+    if not confirmed:
+        try:
+            studio.check_submit(prepared, num_generations=n)
+        except BudgetExceededError as exc:
+            st.error(str(exc), icon=":material/block:")
+            return []
+        except ConfirmationRequired as exc:
+            # Opened by the router at the end of this run (and of every run until it is
+            # answered), so a click inside the dialog is never lost.
+            session.set_pending_confirmation({"prepared": prepared, "mode": mode, "n": n,
+                                              "parent": parent, "why": str(exc)})
+            return []
+        confirmed = True  # checked just now; the core checks again when it sends
     with st.status("Submitting…", expanded=True) as status:
         bar = st.progress(0.0)
 
@@ -31,7 +48,8 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
         try:
             if mode == "sync":
                 status.update(label="Running synchronously — this blocks until the video is ready")
-            jobs = studio.submit(prepared, mode=mode, num_generations=n, progress=progress)
+            jobs = studio.submit(prepared, mode=mode, num_generations=n, progress=progress,
+                                 confirmed=confirmed)
         except NetworkError as exc:
             status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
                           state="error")
@@ -45,6 +63,34 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
         ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)
         status.update(label=f"Submitted {len(jobs)} generation(s): {ids}", state="complete")
     return jobs
+
+
+@st.dialog("Confirm this submit", on_dismiss=session.close_confirmation)
+def _confirm_dialog(studio: Studio, pending: dict) -> None:
+    prepared: Prepared = pending["prepared"]
+    n: int = pending["n"]
+    quote = prepared.quote
+    st.markdown(pending["why"])
+    if quote is not None:
+        st.metric("Quote" if n == 1 else f"Quote for {n} generations", f"${quote.amount_usd * n}")
+        st.caption(f"{quote.basis} · rate: {quote.rate.label}")
+    c1, c2 = st.columns(2)
+    if c1.button("Confirm and submit", type="primary", key="confirm-submit:yes"):
+        session.close_confirmation()
+        jobs = submit_prepared(studio, prepared, mode=pending["mode"], n=n,
+                               parent=pending["parent"], confirmed=True)
+        if jobs:
+            st.rerun()
+    if c2.button("Cancel", key="confirm-submit:no"):
+        session.close_confirmation()
+        st.rerun()
+
+
+def render_confirm_dialog(studio: Studio) -> None:
+    """Open the confirmation dialog when a submit above the threshold is waiting for one."""
+    pending = session.pending_confirmation()
+    if pending:
+        _confirm_dialog(studio, pending)
 
 
 def annotate(studio: Studio, jobs: list[Job], *, parent: Job | None = None) -> list[Job]:

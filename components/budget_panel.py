@@ -1,0 +1,83 @@
+"""Budget in the UI: the sidebar panel that shows spend against each cap and edits the caps,
+and the banner every page shows at 80 %.
+
+The guard itself is in the core (:mod:`studio.budget`, enforced by ``Studio.submit``); this
+only shows it and saves the caps to ``budget.json`` in the data dir.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from studio.budget import BUDGET_PERIODS
+from studio.errors import ConfigError, ParamError
+from studio.service import Studio
+
+PERIOD_LABELS = {"day": "Day", "week": "Week (Mon–Sun)", "month": "Calendar month"}
+
+
+def render_budget_banner(studio: Studio) -> None:
+    """At 80 % of any cap: a warning at the top of the page (an error once a cap is
+    reached). Nothing when no cap is set or spend is below 80 %."""
+    try:
+        status = studio.budget_status()
+    except ConfigError as exc:
+        st.error(str(exc))
+        return
+    if not status.warn:
+        return
+    reached = any(line.spent.total >= line.cap for line in status.lines)
+    (st.error if reached else st.warning)(status.message, icon=":material/savings:")
+
+
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
+
+
+def render_budget_sidebar(studio: Studio, *, key: str = "budget") -> None:
+    """Spend against each cap, and a form to change the period and caps (USD)."""
+    try:
+        config = studio.budget_config()
+        status = studio.budget_status()
+    except ConfigError as exc:
+        st.error(str(exc))
+        return
+    label = "Budget" if not status.warn else "Budget ⚠️"
+    with st.expander(label, expanded=status.warn, icon=":material/savings:"):
+        if not status.lines:
+            st.caption("No cap set: spend is not limited. Set one below.")
+        for line in status.lines:
+            frac = line.fraction
+            st.progress(min(1.0, frac if frac is not None else 1.0),
+                        text=f"{line.name.capitalize()}: ${line.spent.total} of ${line.cap} "
+                             f"({line.percent()})")
+            st.caption(f"{status.period.label} · {line.spent.breakdown}")
+        flash = st.session_state.pop(f"{key}:flash", None)
+        if flash:
+            (st.success if flash[0] == "ok" else st.error)(flash[1])
+        with st.form(f"{key}:form", border=False):
+            period = st.selectbox("Period", BUDGET_PERIODS,
+                                  index=BUDGET_PERIODS.index(config.period),
+                                  format_func=PERIOD_LABELS.__getitem__, key=f"{key}:period")
+            team = st.text_input("Team cap (USD)", value=_text(config.team_usd),
+                                 key=f"{key}:team", placeholder="no cap",
+                                 help="Everyone's charged + in-flight spend in the period.")
+            owner = st.text_input("Per-person cap (USD)", value=_text(config.default_owner_usd),
+                                  key=f"{key}:owner", placeholder="no cap",
+                                  help="Each API key's own spend in the period.")
+            saved = st.form_submit_button("Save budget", icon=":material/save:")
+        st.caption(f"A single submit above ${studio.settings.confirm_above_usd} asks for "
+                   "confirmation (STUDIO_CONFIRM_ABOVE_USD).")
+    if saved:
+        try:
+            studio.budget_store().save(period=period, team_usd=team.strip() or None,
+                                       default_owner_usd=owner.strip() or None,
+                                       owner_usd=dict(config.owner_usd))
+            st.session_state[f"{key}:flash"] = ("ok", "Budget saved; it applies to every "
+                                                      "page and the CLI.")
+        except ParamError as exc:
+            st.session_state[f"{key}:flash"] = ("error", "Not saved: " + "; ".join(exc.problems))
+        except OSError as exc:
+            st.session_state[f"{key}:flash"] = ("error", f"Not saved: cannot write the budget "
+                                                         f"file ({exc.strerror}).")
+        st.rerun()

@@ -1,0 +1,287 @@
+"""The Forecast page: a what-if plan priced row by row, its charts, exports, and batch submit.
+
+Everything priced here goes through :func:`studio.forecast.price_plan` with the team's rate
+book, so the page, the exported CSV/JSON and ``python -m studio forecast`` agree to the cent.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from components.plan_editor import (
+    frame_to_records,
+    load_saved_plan,
+    plan_path,
+    render_plan_editor,
+    render_plan_sources,
+    rows_to_frame,
+    save_plan,
+)
+from components.quote_panel import BADGE
+from components.rates_view import load_rate_book
+from studio import catalog, charts, forecast, ledger
+from studio.errors import BudgetExceededError, ParamError, StudioError
+from studio.service import Prepared, Source, Studio
+
+TARGETS = ["720p", "1080p", "2k", "4k"]
+
+
+def _plan_state(key: str) -> str:
+    return f"{key}:plan"
+
+
+def render_forecast(studio: Studio, *, key: str = "forecast") -> None:
+    """The whole page body."""
+    path = plan_path(studio.settings.data_dir, studio.settings.owner())
+    state = _plan_state(key)
+    if state not in st.session_state:
+        frame, problem = load_saved_plan(path)
+        st.session_state[state] = frame
+        if problem:
+            st.warning(problem)
+
+    st.subheader("1 · Plan", divider="gray")
+    action, new_rows = render_plan_sources(key=key, uploads_dir=studio.settings.data_dir / "uploads")
+    if action:
+        added = rows_to_frame(new_rows)
+        base = _current_frame(key)
+        frame = added if action == "replace" else pd.concat([base, added], ignore_index=True)
+        _replace_plan(key, frame, path)
+        st.rerun()
+
+    frame = st.session_state[state]
+    edited = render_plan_editor(frame, key=key)
+    if st.session_state.get(f"{key}:saved") != _digest(edited):
+        save_plan(path, edited)
+        st.session_state[f"{key}:saved"] = _digest(edited)
+    c1, c2 = st.columns([1, 4])
+    if c1.button("Clear the plan", key=f"{key}:clear", icon=":material/delete_sweep:",
+                 disabled=edited.empty):
+        _replace_plan(key, frame.iloc[0:0], path)
+        st.rerun()
+    c2.caption(f"Saved as you edit ({len(edited)} row(s)); a reload shows the same plan.")
+
+    rows, problems = forecast.rows_from_records(frame_to_records(edited))
+    if problems:
+        st.warning("Not priced until fixed:\n\n" + "\n".join(f"- {p}" for p in problems))
+    if not rows:
+        st.info("Add clips, type a row, or import a CSV to see the forecast.")
+        return
+
+    book = load_rate_book(studio)
+    priced = forecast.price_plan(rows, book=book)
+    table = priced.to_frame()
+    _render_totals(priced, table)
+    _render_priced_table(studio, table, key=key)
+    _render_charts(priced, rows, book, key=key)
+    _render_exports(priced, key=key)
+    _render_batch(studio, edited, key=key)
+
+
+def _digest(frame: pd.DataFrame) -> int:
+    return int(pd.util.hash_pandas_object(frame.astype(str), index=False).sum()) if len(frame) else 0
+
+
+def _current_frame(key: str) -> pd.DataFrame:
+    """The base frame with this session's editor changes applied (so adding rows never
+    throws away a typed edit)."""
+    base: pd.DataFrame = st.session_state[_plan_state(key)]
+    edits = st.session_state.get(f"{key}:editor")
+    if not edits:
+        return base
+    frame = base.copy()
+    for idx, changes in (edits.get("edited_rows") or {}).items():
+        for col, value in changes.items():
+            frame.loc[frame.index[int(idx)], col] = value
+    added = pd.DataFrame(edits.get("added_rows") or [])
+    if len(added):
+        frame = pd.concat([frame, added], ignore_index=True)
+    deleted = [frame.index[int(i)] for i in edits.get("deleted_rows") or [] if int(i) < len(base)]
+    return frame.drop(index=deleted).reset_index(drop=True)
+
+
+def _replace_plan(key: str, frame: pd.DataFrame, path: Path) -> None:
+    frame = frame.reset_index(drop=True)
+    st.session_state[_plan_state(key)] = frame
+    st.session_state.pop(f"{key}:editor", None)  # the editor starts from the new base
+    save_plan(path, frame)
+    st.session_state[f"{key}:saved"] = _digest(frame)
+
+
+def _render_totals(priced: forecast.PricedPlan, table: pd.DataFrame) -> None:
+    st.subheader("2 · Forecast", divider="gray")
+    by_model = priced.by_model()
+    cols = st.columns(1 + min(len(by_model), 5))
+    cols[0].metric("Plan total", f"${priced.total_usd}",
+                   help="USD: the sum of every priced row's quote × generations.")
+    for col, (model_id, amount) in zip(cols[1:], by_model.items(), strict=False):
+        col.metric(catalog.get(model_id).display_name, f"${amount}")
+    kinds = sorted(set(table["provenance"].dropna())) if "provenance" in table else []
+    if kinds:
+        st.markdown("Rates used: " + " ".join(BADGE.get(k, k) for k in kinds) +
+                    " — each row says which, with its source.")
+
+
+def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> None:
+    table = table.copy()
+    medians = ledger.turnaround_table(studio.store.list(statuses=["succeeded"], limit=5000))
+    known = {(r.model_id, str(r.tier), r.duration_bucket): r for r in medians.itertuples()
+             if r.samples >= ledger.MIN_SAMPLES}
+    turn = []
+    for rec in table.to_dict("records"):
+        hit = known.get((rec.get("model_id"), str(rec.get("tier")),
+                         ledger.duration_bucket(float(rec.get("duration_s") or 0))))
+        turn.append(ledger.Estimate(max(1, math.ceil(hit.median_s / 60)), int(hit.samples),
+                                    float(hit.median_s)).label if hit else "")
+    table["turnaround"] = turn
+    st.dataframe(
+        table, width="stretch", hide_index=True, key=f"{key}:priced",
+        column_config={
+            "quote_usd": st.column_config.NumberColumn("Quote (USD)", format="$%.4f"),
+            "source_url": st.column_config.LinkColumn("Source"),
+            "turnaround": st.column_config.TextColumn(
+                "Turnaround", help="Median wall time of ≥ 3 finished generations of this "
+                "model, tier and length; blank until there are three."),
+        })
+
+
+def _render_charts(priced: forecast.PricedPlan, rows: list[forecast.PlanRow], book: Any,
+                   *, key: str) -> None:
+    st.subheader("3 · Charts", divider="gray")
+    t1, t2, t3, t4 = st.tabs(["Cost by model", "Cost vs duration", "Duration × resolution",
+                              "Same plan, every model"])
+    models_in_plan = list(dict.fromkeys(r.model_id for r in rows))
+    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    with t1:
+        st.plotly_chart(charts.plan_by_model(priced), width="stretch", key=f"{key}:c1")
+    with t2:
+        mid = st.selectbox("Model", models_in_plan, format_func=names.__getitem__,
+                           key=f"{key}:c2model")
+        params = next(r.params for r in rows if r.model_id == mid)
+        st.plotly_chart(charts.plan_cost_vs_duration(mid, params, book=book), width="stretch",
+                        key=f"{key}:c2")
+    with t3:
+        mid = st.selectbox("Model", models_in_plan, format_func=names.__getitem__,
+                           key=f"{key}:c3model")
+        params = next(r.params for r in rows if r.model_id == mid)
+        durations = [5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
+        sizes = [(1280, 720), (1920, 1080), (2560, 1440), (3840, 2160)]
+        grid = forecast.heatmap_grid(mid, params, durations, sizes, book=book)
+        st.plotly_chart(charts.plan_heatmap(grid), width="stretch", key=f"{key}:c3")
+    with t4:
+        target = st.segmented_control("Target resolution", TARGETS, default="4k",
+                                      required=True, key=f"{key}:target")
+        compare = forecast.compare_models(rows, target_resolution=target, book=book)
+        st.plotly_chart(charts.model_comparison(compare), width="stretch", key=f"{key}:c4")
+        best = compare[compare["cheapest_meeting_target"]]
+        if len(best):
+            b = best.iloc[0]
+            st.success(f"Cheapest that meets {target}: **{b['model_name']}** at "
+                       f"${b['total_usd']}.")
+        else:
+            st.info(f"No model in this plan's family reaches {target}.")
+
+
+def _render_exports(priced: forecast.PricedPlan, *, key: str) -> None:
+    c1, c2 = st.columns(2)
+    c1.download_button("Export CSV", priced.to_csv(), file_name="forecast.csv",
+                       mime="text/csv", icon=":material/download:", key=f"{key}:csvout")
+    c2.download_button("Export JSON", priced.to_json(), file_name="forecast.json",
+                       mime="application/json", icon=":material/download:",
+                       key=f"{key}:jsonout")
+
+
+def _render_batch(studio: Studio, edited: pd.DataFrame, *, key: str) -> None:
+    st.subheader("4 · Submit selected rows", divider="gray")
+    chosen = [i for i, v in enumerate(edited.get("send", pd.Series(dtype=bool)).tolist())
+              if bool(v) and not pd.isna(v)]
+    if not chosen:
+        st.caption("Tick **Send** on rows made from clips to submit them together; the total "
+                   "is confirmed first and Oxen/LTX request limits are respected.")
+        return
+    if st.button(f"Review {len(chosen)} selected row(s)…", type="primary", key=f"{key}:batch",
+                 icon=":material/send:"):
+        _batch_dialog(studio, edited.iloc[chosen], key)
+
+
+def prepare_rows(studio: Studio, selected: pd.DataFrame) -> tuple[list[tuple[Prepared, int]], list[str]]:
+    """Selected editor rows → prepared requests (probed again from their files) and problem
+    sentences naming the row."""
+    items: list[tuple[Prepared, int]] = []
+    problems: list[str] = []
+    rows, row_problems = forecast.rows_from_records(frame_to_records(selected))
+    problems += row_problems
+    for n, row in enumerate(rows, 1):
+        if not row.path:
+            problems.append(f"row {n} ({row.clip}): typed rows have no clip to send; add it "
+                            "from a file under “From clips”.")
+            continue
+        p = Path(row.path)
+        if not p.exists():
+            problems.append(f"row {n} ({row.clip}): the file is no longer on disk; add it again.")
+            continue
+        kind = "sample" if p.name == "cockatoo.mp4" and p.parent.name == "samples" else "upload"
+        try:
+            prepared = studio.prepare(row.model_id, Source(kind, row.clip, path=p), row.params)
+        except StudioError as exc:
+            problems.append(f"row {n} ({row.clip}): {exc}")
+            continue
+        items.append((prepared, int(row.generations)))
+    return items, problems
+
+
+@st.dialog("Submit the selected rows", width="large")
+def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
+    items, problems = prepare_rows(studio, selected)
+    for prepared, _n in items:
+        problems += [f"{prepared.source.label} on {catalog.get(prepared.model_id).display_name}: {p}"
+                     for p in prepared.problems]
+    if problems:
+        st.error("Nothing was sent. Fix these first:\n\n" + "\n".join(f"- {p}" for p in problems))
+        return
+    total = sum((p.quote.amount_usd * n for p, n in items if p.quote), start=0)
+    st.dataframe(pd.DataFrame([{
+        "clip": p.source.label, "model": catalog.get(p.model_id).display_name, "generations": n,
+        "quote_usd": f"${p.quote.amount_usd * n}" if p.quote else "—",
+        "provenance": p.quote.provenance if p.quote else "",
+    } for p, n in items]), hide_index=True, width="stretch")
+    verdict = studio.check_budget(total)
+    if not verdict.allowed:
+        st.error(verdict.message)
+        return
+    if verdict.warn:
+        st.warning(verdict.message)
+    st.markdown(f"**Total: ${total}** for {sum(n for _p, n in items)} generation(s). Oxen "
+                "requests carry up to 4 generations each; LTX runs two at a time and the "
+                "rest wait their turn.")
+    if st.button(f"Confirm and submit · ${total}", type="primary", key=f"{key}:batchgo"):
+        _send_batch(studio, items)
+
+
+def _send_batch(studio: Studio, items: list[tuple[Prepared, int]]) -> None:
+    with st.status("Submitting the batch…", expanded=True) as status:
+        try:
+            outcomes = studio.submit_plan(items, confirmed=True)
+        except BudgetExceededError as exc:
+            status.update(label="Refused by the budget", state="error")
+            st.error(str(exc))
+            return
+        except ParamError as exc:
+            status.update(label="Nothing was sent", state="error")
+            st.error("\n".join(f"- {p}" for p in exc.problems))
+            return
+        except StudioError as exc:
+            status.update(label="Batch stopped", state="error")
+            st.error(str(exc))
+            return
+        sent = sum(len(o.jobs) for o in outcomes)
+        for o in outcomes:
+            if o.error:
+                st.error(o.error)
+        status.update(label=f"Submitted {sent} generation(s); they are tracked on Generations.",
+                      state="complete" if sent else "error")
