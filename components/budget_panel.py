@@ -42,8 +42,11 @@ def render_budget_sidebar(studio: Studio, *, key: str = "budget") -> None:
     except ConfigError as exc:
         st.error(str(exc))
         return
-    label = "Budget" if not status.warn else "Budget ⚠️"
-    with st.expander(label, expanded=status.warn, icon=":material/savings:"):
+    flash = st.session_state.pop(f"{key}:flash", None)
+    if flash and flash[0] == "ok":
+        st.toast(flash[1], icon=":material/savings:")
+    # A fixed label: a label that changed with the status would make a new, closed expander.
+    with st.expander("Budget", expanded=status.warn, icon=":material/savings:"):
         if not status.lines:
             st.caption("No cap set: spend is not limited. Set one below.")
         for line in status.lines:
@@ -52,9 +55,8 @@ def render_budget_sidebar(studio: Studio, *, key: str = "budget") -> None:
                         text=f"{line.name.capitalize()}: ${line.spent.total} of ${line.cap} "
                              f"({line.percent()})")
             st.caption(f"{status.period.label} · {line.spent.breakdown}")
-        flash = st.session_state.pop(f"{key}:flash", None)
-        if flash:
-            (st.success if flash[0] == "ok" else st.error)(flash[1])
+        if flash and flash[0] != "ok":
+            st.error(flash[1])
         with st.form(f"{key}:form", border=False):
             period = st.selectbox("Period", BUDGET_PERIODS,
                                   index=BUDGET_PERIODS.index(config.period),
