@@ -57,6 +57,16 @@ def recompute(plan: list[forecast.PlanRow]) -> object:
     return forecast.price_plan(plan).to_frame()
 
 
+def page_recompute(editor_frame: object) -> object:
+    """What the Forecast page does on every edit: the editor's frame → records → validated
+    plan rows → priced plan → table."""
+    from components.plan_editor import frame_to_records
+
+    rows, problems = forecast.rows_from_records(frame_to_records(editor_frame))  # type: ignore[arg-type]
+    assert not problems, problems[:3]
+    return forecast.price_plan(rows).to_frame()
+
+
 def main() -> int:
     plan = build_plan()
     keys = {(r.model_id, r.duration_s, r.width, r.height, r.fps, tuple(sorted(r.params.items())))
@@ -68,6 +78,13 @@ def main() -> int:
     priced = forecast.price_plan(plan)
     assert not priced.problems, priced.problems[:3]
     med = median_ms(timed(lambda: recompute(plan), N))
+    from components.plan_editor import rows_to_frame
+
+    editor = rows_to_frame(plan)
+    page_first_t0 = time.perf_counter()
+    page_recompute(editor)
+    page_first = (time.perf_counter() - page_first_t0) * 1000
+    page_med = median_ms(timed(lambda: page_recompute(editor), N))
     per_model = {catalog.get(m).short_name: sum(1 for r in plan if r.model_id == m)
                  for m in catalog.MODELS}
     print(f"forecast recompute: price_plan + to_frame on {ROWS} distinct rows "
@@ -75,8 +92,10 @@ def main() -> int:
     print(f"  table {len(frame)} rows × {len(frame.columns)} columns, total ${priced.total_usd}")
     print(f"  first run {first_ms:7.1f} ms")
     print(f"  median of {N} runs {med:7.1f} ms")
-    ok = med <= GOAL_MS and first_ms <= GOAL_MS
-    print(f"goal ≤ {GOAL_MS:.0f} ms (first run and median): {'PASS' if ok else 'FAIL'}")
+    print(f"page path (editor frame → rows → price_plan → table): first {page_first:.1f} ms, "
+          f"median of {N} {page_med:.1f} ms")
+    ok = max(med, first_ms, page_med, page_first) <= GOAL_MS
+    print(f"goal ≤ {GOAL_MS:.0f} ms (every figure above): {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
 
 

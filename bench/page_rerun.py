@@ -3,6 +3,10 @@
 Seeds a fresh data dir with 1,000 finished generations across the five models, opens the
 Starlight page with Streamlit's AppTest (against a real local sandbox), then times N reruns.
 AppTest's own overhead is included, so the figure is an upper bound for the server.
+
+Each page is timed twice: with no budget cap (the budget is then not queried at all) and
+with a team and a per-person cap, where every rerun reads this month's spend from the store
+for the sidebar and the 80 % banner (all 1,000 rows are in the current month).
 """
 
 from __future__ import annotations
@@ -36,7 +40,17 @@ def main() -> None:
                           LTX_BASE_URL=sandbox.url)
         # The store the app will open: DATABASE_URL (e.g. a PostgreSQL schema) or SQLite.
         seed(JobStore.from_settings(Path(tmp) / "data", os.environ.get("DATABASE_URL")))
-        for slug, label in (("starlight", "Starlight page"), ("generations", "Generations page")):
+        runs = [(slug, label, caps) for caps in (False, True)
+                for slug, label in (("starlight", "Starlight page"),
+                                    ("generations", "Generations page"))]
+        for slug, label, caps in runs:
+            budget = Path(tmp) / "data" / "budget.json"
+            if caps:
+                budget.write_text('{"period": "month", "team_usd": "100000", '
+                                  '"default_owner_usd": "50000"}')
+            else:
+                budget.unlink(missing_ok=True)
+            label = f"{label} ({'team + per-person cap' if caps else 'no budget cap'})"
             at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
             at.run()
             at.switch_page(f"pages/{slug}.py")

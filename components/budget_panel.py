@@ -9,21 +9,29 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio.budget import BUDGET_PERIODS
+from studio.budget import BUDGET_PERIODS, BudgetConfig, BudgetStatus
 from studio.errors import ConfigError, ParamError
 from studio.service import Studio
 
 PERIOD_LABELS = {"day": "Day", "week": "Week (Mon–Sun)", "month": "Calendar month"}
 
 
-def render_budget_banner(studio: Studio) -> None:
+def load_budget(studio: Studio) -> tuple[BudgetConfig, BudgetStatus] | str:
+    """The caps and this period's spend against them, read once per run for the banner and
+    the sidebar; or the sentence saying why the saved budget cannot be read."""
+    try:
+        return studio.budget_config(), studio.budget_status()
+    except ConfigError as exc:
+        return str(exc)
+
+
+def render_budget_banner(budget: tuple[BudgetConfig, BudgetStatus] | str) -> None:
     """At 80 % of any cap: a warning at the top of the page (an error once a cap is
     reached). Nothing when no cap is set or spend is below 80 %."""
-    try:
-        status = studio.budget_status()
-    except ConfigError as exc:
-        st.error(str(exc))
+    if isinstance(budget, str):
+        st.error(budget)
         return
+    status = budget[1]
     if not status.warn:
         return
     reached = any(line.spent.total >= line.cap for line in status.lines)
@@ -34,14 +42,13 @@ def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
-def render_budget_sidebar(studio: Studio, *, key: str = "budget") -> None:
+def render_budget_sidebar(studio: Studio, budget: tuple[BudgetConfig, BudgetStatus] | str,
+                          *, key: str = "budget") -> None:
     """Spend against each cap, and a form to change the period and caps (USD)."""
-    try:
-        config = studio.budget_config()
-        status = studio.budget_status()
-    except ConfigError as exc:
-        st.error(str(exc))
+    if isinstance(budget, str):
+        st.error(budget)
         return
+    config, status = budget
     flash = st.session_state.pop(f"{key}:flash", None)
     if flash and flash[0] == "ok":
         st.toast(flash[1], icon=":material/savings:")

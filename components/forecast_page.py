@@ -139,10 +139,20 @@ def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> No
         turn.append(ledger.Estimate(max(1, math.ceil(hit.median_s / 60)), int(hit.samples),
                                     float(hit.median_s)).label if hit else "")
     table["turnaround"] = turn
+    table["quote_usd"] = [f"${v}" if v not in (None, "") else "—" for v in table["quote_usd"]]
     st.dataframe(
         table, width="stretch", hide_index=True, key=f"{key}:priced",
+        column_order=["row", "clip", "model_name", "settings", "generations", "quote_usd",
+                      "provenance", "basis", "turnaround", "problem", "notes", "tier",
+                      "duration_s", "width", "height", "fps", "rate_usd", "unit", "as_of",
+                      "source_url"],
         column_config={
-            "quote_usd": st.column_config.NumberColumn("Quote (USD)", format="$%.4f"),
+            "row": st.column_config.NumberColumn("#", width="small"),
+            "model_name": st.column_config.TextColumn("Model"),
+            "quote_usd": st.column_config.TextColumn(
+                "Quote", help="USD for all the row's generations, exact to 1/100 of a cent."),
+            "provenance": st.column_config.TextColumn(
+                "Rate from", help="live · published · proxy · override (see Rates)."),
             "source_url": st.column_config.LinkColumn("Source"),
             "turnaround": st.column_config.TextColumn(
                 "Turnaround", help="Median wall time of ≥ 3 finished generations of this "

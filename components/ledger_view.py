@@ -74,6 +74,11 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
         else:
             st.plotly_chart(charts.ledger_spend_per_day(per_day), width="stretch",
                             key=f"{key}:perday")
+        st.caption("Quote against charge, day by day:")
+        st.dataframe(_money(ledger.error_by(jobs, "day"), ["quoted_usd", "charged_usd"]),
+                     hide_index=True, width="stretch", key=f"{key}:byday", column_config={
+                         "mean_abs_pct_error": st.column_config.NumberColumn(
+                             "Mean abs. % error", format="%.2f %%")})
     with t3:
         by_owner = ledger.error_by(jobs, "owner")
         st.dataframe(_money(by_owner, ["quoted_usd", "charged_usd"]), hide_index=True,

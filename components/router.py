@@ -15,9 +15,10 @@ import threading
 import streamlit as st
 
 from components import session
-from components.budget_panel import render_budget_banner, render_budget_sidebar
+from components.budget_panel import load_budget, render_budget_banner, render_budget_sidebar
 from components.services import current_studio
 from components.submission import render_confirm_dialog
+from studio.budget import BudgetConfig, BudgetStatus
 from studio.errors import StudioError
 
 _state = threading.local()
@@ -49,15 +50,18 @@ def pages() -> dict[str, list[st.Page]]:
     }
 
 
-def render_sidebar() -> None:
+def render_sidebar() -> tuple[BudgetConfig, BudgetStatus] | str:
     """Mode badge, which keys are configured (never the keys), the display name put on new
-    generations, sandbox and data locations."""
+    generations, sandbox and data locations, the budget. Returns the budget read for this
+    run (see :func:`components.budget_panel.load_budget`) so the banner need not read it
+    again."""
     try:
         studio = current_studio()
     except StudioError as exc:
         st.sidebar.error(str(exc))
         st.stop()
     s = studio.settings
+    budget = load_budget(studio)
     with st.sidebar:
         badge = ":green-badge[Live]" if s.mode_label == "Live" else (
             ":orange-badge[Sandbox]" if s.mode_label == "Sandbox" else f":blue-badge[{s.mode_label}]")
@@ -78,17 +82,18 @@ def render_sidebar() -> None:
                    f"{'running' if studio.tracker.running else 'stopped'} · data: `{s.data_dir}`")
         if studio.tracker.last_error:
             st.caption(f"Last tracker issue: {studio.tracker.last_error}")
-        render_budget_sidebar(studio)
+        render_budget_sidebar(studio, budget)
+    return budget
 
 
 def run_app() -> None:
     """The router body of ``app.py``: page config, navigation, sidebar, the chosen page."""
     st.set_page_config(page_title="Video Enhance Studio", page_icon="🎞️", layout="wide")
     page = st.navigation(pages())
-    render_sidebar()
+    budget = render_sidebar()
     _state.routed = True
     try:
-        render_budget_banner(current_studio())
+        render_budget_banner(budget)
         page.run()
         render_confirm_dialog(current_studio())
     except StudioError as exc:

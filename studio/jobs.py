@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -304,6 +305,10 @@ def _job_values(job: Job) -> dict[str, Any]:
     return {c: _encode(c, getattr(job, c)) for c in _COLUMNS}
 
 
+# ``"amount_usd": "2.0916"`` inside a stored quote: read without decoding the whole JSON.
+_QUOTE_AMOUNT = re.compile(r'"amount_usd":\s*"([0-9.]+)"')
+
+
 def _like_pattern(needle: str) -> str:
     """``%needle%`` with LIKE's wildcards taken literally (escape character ``!``)."""
     escaped = needle.replace("!", "!!").replace("%", "!%").replace("_", "!_")
@@ -396,6 +401,7 @@ class JobStore:
             self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=5,
                                          max_overflow=5)
         self.backend: str = self._engine.dialect.name  # "sqlite" or "postgresql"
+        self._spend_cache: tuple[tuple[Any, ...], tuple[Job, ...]] | None = None
         try:
             with self._write() as conn:
                 _apply_migrations(conn)
@@ -567,6 +573,41 @@ class JobStore:
         with self._read() as conn:
             rows = conn.execute(stmt).all()
         return [_row_to_job(r) for r in rows]
+
+    # The columns a budget reads (see studio.budget.job_spend): a fraction of a full row.
+    _SPEND_COLUMNS = ("id", "model_id", "provider", "owner", "status", "target", "charge_usd",
+                      "quote", "created_at")
+
+    def list_for_spend(self, since: datetime) -> builtins.list[Job]:
+        """Rows created at or after ``since`` (aware), holding only what spend needs —
+        ``id``, ``model_id``, ``provider``, ``owner``, ``status``, ``target``,
+        ``charge_usd``, ``quote`` (just its ``amount_usd``) and ``created_at``; every other
+        field is left at its default. For the budget guard and the banner on every page,
+        which must not decode a thousand full rows per rerun."""
+        t = jobs_table
+        since_iso = _iso(since)
+        cols = [t.c[name] for name in self._SPEND_COLUMNS]
+        stmt = select(*cols).where(t.c.created_at >= since_iso)
+        # Every write sets updated_at, so (count, newest updated_at) over the period changes
+        # whenever a row that counts does: reuse the last answer while it holds (a cheap
+        # index-range aggregate instead of a thousand rows on every page rerun).
+        stamp_stmt = select(func.count(), func.max(t.c.updated_at)).where(
+            t.c.created_at >= since_iso)
+        with self._read() as conn:
+            stamp = (since_iso, *conn.execute(stamp_stmt).one())
+            cached = self._spend_cache
+            if cached is not None and cached[0] == stamp:
+                return builtins.list(cached[1])
+            rows = conn.execute(stmt).all()
+        out = []
+        for jid, model_id, provider, owner, status, target, charge, quote, created in rows:
+            amount = _QUOTE_AMOUNT.search(quote) if quote else None
+            out.append(Job(model_id=model_id, provider=provider, owner=owner, params={},
+                           source={}, id=jid, status=status, target=target, charge_usd=charge,
+                           quote={"amount_usd": amount.group(1)} if amount else None,
+                           created_at=_parse_time(created), client_token=""))
+        self._spend_cache = (stamp, tuple(out))
+        return out
 
     def search(
         self,

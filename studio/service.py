@@ -452,8 +452,9 @@ class Studio:
         if not config.any_cap:
             return []
         period = budget.period_for(config.period, now)
-        return [j for j in self.store.list(since=period.start)
-                if j.target == self.target(j.provider)]
+        targets = {p: self.target(p) for p in ("oxen", "ltx")}
+        return [j for j in self.store.list_for_spend(period.start)
+                if j.target == targets.get(j.provider)]
 
     def _guard(self, items: Sequence[PlanItem], *, confirmed: bool,
                what: str = "This request") -> BudgetVerdict:

@@ -473,3 +473,23 @@ def test_list_of_1000_rows_is_fast(store):
     # The Generations page budget is 100 ms per rerun, rendering included; the store read
     # takes ~20 ms here. The bound is loose so a busy 2-core CI machine doesn't flake.
     assert elapsed < 0.25, f"list() of 1000 rows took {elapsed * 1000:.0f} ms"
+
+
+def test_spend_rows_follow_every_write_and_the_period(store):
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    old = store.insert(make_job(created_at=now - timedelta(days=40), quote={"amount_usd": "9"}))
+    a = store.insert(make_job(created_at=now, status="queued", quote={"amount_usd": "2.0916"}))
+    since = now - timedelta(days=1)
+
+    def seen():
+        return {j.id: (j.status, j.charge_usd, j.quote_usd) for j in store.list_for_spend(since)}
+
+    assert seen() == {a.id: ("queued", None, "2.0916")}  # the old row is outside the period
+    assert seen() == {a.id: ("queued", None, "2.0916")}  # asked again: same answer
+    store.update(a.id, status="succeeded", charge_usd="2.10")
+    assert seen() == {a.id: ("succeeded", "2.10", "2.0916")}  # an update is seen at once
+    b = store.insert(make_job(created_at=now, quote=None))
+    assert seen()[b.id] == ("submitting", None, None)  # so is an insert
+    assert old.id not in seen()
