@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from components import session
 from components.plan_editor import (
     frame_to_records,
     load_saved_plan,
@@ -207,16 +208,30 @@ def _render_exports(priced: forecast.PricedPlan, *, key: str) -> None:
 
 
 def _render_batch(studio: Studio, edited: pd.DataFrame, *, key: str) -> None:
-    st.subheader("4 · Submit selected rows", divider="gray")
-    chosen = [i for i, v in enumerate(edited.get("send", pd.Series(dtype=bool)).tolist())
-              if bool(v) and not pd.isna(v)]
-    if not chosen:
-        st.caption("Tick **Send** on rows made from clips to submit them together; the total "
-                   "is confirmed first and Oxen/LTX request limits are respected.")
+    st.subheader("4 · Submit rows", divider="gray")
+    flash = session.flash(f"{key}:batch")
+    if flash:
+        (st.success if flash[0] == "success" else st.error)(flash[1])
+    records = frame_to_records(edited)
+    names = {m.id: m.short_name for m in catalog.MODELS.values()}
+    options = [i for i, r in enumerate(records) if r.get("path")]
+    if not options:
+        st.caption("Rows made from clips (under “From clips”) can be submitted from here; "
+                   "typed and imported rows without a file are for forecasting only.")
         return
-    if st.button(f"Review {len(chosen)} selected row(s)…", type="primary", key=f"{key}:batch",
-                 icon=":material/send:"):
-        _batch_dialog(studio, edited.iloc[chosen], key)
+    chosen = st.multiselect(
+        "Rows to submit", options, key=f"{key}:send",
+        format_func=lambda i: f"#{i + 1} {records[i].get('clip', '')} · "
+                              f"{names.get(str(records[i].get('model_id')), '?')}",
+        placeholder="Choose rows made from clips",
+        help="Every chosen row is validated first; then the total is shown for confirmation. "
+             "Oxen requests carry 1–4 generations; LTX runs two at a time, the rest wait.")
+    if st.button(f"Review {len(chosen)} row(s)…", type="primary", key=f"{key}:batch",
+                 icon=":material/send:", disabled=not chosen):
+        session.set_batch_rows(key, tuple(chosen))
+    picked = session.batch_rows(key)
+    if picked:
+        _batch_dialog(studio, edited.iloc[[i for i in picked if i < len(edited)]], key)
 
 
 def prepare_rows(studio: Studio, selected: pd.DataFrame) -> tuple[list[tuple[Prepared, int]], list[str]]:
@@ -245,7 +260,8 @@ def prepare_rows(studio: Studio, selected: pd.DataFrame) -> tuple[list[tuple[Pre
     return items, problems
 
 
-@st.dialog("Submit the selected rows", width="large")
+@st.dialog("Submit the selected rows", width="large",
+           on_dismiss=lambda: session.clear_batch_rows())
 def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
     items, problems = prepare_rows(studio, selected)
     for prepared, _n in items:
@@ -253,6 +269,9 @@ def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
                      for p in prepared.problems]
     if problems:
         st.error("Nothing was sent. Fix these first:\n\n" + "\n".join(f"- {p}" for p in problems))
+        if st.button("Close", key=f"{key}:batchclose"):
+            session.clear_batch_rows()
+            st.rerun()
         return
     total = sum((p.quote.amount_usd * n for p, n in items if p.quote), start=0)
     st.dataframe(pd.DataFrame([{
@@ -263,35 +282,48 @@ def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
     verdict = studio.check_budget(total)
     if not verdict.allowed:
         st.error(verdict.message)
+        if st.button("Close", key=f"{key}:batchclose"):
+            session.clear_batch_rows()
+            st.rerun()
         return
     if verdict.warn:
         st.warning(verdict.message)
     st.markdown(f"**Total: ${total}** for {sum(n for _p, n in items)} generation(s). Oxen "
                 "requests carry up to 4 generations each; LTX runs two at a time and the "
                 "rest wait their turn.")
-    if st.button(f"Confirm and submit · ${total}", type="primary", key=f"{key}:batchgo"):
-        _send_batch(studio, items)
+    c1, c2 = st.columns(2)
+    if c1.button(f"Confirm and submit · ${total}", type="primary", key=f"{key}:batchgo"):
+        _send_batch(studio, items, key)
+    if c2.button("Cancel", key=f"{key}:batchno"):
+        session.clear_batch_rows()
+        st.rerun()
 
 
-def _send_batch(studio: Studio, items: list[tuple[Prepared, int]]) -> None:
-    with st.status("Submitting the batch…", expanded=True) as status:
-        try:
-            outcomes = studio.submit_plan(items, confirmed=True)
-        except BudgetExceededError as exc:
-            status.update(label="Refused by the budget", state="error")
-            st.error(str(exc))
-            return
-        except ParamError as exc:
-            status.update(label="Nothing was sent", state="error")
-            st.error("\n".join(f"- {p}" for p in exc.problems))
-            return
-        except StudioError as exc:
-            status.update(label="Batch stopped", state="error")
-            st.error(str(exc))
-            return
+def _send_batch(studio: Studio, items: list[tuple[Prepared, int]], key: str) -> None:
+    """Send the confirmed batch with a progress bar; the outcome (per-row errors included)
+    is left as a message above the batch section, and the dialog closes."""
+    bar = st.progress(0.0, text="Submitting the batch…")
+
+    def progress(what: str, frac: float | None) -> None:
+        bar.progress(min(1.0, frac or 0.0), text=what)
+
+    try:
+        outcomes = studio.submit_plan(items, confirmed=True, progress=progress)
+    except BudgetExceededError as exc:
+        session.set_flash(f"{key}:batch", "error", f"Nothing was sent. {exc}")
+    except ParamError as exc:
+        session.set_flash(f"{key}:batch", "error",
+                          "Nothing was sent:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+    except StudioError as exc:
+        session.set_flash(f"{key}:batch", "error", f"The batch stopped: {exc}")
+    else:
         sent = sum(len(o.jobs) for o in outcomes)
-        for o in outcomes:
-            if o.error:
-                st.error(o.error)
-        status.update(label=f"Submitted {sent} generation(s); they are tracked on Generations.",
-                      state="complete" if sent else "error")
+        waiting = sum(1 for o in outcomes for j in o.jobs if j.status == "waiting")
+        lines = [f"Submitted {sent} generation(s) from {len(outcomes)} row(s)"
+                 + (f"; {waiting} LTX generation(s) wait for a free slot" if waiting else "")
+                 + ". They are tracked on the Generations page."]
+        lines += [f"- {o.error}" for o in outcomes if o.error]
+        kind = "success" if not any(o.error for o in outcomes) else "error"
+        session.set_flash(f"{key}:batch", kind, "\n".join(lines))
+    session.clear_batch_rows()
+    st.rerun()

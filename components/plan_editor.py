@@ -19,7 +19,7 @@ from components.source_picker import SAMPLE, VIDEO_TYPES, _save_upload
 from studio import catalog, forecast, media
 from studio.errors import ParamError, StudioError
 
-PLAN_COLUMNS = ["send", "clip", "duration_s", "width", "height", "fps", "model", "params",
+PLAN_COLUMNS = ["clip", "duration_s", "width", "height", "fps", "model", "params",
                 "generations", "path"]
 MODEL_NAMES = {m.id: m.display_name for m in catalog.MODELS.values()}
 MODEL_IDS = {m.display_name: m.id for m in catalog.MODELS.values()}
@@ -31,7 +31,7 @@ def plan_path(data_dir: Path, owner: str) -> Path:
 
 def empty_plan() -> pd.DataFrame:
     return pd.DataFrame({
-        "send": pd.Series(dtype=bool), "clip": pd.Series(dtype=str),
+        "clip": pd.Series(dtype=str),
         "duration_s": pd.Series(dtype=float), "width": pd.Series(dtype="Int64"),
         "height": pd.Series(dtype="Int64"), "fps": pd.Series(dtype=float),
         "model": pd.Series(dtype=str), "params": pd.Series(dtype=str),
@@ -44,7 +44,7 @@ def rows_to_frame(rows: Sequence[forecast.PlanRow]) -> pd.DataFrame:
     if not rows:
         return empty_plan()
     frame = pd.DataFrame([{
-        "send": False, "clip": r.clip, "duration_s": float(r.duration_s), "width": int(r.width),
+        "clip": r.clip, "duration_s": float(r.duration_s), "width": int(r.width),
         "height": int(r.height), "fps": float(r.fps), "model": MODEL_NAMES.get(r.model_id, r.model_id),
         "params": json.dumps(_explicit(r.model_id, r.params), sort_keys=True) if r.params else "",
         "generations": int(r.generations), "path": r.path or "",
@@ -68,7 +68,7 @@ def frame_to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     for rec in frame.to_dict("records"):
         out: dict[str, Any] = {}
         for k, v in rec.items():
-            if k == "send" or v is None or (not isinstance(v, str) and pd.isna(v)):
+            if k not in PLAN_COLUMNS or v is None or (not isinstance(v, str) and pd.isna(v)):
                 continue
             if k == "model":
                 k, v = "model_id", MODEL_IDS.get(str(v), str(v))
@@ -210,9 +210,6 @@ def render_plan_editor(frame: pd.DataFrame, *, key: str) -> pd.DataFrame:
         frame, key=f"{key}:editor", num_rows="dynamic", width="stretch", hide_index=False,
         column_order=PLAN_COLUMNS,
         column_config={
-            "send": st.column_config.CheckboxColumn(
-                "Send", help="Tick rows to submit them together (rows from clips only).",
-                default=False),
             "clip": st.column_config.TextColumn("Clip", required=True, default="clip"),
             "duration_s": st.column_config.NumberColumn(
                 "Duration (s)", min_value=0.01, max_value=36000.0, format="%.2f",

@@ -108,3 +108,18 @@ def set_pending_confirmation(value: dict[str, Any] | None) -> None:
 def close_confirmation() -> None:
     """Forget the pending confirmation (the dialog's ✕ or Cancel)."""
     st.session_state[_CONFIRM] = None
+
+
+def batch_rows(scope: str) -> tuple[int, ...]:
+    """Plan row indexes whose batch-submit dialog is open in ``scope`` (empty = closed)."""
+    return st.session_state.get(f"batch_rows:{scope}", ())
+
+
+def set_batch_rows(scope: str, rows: tuple[int, ...]) -> None:
+    st.session_state[f"batch_rows:{scope}"] = rows
+
+
+def clear_batch_rows() -> None:
+    """Close every batch dialog (its ✕ cannot say which scope it was)."""
+    for k in [k for k in st.session_state if str(k).startswith("batch_rows:")]:
+        st.session_state[k] = ()

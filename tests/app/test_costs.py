@@ -194,3 +194,70 @@ def test_quote_amounts_are_decimal_in_the_saved_plan(data_dir):
     rows = forecast.read_plan_csv(saved)
     assert len(rows) == 1 and rows[0].path and rows[0].duration_s == pytest.approx(14.0)
     assert isinstance(forecast.price_plan(rows).total_usd, Decimal)
+
+
+def _add_sample_row(at, model_name: str) -> None:
+    at.selectbox(key="forecast:fmodel").set_value(model_name).run()
+    at.button(key="forecast:addsample").click().run()
+    assert not at.exception, at.exception
+
+
+def test_batch_submit_validates_every_row_then_confirms_the_total(data_dir, sandbox_url):
+    at = open_page("forecast")
+    _add_sample_row(at, "Topaz Hyperion HDR")
+    _add_sample_row(at, "LTX HDR (direct)")  # 280 frames at 720p: over LTX's 181-frame cap
+    picker = at.multiselect(key="forecast:send")
+    assert len(picker.options) == 2
+    picker.set_value([0, 1]).run()
+    at.button(key="forecast:batch").click().run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Nothing was sent" in shown and "181" in shown  # the LTX row, named
+    store = JobStore(data_dir / "jobs.sqlite3")
+    assert store.list() == []
+
+    at.button(key="forecast:batchclose").click().run()
+    at.multiselect(key="forecast:send").set_value([0]).run()
+    at.button(key="forecast:batch").click().run()
+    total = forecast.price_plan(forecast.read_plan_csv(next((data_dir / "plans").glob("*.csv")))
+                                ).rows[0].amount_usd
+    assert f"Total: ${total}" in texts(at)  # the confirmation states the total first
+    assert store.list() == []
+    at.button(key="forecast:batchgo").click().run()
+    assert not at.exception, at.exception
+    jobs = store.list()
+    try:
+        assert len(jobs) == 1 and jobs[0].model_id == catalog.HYPERION and jobs[0].remote_id
+        assert "Submitted 1 generation(s) from 1 row(s)" in texts(at)
+    finally:
+        cancel_new(sandbox_url, jobs)
+
+
+def test_live_pricing_is_shown_beside_the_bundled_rate_and_used(data_dir, monkeypatch):
+    from studio.service import Studio
+
+    monkeypatch.setenv("OXEN_API_KEY", "oxen-test-key-live")  # live mode, against the sandbox
+    calls: list[str] = []
+
+    def live_model(self, model_id):
+        calls.append(model_id)
+        if model_id != catalog.STARLIGHT:
+            return {"pricing": {}}
+        return {"pricing": {"method": "per_video_output_second", "cost_per_second": 0.05,
+                            "cost_per_second_high_res": 0.16}}
+
+    monkeypatch.setattr(Studio, "live_model", live_model)
+    at = open_page("rates")
+    assert not at.exception, at.exception
+    table = at.dataframe[0].value
+    row = table[(table["model"] == "Topaz Starlight 2.5") & (table["tier"] == "4k")].iloc[0]
+    assert (row["provenance"], row["usd"], row["bundled_usd"], row["live_usd"]) == (
+        "live", "0.16", "0.1494", "0.16")
+    assert bool(row["live_differs"]) is True
+    assert "kept for 600 s" in texts(at)
+    fetched = len(calls)
+    at.run()
+    assert len(calls) == fetched  # within the TTL: no new fetch
+
+    page = open_page("starlight")
+    assert "live API rate" in texts(page) and "$2.24" in texts(page)  # 14 s × $0.16
