@@ -269,14 +269,6 @@ class BudgetStore:
 
 
 # -- spend --------------------------------------------------------------------------------
-def _decimal(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
 
 
 @dataclass(frozen=True)
@@ -309,10 +301,10 @@ class Spend:
 
 def job_spend(job: Job) -> Spend:
     """What one generation counts against a budget (see the module docstring)."""
-    charge = _decimal(job.charge_usd)
+    charge = job.charge_amount
     if charge is not None:
         return Spend(charged=charge)
-    quoted = _decimal(job.quote_usd)
+    quoted = job.quote_amount
     if quoted is None or job.status in FREE_STATUSES:
         return Spend()
     if job.status == "succeeded":

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,28 @@ class Job:
     @property
     def quote_usd(self) -> str | None:
         return (self.quote or {}).get("amount_usd")
+
+    @property
+    def quote_amount(self) -> Decimal | None:
+        """The quote in USD, or ``None`` when there is none (or it is not a finite number)."""
+        return usd_amount(self.quote_usd)
+
+    @property
+    def charge_amount(self) -> Decimal | None:
+        """The charge in USD, or ``None`` while it is not known."""
+        return usd_amount(self.charge_usd)
+
+
+def usd_amount(value: Any) -> Decimal | None:
+    """A stored amount (decimal string) as ``Decimal``; ``None`` for empty, unparseable or
+    non-finite values, which count as unknown rather than as $0."""
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return amount if amount.is_finite() else None
 
 
 _JSON_FIELDS = {"params", "source", "clip", "quote", "result_urls", "result_files"}

@@ -25,7 +25,7 @@ import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
@@ -43,14 +43,6 @@ DURATION_BUCKETS: tuple[tuple[float, str], ...] = (
 MIN_SAMPLES = 3  # fewer finished generations than this give no forecast
 
 
-def _decimal(value: Any) -> Decimal | None:
-    if value in (None, ""):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return amount if amount.is_finite() else None
 
 
 def abs_pct_error(quote: Decimal | None, charge: Decimal | None) -> float | None:
@@ -73,7 +65,7 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
     """
     rows = []
     for job in sorted(jobs, key=lambda j: j.created_at):
-        quote, charge = _decimal(job.quote_usd), _decimal(job.charge_usd)
+        quote, charge = job.quote_amount, job.charge_amount
         if quote is None and charge is None:
             continue
         error = abs_pct_error(quote, charge)
@@ -133,7 +125,7 @@ def spend_per_day(jobs: Iterable[Job]) -> pd.DataFrame:
     """
     totals: dict[date, tuple[Decimal, int]] = {}
     for job in jobs:
-        charge = _decimal(job.charge_usd)
+        charge = job.charge_amount
         if charge is None:
             continue
         day = job.created_at.date()
