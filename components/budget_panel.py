@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from studio.budget import BUDGET_PERIODS, BudgetConfig, BudgetStatus
+from studio.budget import BUDGET_PERIODS, BudgetConfig, BudgetStatus, usd
 from studio.errors import ConfigError, ParamError
 from studio.service import Studio
 
@@ -18,11 +18,14 @@ PERIOD_LABELS = {"day": "Day", "week": "Week (Mon–Sun)", "month": "Calendar mo
 
 def load_budget(studio: Studio) -> tuple[BudgetConfig, BudgetStatus] | str:
     """The caps and this period's spend against them, read once per run for the banner and
-    the sidebar; or the sentence saying why the saved budget cannot be read."""
+    the sidebar; or the sentence saying why the saved budget cannot be read (the page goes
+    on; a submit is then refused by the core with the same sentence)."""
     try:
         return studio.budget_config(), studio.budget_status()
     except ConfigError as exc:
         return str(exc)
+    except ArithmeticError as exc:  # a number the guard cannot use: say so, keep the page
+        return f"The budget cannot be computed ({exc}); save the caps again in the sidebar."
 
 
 def render_budget_banner(budget: tuple[BudgetConfig, BudgetStatus] | str) -> None:
@@ -59,8 +62,8 @@ def render_budget_sidebar(studio: Studio, budget: tuple[BudgetConfig, BudgetStat
         for line in status.lines:
             frac = line.fraction
             st.progress(min(1.0, frac if frac is not None else 1.0),
-                        text=f"{line.name.capitalize()}: ${line.spent.total} of ${line.cap} "
-                             f"({line.percent()})")
+                        text=f"{line.name.capitalize()}: {usd(line.spent.total)} of "
+                             f"{usd(line.cap)} ({line.percent()})")
             st.caption(f"{status.period.label} · {line.spent.breakdown}")
         if flash and flash[0] != "ok":
             st.error(flash[1])
@@ -74,14 +77,23 @@ def render_budget_sidebar(studio: Studio, budget: tuple[BudgetConfig, BudgetStat
             owner = st.text_input("Per-person cap (USD)", value=_text(config.default_owner_usd),
                                   key=f"{key}:owner", placeholder="no cap",
                                   help="Each API key's own spend in the period.")
+            me = studio.settings.owner()
+            mine = st.text_input(
+                "Your own cap (USD)", value=_text(config.owner_usd.get(me)) if me in
+                config.owner_usd else "", key=f"{key}:mine", placeholder="the per-person cap",
+                help=f"Replaces the per-person cap for your key (fingerprint {me[:8]}…); "
+                     "blank = the per-person cap applies.")
             saved = st.form_submit_button("Save budget", icon=":material/save:")
         st.caption(f"A single submit above ${studio.settings.confirm_above_usd} asks for "
                    "confirmation (STUDIO_CONFIRM_ABOVE_USD).")
     if saved:
         try:
+            owners = {k: v for k, v in config.owner_usd.items() if k != me}
+            if mine.strip():
+                owners[me] = mine.strip()
             studio.budget_store().save(period=period, team_usd=team.strip() or None,
                                        default_owner_usd=owner.strip() or None,
-                                       owner_usd=dict(config.owner_usd))
+                                       owner_usd=owners)
             st.session_state[f"{key}:flash"] = ("ok", "Budget saved; it applies to every "
                                                       "page and the CLI.")
         except ParamError as exc:

@@ -161,48 +161,60 @@ def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> No
         })
 
 
+CHARTS = ["Cost by model", "Cost vs duration", "Duration × resolution",
+          "Same plan, every model"]
+
+
 def _render_charts(priced: forecast.PricedPlan, rows: list[forecast.PlanRow], book: Any,
                    *, key: str) -> None:
+    """One chart at a time (a segmented control, not tabs): only the chart on screen is
+    computed, so an edit to a 1,000-row plan does not price it on five models first."""
     st.subheader("3 · Charts", divider="gray")
-    t1, t2, t3, t4 = st.tabs(["Cost by model", "Cost vs duration", "Duration × resolution",
-                              "Same plan, every model"])
+    chart = st.segmented_control("Chart", CHARTS, default=CHARTS[0], required=True,
+                                 key=f"{key}:chart", label_visibility="collapsed")
     models_in_plan = list(dict.fromkeys(r.model_id for r in rows))
     names = {m.id: m.display_name for m in catalog.MODELS.values()}
-    with t1:
+    if chart == CHARTS[0]:
         st.plotly_chart(charts.plan_by_model(priced), width="stretch", key=f"{key}:c1")
-    with t2:
-        mid = st.selectbox("Model", models_in_plan, format_func=names.__getitem__,
-                           key=f"{key}:c2model")
+        return
+    if chart in CHARTS[1:3]:
+        c1, c2 = st.columns([2, 3])
+        mid = c1.selectbox("Model", models_in_plan, format_func=names.__getitem__,
+                           key=f"{key}:cmodel")
         params = next(r.params for r in rows if r.model_id == mid)
-        st.plotly_chart(charts.plan_cost_vs_duration(mid, params, book=book), width="stretch",
-                        key=f"{key}:c2")
-    with t3:
-        mid = st.selectbox("Model", models_in_plan, format_func=names.__getitem__,
-                           key=f"{key}:c3model")
-        params = next(r.params for r in rows if r.model_id == mid)
-        durations = [5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
-        sizes = [(1280, 720), (1920, 1080), (2560, 1440), (3840, 2160)]
-        grid = forecast.heatmap_grid(mid, params, durations, sizes, book=book)
-        st.plotly_chart(charts.plan_heatmap(grid), width="stretch", key=f"{key}:c3")
-    with t4:
-        target = st.segmented_control("Target resolution", TARGETS, default="4k",
-                                      required=True, key=f"{key}:target")
-        compare = forecast.compare_models(rows, target_resolution=target, book=book)
-        st.plotly_chart(charts.model_comparison(compare), width="stretch", key=f"{key}:c4")
-        best = compare[compare["cheapest_meeting_target"]]
-        if len(best):
-            b = best.iloc[0]
-            st.success(f"Cheapest that meets {target}: **{b['model_name']}** at "
-                       f"${b['total_usd']}.")
+        c2.caption(f"Settings of its first row: {forecast.settings_label(mid, params) or 'defaults'}")
+        if chart == CHARTS[1]:
+            st.plotly_chart(charts.plan_cost_vs_duration(mid, params, book=book),
+                            width="stretch", key=f"{key}:c2")
         else:
-            st.info(f"No model in this plan's family reaches {target}.")
+            durations = [5.0, 10.0, 30.0, 60.0, 120.0, 300.0]
+            sizes = [(1280, 720), (1920, 1080), (2560, 1440), (3840, 2160)]
+            grid = forecast.heatmap_grid(mid, params, durations, sizes, book=book)
+            st.plotly_chart(charts.plan_heatmap(grid), width="stretch", key=f"{key}:c3")
+        return
+    target = st.segmented_control("Target resolution", TARGETS, default="4k",
+                                  required=True, key=f"{key}:target")
+    compare = forecast.compare_models(rows, target_resolution=target, book=book)
+    st.plotly_chart(charts.model_comparison(compare), width="stretch", key=f"{key}:c4")
+    best = compare[compare["cheapest_meeting_target"]]
+    for b in best.to_dict("records"):
+        kinds = f" ({b['provenance']} rates)" if b.get("provenance") else ""
+        task = "upscaling" if b.get("task") == "upscale" else "SDR → HDR"
+        st.success(f"Cheapest for the {task} rows that meets {target}: **{b['model_name']}** "
+                   f"at ${b['total_usd']}{kinds}.")
+    for task in sorted(set(compare["task"]) - set(best["task"])):
+        what = "upscaling" if task == "upscale" else "SDR → HDR"
+        st.info(f"No model can take the {what} rows to {target}: "
+                + ("HDR models keep the input resolution." if task == "hdr" else
+                   "choose a lower target."))
 
 
 def _render_exports(priced: forecast.PricedPlan, *, key: str) -> None:
     c1, c2 = st.columns(2)
-    c1.download_button("Export CSV", priced.to_csv(), file_name="forecast.csv",
+    # Callables: the files are written only when someone downloads them.
+    c1.download_button("Export CSV", priced.to_csv, file_name="forecast.csv",
                        mime="text/csv", icon=":material/download:", key=f"{key}:csvout")
-    c2.download_button("Export JSON", priced.to_json(), file_name="forecast.json",
+    c2.download_button("Export JSON", priced.to_json, file_name="forecast.json",
                        mime="application/json", icon=":material/download:",
                        key=f"{key}:jsonout")
 
@@ -239,6 +251,7 @@ def prepare_rows(studio: Studio, selected: pd.DataFrame) -> tuple[list[tuple[Pre
     sentences naming the row."""
     items: list[tuple[Prepared, int]] = []
     problems: list[str] = []
+    book = load_rate_book(studio)  # the same rates the plan was priced with
     rows, row_problems = forecast.rows_from_records(frame_to_records(selected))
     problems += row_problems
     for n, row in enumerate(rows, 1):
@@ -252,7 +265,8 @@ def prepare_rows(studio: Studio, selected: pd.DataFrame) -> tuple[list[tuple[Pre
             continue
         kind = "sample" if p.name == "cockatoo.mp4" and p.parent.name == "samples" else "upload"
         try:
-            prepared = studio.prepare(row.model_id, Source(kind, row.clip, path=p), row.params)
+            prepared = studio.prepare(row.model_id, Source(kind, row.clip, path=p), row.params,
+                                      book=book)
         except StudioError as exc:
             problems.append(f"row {n} ({row.clip}): {exc}")
             continue

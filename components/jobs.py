@@ -57,6 +57,7 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
             "Status": j.status,
             "Source": (j.source or {}).get("label", ""),
             "Quote (USD)": j.quote_usd or "",
+            "Quote from": (j.quote or {}).get("provenance", ""),
             "Charge (USD)": j.charge_usd or "",
             # Oxen reports what it charged; LTX reports nothing, so its charge is computed
             # from the input-tier rule and says so.

@@ -49,7 +49,9 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
     m = st.columns(4)
     m[0].metric("Generations", len(rows))
     m[1].metric("Quote/charge pairs", len(pairs),
-                help="Generations with both a quote and a known charge above $0.")
+                help="Generations with a quote and a charge above $0 that the provider "
+                     "reported (LTX charges are computed from the quote's own rule, so they "
+                     "are not counted).")
     m[2].metric("Charged", f"${charged}")
     m[3].metric("Quoted (for the pairs)", f"${quoted}")
 
@@ -99,6 +101,12 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
     st.dataframe(_money(shown, ["quote_usd", "charge_usd", "error_usd"]), hide_index=True,
                  width="stretch", key=f"{key}:rows", column_config={
                      "model_id": None, "owner": None, "day": None,
+                     "quote_provenance": st.column_config.TextColumn(
+                         "Quote from", help="The quoted rate's provenance (see Rates)."),
+                     "charge_source": st.column_config.TextColumn(
+                         "Charge from", help="provider: reported by Oxen. computed: LTX reports "
+                         "no charge, so it is computed from its tier rule and left out of the "
+                         "error."),
                      "abs_pct_error": st.column_config.NumberColumn("Abs. % error",
                                                                     format="%.2f %%"),
                  })

@@ -92,7 +92,7 @@ def save_plan(path: Path, frame: pd.DataFrame) -> None:
     rows, _problems = forecast.rows_from_records(frame_to_records(frame))
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".csv.part")
-    tmp.write_text(forecast.price_plan(rows).to_csv(), encoding="utf-8")
+    tmp.write_text(forecast.plan_csv(rows), encoding="utf-8")
     tmp.replace(path)
 
 
@@ -174,7 +174,7 @@ def render_plan_sources(*, key: str, uploads_dir: Path) -> tuple[str, list[forec
                                         icon=":material/upload_file:"):
             try:
                 text = up.getvalue().decode("utf-8-sig")
-                rows = forecast.read_plan_csv(text)
+                rows = forecast.read_plan_text(text)
             except UnicodeDecodeError:
                 st.error(f"{up.name} is not UTF-8 text; save it as CSV (UTF-8) and try again.")
                 return "", []

@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,29 +51,101 @@ BUDGET_FILE = "budget.json"
 
 
 # -- money --------------------------------------------------------------------------------
+MAX_CAP_USD = Decimal(1_000_000_000)  # the largest cap that can be saved (USD)
+CAP_DECIMALS = 2  # caps are whole cents
+USD_SHOWN_MAX = Decimal(10) ** 15  # usd() spells out amounts below this; above, "more than"
+
+
 def usd(amount: Decimal) -> str:
-    """``$10.00``, ``$8.50``, ``$2.0916``: cents always, up to 4 decimals (quote precision)."""
-    q = amount.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-    cents = q.quantize(Decimal("0.01"))
-    if q == cents:
-        return f"${cents:,}"
-    return f"${q.normalize():,f}"
+    """``$10.00``, ``$8.50``, ``$2.0916``, ``$1,234.50``, ``-$0.50``: cents always, up to 4
+    decimals (quote precision, rounded half-up), plain digits (never ``1E+3``).
+
+    Never raises: amounts of $10¹⁵ or more read ``"more than $1,000,000,000,000,000"``, NaN
+    reads ``"$NaN"`` and infinities ``"$Infinity"`` / ``"-$Infinity"``.
+    """
+    if not isinstance(amount, Decimal):
+        try:
+            amount = Decimal(str(amount))
+        except (ArithmeticError, ValueError, TypeError):
+            return f"${amount}"
+    if amount.is_nan():
+        return "$NaN"
+    sign = "-" if amount.is_signed() else ""
+    if amount.is_infinite():
+        return f"{sign}$Infinity"
+    if amount and amount.adjusted() >= 15:  # |amount| ≥ 10¹⁵, checked without arithmetic
+        return f"{'less than -' if sign else 'more than '}${USD_SHOWN_MAX:,f}"
+    with localcontext() as ctx:
+        ctx.rounding = ROUND_HALF_UP
+        text = format(amount.copy_abs(), ",.4f")  # formatting is exact: no precision traps
+    whole, frac = text.split(".")
+    frac = frac.rstrip("0").ljust(2, "0")
+    if whole == "0" and frac == "00":
+        sign = ""  # -0.00001 rounds to $0.00, not -$0.00
+    return f"{sign}${whole}.{frac}"
+
+
+def _decimal_places(amount: Decimal) -> int:
+    """Decimal places ``amount`` needs (``5.50`` → 1, ``1E+3`` → 0), exactly."""
+    _sign, digits, exponent = amount.as_tuple()
+    assert isinstance(exponent, int)  # finite
+    trailing = 0
+    for d in reversed(digits):
+        if d != 0:
+            break
+        trailing += 1
+    if trailing == len(digits):  # zero
+        return 0
+    return max(0, -(exponent + trailing))
+
+
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a problem sentence, at most 40 characters; never raises."""
+    try:
+        text = repr(value)
+    except (ValueError, TypeError, RecursionError):  # e.g. an int of 5000 digits
+        text = "a value too long to show"
+    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def parse_usd(value: Any, name: str) -> tuple[Decimal | None, str | None]:
-    """``(amount, None)`` for a cap given as ``Decimal``/``int``/``str``/``float`` (empty or
-    ``None`` = no cap), or ``(None, problem sentence)`` when it is not an amount ≥ 0."""
+    """``(amount, None)`` for a cap given as ``Decimal``/``int``/``str``/``float`` (``$`` allowed
+    in front; empty or ``None`` = no cap), or ``(None, problem sentence)`` when it is not an
+    amount of USD between 0 and :data:`MAX_CAP_USD` ($1,000,000,000) in whole cents (at most
+    2 decimal places). NaN, infinities, negatives and huge values such as ``1e24`` are
+    problems. The amount comes back in plain digits (``"1e3"`` → ``Decimal("1000")``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
+    got = _shown(value)
+    example = f"{name}: must be an amount in USD such as 25 or 12.50 (got {got})"
     if isinstance(value, bool):
-        return None, f"{name}: must be an amount in USD such as 25 or 12.50 (got {value!r})"
+        return None, example
     try:
-        amount = Decimal(str(value).strip().lstrip("$")) if not isinstance(value, Decimal) \
-            else value
-    except InvalidOperation:
-        return None, f"{name}: must be an amount in USD such as 25 or 12.50 (got {value!r})"
-    if not amount.is_finite() or amount < 0:
-        return None, f"{name}: must be zero or more USD, or empty for no cap (got {value!r})"
+        if isinstance(value, Decimal):
+            amount = value
+        elif isinstance(value, int | float):
+            amount = Decimal(str(value))
+        elif isinstance(value, str):
+            amount = Decimal(value.strip().removeprefix("$").strip())
+        else:
+            return None, example
+    except (ArithmeticError, ValueError, TypeError):
+        return None, example
+    if not amount.is_finite():
+        return None, example
+    if amount < 0:
+        return None, f"{name}: must be zero or more USD, or empty for no cap (got {got})"
+    if amount > MAX_CAP_USD:
+        return None, (f"{name}: must be at most {usd(MAX_CAP_USD)}, or empty for no cap "
+                      f"(got {got})")
+    if _decimal_places(amount) > CAP_DECIMALS:
+        return None, (f"{name}: must be in whole cents, at most {CAP_DECIMALS} decimal places "
+                      f"(got {got})")
+    if amount == 0:
+        return Decimal(0), None
+    exponent = amount.as_tuple().exponent
+    if isinstance(exponent, int) and exponent > 0:  # 1E+3 → 1000
+        amount = amount.quantize(Decimal(1))
     return amount, None
 
 
@@ -216,7 +288,9 @@ class BudgetStore:
     def load(self, settings: Settings) -> BudgetConfig:
         """The caps in force: the saved file when there is one, else ``settings``.
 
-        Raises ``ConfigError`` when the file exists but cannot be read: a guard must not
+        Raises ``ConfigError`` when the file exists but cannot be read or holds a value that
+        is not a cap (not JSON, not an object, an unknown period, an amount that
+        :func:`parse_usd` refuses, owner caps that are not an object): a guard must not
         silently drop the caps someone saved.
         """
         if not self.path.exists():
@@ -225,14 +299,18 @@ class BudgetStore:
             raw = json.loads(self.path.read_text(encoding="utf-8"))
             if not isinstance(raw, dict):
                 raise ValueError("not a JSON object")
+            owners = raw.get("owner_usd") or {}
+            if not isinstance(owners, Mapping):
+                raise ValueError("owner_usd is not an object of fingerprint: amount")
             base = config_from_settings(settings)
             return validate_config(
                 period=raw.get("period", base.period),
                 team_usd=raw.get("team_usd", base.team_usd),
                 default_owner_usd=raw.get("default_owner_usd", base.default_owner_usd),
-                owner_usd=raw.get("owner_usd") or {},
+                owner_usd=owners,
             )
-        except (OSError, ValueError, AttributeError, ParamError) as exc:
+        except (OSError, ValueError, TypeError, AttributeError, ArithmeticError, RecursionError,
+                ParamError) as exc:
             raise ConfigError(f"The saved budget in {self.path} cannot be read ({exc}). Save the "
                               "budget again from the app, or delete the file to use the "
                               "STUDIO_BUDGET_* settings.") from None

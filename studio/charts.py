@@ -118,6 +118,7 @@ def plan_by_model(priced: forecast.PricedPlan) -> go.Figure:
     nothing). The title carries the plan total."""
     clips: list[str] = []
     amounts: dict[str, dict[str, Decimal]] = {}
+    kinds: dict[str, set[str]] = {}
     for r in priced.rows:
         if r.row.clip not in clips:
             clips.append(r.row.clip)
@@ -125,13 +126,16 @@ def plan_by_model(priced: forecast.PricedPlan) -> go.Figure:
             continue
         per_clip = amounts.setdefault(r.row.model_id, {})
         per_clip[r.row.clip] = per_clip.get(r.row.clip, Decimal(0)) + r.amount_usd
+        if r.quote is not None:
+            kinds.setdefault(r.row.model_id, set()).add(r.quote.provenance)
     fig = go.Figure()
     for model_id, per_clip in amounts.items():
         xs = [c for c in clips if c in per_clip]
+        label = f"{_short(model_id)} ({', '.join(sorted(kinds.get(model_id, ())))})"
         fig.add_trace(go.Bar(
-            x=xs, y=[float(per_clip[c]) for c in xs], name=_short(model_id),
+            x=xs, y=[float(per_clip[c]) for c in xs], name=label,
             customdata=[f"${per_clip[c]}" for c in xs],
-            hovertemplate="%{x}: %{customdata}<extra>" + _short(model_id) + "</extra>",
+            hovertemplate="%{x}: %{customdata}<extra>" + label + "</extra>",
         ))
     fig.update_layout(
         barmode="stack", xaxis_title="Clip", yaxis_title="Cost (USD)", yaxis_tickprefix="$",
@@ -218,6 +222,9 @@ def plan_heatmap(grid: pd.DataFrame) -> go.Figure:
     title = "Cost by duration × input resolution"
     if model_id:
         title = f"{_short(str(model_id))} ({grid.attrs.get('settings', '')}): {title.lower()}"
+    provenance = grid.attrs.get("provenance")
+    if provenance:
+        title += f" · {provenance if isinstance(provenance, str) else ', '.join(sorted(provenance))} rates"
     fig.update_layout(xaxis_title="Input resolution (px)", yaxis_title="Clip duration",
                       height=360, title={"text": title, "font": {"size": 14}}, **_LAYOUT)
     return fig
@@ -241,7 +248,8 @@ def model_comparison(compare: pd.DataFrame) -> go.Figure:
             colors.append(MISSES_COLOR)
         note = "" if not rec.get("limit_rows") else \
             f" · {rec['limit_rows']} row(s) over its input limits"
-        hover.append(f"${rec['total_usd']} · output {rec['output_resolution']}{note}")
+        kinds = f" · {rec['provenance']} rates" if rec.get("provenance") else ""
+        hover.append(f"${rec['total_usd']}{kinds} · output {rec['output_resolution']}{note}")
     fig = go.Figure(go.Bar(
         x=names, y=ys, marker={"color": colors}, customdata=hover, name="plan total",
         hovertemplate="%{x}: %{customdata}<extra></extra>",
@@ -250,7 +258,8 @@ def model_comparison(compare: pd.DataFrame) -> go.Figure:
         what = f"cheapest meeting {target}" if target else "cheapest"
         fig.add_annotation(
             x=str(rec["model_name"]), y=float(rec["total_usd"]),
-            text=f"{what}: ${rec['total_usd']}",
+            text=f"{what}: ${rec['total_usd']}"
+                 + (f" ({rec['provenance']})" if rec.get("provenance") else ""),
             showarrow=True, arrowhead=2, ay=-30, font={"color": CHEAPEST_COLOR},
         )
     title = "Same plan, every model that can do it"

@@ -5,9 +5,10 @@ Same Settings (environment: ``OXEN_API_KEY``, ``LTXV_API_KEY``, ``OXEN_BASE_URL`
 job store, same validation, quotes, upload path and paid-request rules. With no key and no
 base URL, it uses the sandbox at 127.0.0.1:8765 (starting a detached one when none answers,
 so submitted generations outlive the command). ``forecast PLAN.csv`` prices a plan
-(:mod:`studio.forecast`) with the team's rate book from the data dir and talks to no
-provider, so it never starts a sandbox. ``submit --yes`` confirms a spend above the
-confirmation threshold.
+(:mod:`studio.forecast`) with the team's rate book from the data dir (bundled + team
+overrides) and, when ``OXEN_API_KEY`` is set, live Oxen pricing for the plan's Oxen models —
+the rates the Forecast page uses; it never starts a sandbox and sends no generation.
+``submit --yes`` confirms a spend above the confirmation threshold.
 
 Exit codes: 0 ok; 1 a provider/media/config error (its sentence on stderr); 2 invalid request
 or plan (every problem on stderr).
@@ -20,19 +21,20 @@ import json
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import requests
 
-from studio import catalog, errors, forecast
+from studio import catalog, forecast
 from studio.config import Settings
-from studio.errors import ParamError, StudioError
+from studio.errors import ConfirmationRequired, ParamError, StudioError
 from studio.jobs import JobStore, job_to_dict
 from studio.local_sandbox import start_sandbox
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
+from studio.service import live_model as fetch_live_model
 
 SANDBOX_PORT = 8765
 
@@ -118,10 +120,51 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
     return 0
 
 
-def load_rate_book(settings: Settings) -> RateBook:
-    """The team's rate book: bundled rates plus the overrides saved in ``settings.data_dir``
-    (none saved = bundled only). Raises ``ConfigError`` when the overrides file is damaged."""
-    return load_book(settings.data_dir)
+def load_rate_book(settings: Settings,
+                   live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
+    """The team's rate book: bundled rates, the overrides saved in ``settings.data_dir`` (none
+    saved = bundled only) and ``live`` Oxen ``pricing`` objects by model id — the book the
+    Forecast page builds. Raises ``ConfigError`` when the overrides file is damaged."""
+    return load_book(settings.data_dir, live=live or None)
+
+
+def live_oxen_pricing(settings: Settings, model_ids: Iterable[str]
+                      ) -> tuple[dict[str, dict[str, Any]], str | None]:
+    """Live Oxen ``pricing`` objects for the Oxen models among ``model_ids``, fetched as the
+    page does (:func:`studio.service.live_model`, ``GET /api/ai/models/{id}``) — only when
+    ``OXEN_API_KEY`` is set; in sandbox mode nothing is fetched and no sandbox is started.
+
+    Returns ``(pricing by model id, None)``, or ``({}, sentence)`` when a lookup failed with a
+    ``StudioError``: then no live pricing is used at all (bundled rates + team overrides,
+    like the page when Oxen cannot be reached), and the sentence says so."""
+    if not settings.is_live("oxen"):
+        return {}, None
+    live: dict[str, dict[str, Any]] = {}
+    for model_id in sorted(set(model_ids)):
+        spec = catalog.MODELS.get(model_id)
+        if spec is None or spec.provider != "oxen":
+            continue
+        try:
+            model = fetch_live_model(settings, model_id)
+        except StudioError as exc:
+            return {}, (f"live Oxen pricing is unavailable ({spec.display_name}: {exc}); "
+                        "pricing with the bundled rates and team overrides instead.")
+        pricing = (model or {}).get("pricing")
+        if isinstance(pricing, dict):
+            live[model_id] = pricing
+    return live, None
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def rate_sources(book: RateBook) -> str:
+    """``"rates: bundled + 0 team overrides"``, ``"… + live Oxen pricing for 2 models"``."""
+    text = f"rates: bundled + {_plural(len(book.overrides), 'team override')}"
+    if book.live:
+        text += f" + live Oxen pricing for {_plural(len(book.live), 'model')}"
+    return text
 
 
 def _money(d: Any) -> str:
@@ -129,10 +172,23 @@ def _money(d: Any) -> str:
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
-    """Price a plan CSV: one line per row, per-model totals, the grand total. No provider
-    and no sandbox are involved."""
+    """Price a plan CSV: one line per row, per-model totals, the grand total.
+
+    Rates as on the Forecast page: bundled + team overrides from the data dir, + live Oxen
+    pricing for the plan's Oxen models (and, with ``--target-resolution``, every Oxen model
+    of the plan's tasks) when ``OXEN_API_KEY`` is set. Stderr names the rate sources used.
+    No sandbox is started and nothing is sent."""
     rows = forecast.read_plan_csv(Path(args.plan))
-    book = load_rate_book(Settings.from_env())
+    settings = Settings.from_env()
+    models = {r.model_id for r in rows}
+    if args.target_resolution:
+        tasks = {catalog.MODELS[m].task for m in models if m in catalog.MODELS}
+        models |= {m for m, spec in catalog.MODELS.items() if spec.task in tasks}
+    live, live_problem = live_oxen_pricing(settings, models)
+    if live_problem:
+        print(f"note: {live_problem}", file=sys.stderr)
+    book = load_rate_book(settings, live)
+    print(rate_sources(book), file=sys.stderr)
     priced = forecast.price_plan(rows, book=book)
     comparison = (forecast.compare_models(rows, target_resolution=args.target_resolution,
                                           book=book)
@@ -268,8 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        confirmation = getattr(errors, "ConfirmationRequired", None)
-        if confirmation is not None and isinstance(exc, confirmation):
+        if isinstance(exc, ConfirmationRequired):
             print("hint: rerun the same command with --yes to confirm this spend.",
                   file=sys.stderr)
         return 1

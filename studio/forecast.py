@@ -14,8 +14,10 @@ unknown columns are ignored, so an exported priced plan re-imports)::
     cockatoo,14.0,1280,720,20.0,topazlabs-upscale-starlight-2-5-video,"{""resolution"": ""4k""}",1,
 
 - ``clip``: a label (blank → the file name from ``path``, else ``row N``).
-- ``duration_s``: clip length in seconds (> 0). ``width``, ``height``: pixels (whole, > 0).
-  ``fps``: frame rate in frames/s (> 0). The clip has round(duration_s × fps) frames.
+- ``duration_s``: clip length in seconds, more than 0 and at most 36000 (10 h).
+  ``width``, ``height``: whole pixels from 16 to 8192. ``fps``: frame rate from 1 to 240
+  frames/s. The clip has round(duration_s × fps) frames. (The plan editor's limits; every
+  reader applies them, and :func:`price_plan` refuses rows built outside them.)
 - ``model_id``: a catalog model id, or its short or display name (``Starlight upscale``,
   ``Topaz Rhea``), any case. Exports always write the id.
 - ``params``: the model's request parameters as a JSON object (``{"resolution": "4k"}``);
@@ -23,13 +25,17 @@ unknown columns are ignored, so an exported priced plan re-imports)::
   (:func:`studio.catalog.with_defaults`) and the result must pass
   :func:`studio.catalog.validate`. Fields that are required but do not change the price
   (the source clip URL, LTX 2.3's ``prompt``) are not demanded.
-- ``generations``: whole number ≥ 1 (blank → 1); the row costs quote × generations.
+- ``generations``: whole number from 1 to 4 (blank → 1); the row costs quote × generations.
 - ``path``: optional local file or URL the row was probed from.
 
 Required columns: ``duration_s, width, height, fps, model_id``. ``clip``, ``params``,
 ``generations`` and ``path`` may be left out. Problems are reported all at once as
 ``row N, column: what is wrong`` where N counts data rows from 1 (the header is not a row).
 A sample plan is ``samples/plans/twenty_clips.csv``.
+
+Reading and writing: :func:`read_plan_text` parses CSV text (uploads), :func:`read_plan_csv`
+a file; :func:`plan_csv` writes the plan columns only (autosave, no pricing) and
+:meth:`PricedPlan.to_csv` the plan plus its quotes. Readers raise only ``ParamError``.
 """
 
 from __future__ import annotations
@@ -60,6 +66,11 @@ QUOTE_COLUMNS: tuple[str, ...] = ("quote_usd", "unit_usd", "tier", "units", "uni
                                   "provenance", "source_url", "as_of", "basis", "notes",
                                   "problem")
 ZERO = Decimal("0.0000")
+# The plan editor's limits (components/plan_editor.py), applied to every way a row comes in.
+MAX_DURATION_S = 36000.0  # duration_s in (0, 10 h], seconds
+SIZE_RANGE_PX = (16, 8192)  # width and height, whole pixels
+FPS_RANGE = (1.0, 240.0)  # frames/s
+GENERATIONS_RANGE = catalog.NUM_GENERATIONS_RANGE  # whole generations per row
 
 
 # ================================ Plan rows ======================================================
@@ -139,32 +150,83 @@ def _blank(value: Any) -> bool:
         return True
     if isinstance(value, str) and not value.strip():
         return True
+    if isinstance(value, Decimal):
+        return value.is_nan()  # pd.isna raises for a signalling NaN
     try:  # pandas NA / NaT from a DataFrame's records
         return bool(pd.isna(value)) if not isinstance(value, str | dict | list) else False
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, ArithmeticError):
         return False
 
 
 def _as_number(value: Any) -> float | None:
+    """``value`` as a finite float, or ``None`` (not a number, NaN, ±inf, too large for a
+    float). Never raises."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float | Decimal):
-        out = float(value)
-    elif isinstance(value, str):
-        try:
-            out = float(value.strip())
-        except ValueError:
-            return None
-    else:
-        try:
-            out = float(value)  # numpy scalars
-        except (TypeError, ValueError):
-            return None
+    try:
+        if isinstance(value, Decimal) and value.is_nan():
+            return None  # float(Decimal("sNaN")) raises
+        out = float(value.strip()) if isinstance(value, str) else float(value)  # numpy too
+    except (TypeError, ValueError, ArithmeticError):  # OverflowError: an int of 400 digits
+        return None
     return out if math.isfinite(out) else None
 
 
+def _shown(value: Any) -> str:
+    """``repr(value)`` for a problem sentence, at most 40 characters; never raises."""
+    try:
+        text = repr(value)
+    except (ValueError, TypeError, RecursionError):  # e.g. an int of 5000 digits
+        text = "a value too long to show"
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
+def _number_problem(column: str, value: Any) -> str | None:
+    """The limit ``value`` breaks as ``"column: …"``, or ``None`` when it is allowed:
+    ``duration_s`` in (0, 36000] s, ``width``/``height`` whole pixels in [16, 8192], ``fps``
+    in [1, 240] frames/s, ``generations`` a whole number in [1, 4] — the plan editor's
+    limits. Never raises."""
+    x = _as_number(value)
+    got = _shown(value)
+    if column == "duration_s":
+        if x is None:
+            return f"duration_s: must be a number of seconds (got {got})"
+        if not 0 < x <= MAX_DURATION_S:
+            return (f"duration_s: must be more than 0 and at most {MAX_DURATION_S:g} seconds "
+                    f"(got {_fmt_num(x)})")
+        return None
+    if column in ("width", "height"):
+        lo, hi = SIZE_RANGE_PX
+        if x is None or not x.is_integer():
+            return f"{column}: must be a whole number of pixels (got {got})"
+        if not lo <= x <= hi:
+            return f"{column}: must be between {lo} and {hi} pixels (got {_fmt_num(x)})"
+        return None
+    if column == "fps":
+        flo, fhi = FPS_RANGE
+        if x is None:
+            return f"fps: must be a number of frames/s (got {got})"
+        if not flo <= x <= fhi:
+            return f"fps: must be between {flo:g} and {fhi:g} frames/s (got {_fmt_num(x)})"
+        return None
+    if column == "generations":
+        glo, ghi = GENERATIONS_RANGE
+        if x is None or not x.is_integer() or not glo <= x <= ghi:
+            return f"generations: must be a whole number from {glo} to {ghi} (got {got})"
+        return None
+    raise ValueError(f"no limits for column {column!r}")  # pragma: no cover - programming error
+
+
 def _fmt_num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else repr(float(x))
+    """``14`` or ``29.97``: a finite float without a trailing ``.0`` (plain ``repr`` for a
+    value beyond a float)."""
+    try:
+        f = float(x)
+    except (TypeError, ValueError, ArithmeticError):
+        return _shown(x)
+    if not math.isfinite(f):
+        return repr(f)
+    return str(int(f)) if f.is_integer() and abs(f) < 1e16 else repr(f)
 
 
 def _dec(d: Decimal | None) -> str | None:
@@ -173,7 +235,14 @@ def _dec(d: Decimal | None) -> str | None:
 
 
 def _params_json(params: Mapping[str, Any]) -> str:
-    return json.dumps(dict(params), sort_keys=True) if params else ""
+    """``params`` as JSON text (keys sorted), ``""`` when empty; never raises."""
+    if not params:
+        return ""
+    try:
+        return json.dumps(dict(params), sort_keys=True)
+    except (TypeError, ValueError):  # a hand-built row with keys or values JSON cannot hold
+        return json.dumps({str(k): v for k, v in dict(params).items()}, sort_keys=True,
+                          default=str)
 
 
 def _priceable_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
@@ -185,6 +254,18 @@ def _priceable_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
             if p not in missing_ok]
 
 
+def _params_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
+    """:func:`_priceable_problems`, with values the catalog cannot even compare (an integer of
+    400 digits) turned into a sentence. Never raises."""
+    try:
+        return _priceable_problems(model_id, params)
+    except ParamError as exc:
+        return exc.problems
+    except (ArithmeticError, ValueError, TypeError, RecursionError):
+        return ["a value is too large or not a number the model accepts; use the model's "
+                "documented values"]
+
+
 def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[str]]:
     """Record number ``n`` (1-based) → a row, or ``None`` and every problem with it."""
     problems: list[str] = []
@@ -192,34 +273,27 @@ def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[
     def bad(column: str, what: str) -> None:
         problems.append(f"row {n}, {column}: {what}")
 
-    def number(column: str, unit: str, *, whole: bool = False) -> float | None:
+    def number(column: str) -> float | None:
         raw = rec.get(column)
         if _blank(raw):
             bad(column, "is missing")
             return None
-        value = _as_number(raw)
-        if value is None or (whole and not value.is_integer()):
-            kind = "a whole number of" if whole else "a number of"
-            bad(column, f"must be {kind} {unit} (got {raw!r})")
+        problem = _number_problem(column, raw)
+        if problem:
+            problems.append(f"row {n}, {problem}")
             return None
-        if value <= 0:
-            bad(column, f"must be more than 0 {unit} (got {_fmt_num(value)})")
-            return None
-        return value
+        return _as_number(raw)
 
-    duration = number("duration_s", "seconds")
-    width = number("width", "pixels", whole=True)
-    height = number("height", "pixels", whole=True)
-    fps = number("fps", "frames/s")
+    duration = number("duration_s")
+    width = number("width")
+    height = number("height")
+    fps = number("fps")
 
     gens = 1
     raw_gens = rec.get("generations")
     if not _blank(raw_gens):
-        g = _as_number(raw_gens)
-        if g is None or not g.is_integer() or g < 1:
-            bad("generations", f"must be a whole number of at least 1 (got {raw_gens!r})")
-        else:
-            gens = int(g)
+        g = number("generations")
+        gens = int(g) if g is not None else gens
 
     params: dict[str, Any] = {}
     raw_params = rec.get("params")
@@ -228,13 +302,16 @@ def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[
     elif not _blank(raw_params):
         try:
             loaded = json.loads(str(raw_params))
-        except json.JSONDecodeError as exc:
+        except (ValueError, RecursionError) as exc:  # JSONDecodeError, 5000-digit ints, nesting
             loaded = exc
         if isinstance(loaded, dict):
             params = loaded
+        elif isinstance(loaded, Exception) and not isinstance(loaded, json.JSONDecodeError):
+            bad("params", "has a number too long or nesting too deep to read; use the model's "
+                          f"documented values (got {_shown(str(raw_params))})")
         else:
             bad("params", 'must be a JSON object such as {"resolution": "4k"} '
-                          f"(got {str(raw_params)!r})")
+                          f"(got {_shown(str(raw_params))})")
 
     model_id: str | None = None
     raw_model = rec.get("model_id")
@@ -247,7 +324,7 @@ def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[
             bad("model_id", f"unknown model '{raw_model}' (known: {', '.join(catalog.MODELS)})")
     if model_id is not None:
         params = catalog.with_defaults(model_id, params)
-        for problem in _priceable_problems(model_id, params):
+        for problem in _params_problems(model_id, params):
             bad("params", problem)
 
     path = None if _blank(rec.get("path")) else str(rec.get("path")).strip()
@@ -269,13 +346,22 @@ def rows_from_records(records: Iterable[Mapping[str, Any]]) -> tuple[list[PlanRo
 
     Keys are the plan columns (see the module docstring); missing keys, ``None``, ``NaN`` and
     blank strings read as empty; ``params`` may be a dict or JSON text. A record with every
-    plan column empty (the editor's fresh row) is skipped. Returns ``(rows, problems)``: the
-    rows that parse, and one sentence per problem, ``"row N, column: …"`` (N = position of the
-    record, from 1). Never raises for bad values.
+    plan column empty (the editor's fresh row) is skipped. The editor's limits apply:
+    ``duration_s`` more than 0 and at most 36000 s, ``width``/``height`` whole pixels from 16
+    to 8192, ``fps`` from 1 to 240 frames/s, ``generations`` a whole number from 1 to 4
+    (:data:`studio.catalog.NUM_GENERATIONS_RANGE`). Returns ``(rows, problems)``: the rows
+    that parse, and one sentence per problem, ``"row N, column: …"`` (N = position of the
+    record, from 1), e.g. ``"row 2, fps: must be between 1 and 240 frames/s (got 1e+30)"``.
+    Never raises, whatever the records hold (a non-mapping record is a ``"row N: …"``
+    problem).
     """
     rows: list[PlanRow] = []
     problems: list[str] = []
     for n, rec in enumerate(records, 1):
+        if not isinstance(rec, Mapping):
+            problems.append(f"row {n}: must be a record of the plan columns "
+                            f"({', '.join(PLAN_COLUMNS)}), not {type(rec).__name__}")
+            continue
         if all(_blank(rec.get(c)) for c in PLAN_COLUMNS):
             continue
         row, row_problems = _parse_record(n, rec)
@@ -285,40 +371,91 @@ def rows_from_records(records: Iterable[Mapping[str, Any]]) -> tuple[list[PlanRo
     return rows, problems
 
 
-def read_plan_csv(text_or_path: str | Path) -> list[PlanRow]:
-    """Parse a plan CSV (format in the module docstring) into rows.
+def read_plan_text(text: str) -> list[PlanRow]:
+    """Parse plan CSV *text* (format in the module docstring) into rows; never a path.
 
-    ``text_or_path``: a :class:`~pathlib.Path`, or a ``str`` — CSV text when it holds a line
-    break, otherwise a file path. A header with no rows is an empty plan (``[]``).
-    Raises ``ParamError`` listing every problem at once: an unreadable file, missing
-    columns, and per row (``"row 3, width: must be a whole number of pixels (got 'wide')"``)
-    non-numbers, non-positive duration/size/frame rate, unknown models and parameters that
-    break the model's spec.
+    For uploads and saved plans read into memory: a leading UTF-8 BOM is dropped and line
+    endings may be ``\\n``, ``\\r\\n`` or ``\\r`` alone. A header with no rows (with or
+    without a final line break) is an empty plan (``[]``).
+
+    Raises ``ParamError`` — and nothing else, whatever the text — listing every problem at
+    once: an empty text (``"plan: the file is empty; …"``), text that is not CSV, missing
+    columns, and per row (``"row 3, width: must be between 16 and 8192 pixels (got 0)"``)
+    non-numbers, values outside the editor's limits (see :func:`rows_from_records`), unknown
+    models and parameters that break the model's spec.
     """
-    if isinstance(text_or_path, Path) or "\n" not in text_or_path:
-        path = Path(text_or_path)
-        try:
-            text = path.read_text(encoding="utf-8-sig")
-        except FileNotFoundError:
-            raise ParamError([f"plan: no file at {path}"]) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ParamError([f"plan: cannot read {path} ({exc})"]) from None
-    else:
-        text = text_or_path.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text))
-    header = next(reader, None)
-    if not header:
-        raise ParamError([f"columns: the plan has no header row (needs {', '.join(PLAN_COLUMNS)})"])
-    names = [h.strip().lower() for h in header]
-    missing = [c for c in REQUIRED_COLUMNS if c not in names]
-    if missing:
-        raise ParamError([f"columns: missing {', '.join(missing)} "
-                          f"(a plan has {', '.join(PLAN_COLUMNS)}; found {', '.join(names)})"])
-    records = [dict(zip(names, cells, strict=False)) for cells in reader if any(c.strip() for c in cells)]
+    if not isinstance(text, str):
+        raise ParamError([f"plan: expected CSV text, not {type(text).__name__}; use "
+                          "read_plan_csv for a file"])
+    text = text.removeprefix("\ufeff")
+    if not text.strip():
+        raise ParamError(["plan: the file is empty; a plan needs a header row "
+                          f"({', '.join(PLAN_COLUMNS)}) and one row per clip"])
+    try:
+        # newline="" lets the csv module split on \n, \r\n and a lone \r alike.
+        reader = csv.reader(io.StringIO(text, newline=""))
+        header = next(reader, None)
+        if not header or not any(h.strip() for h in header):
+            raise ParamError(["columns: the plan has no header row "
+                              f"(needs {', '.join(PLAN_COLUMNS)})"])
+        names = [h.strip().lower() for h in header]
+        missing = [c for c in REQUIRED_COLUMNS if c not in names]
+        if missing:
+            raise ParamError([f"columns: missing {', '.join(missing)} (a plan has "
+                              f"{', '.join(PLAN_COLUMNS)}; found {', '.join(names)})"])
+        records = [dict(zip(names, cells, strict=False)) for cells in reader
+                   if any(c.strip() for c in cells)]
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit (128 KiB)
+        raise ParamError([f"plan: not a readable CSV file ({exc}); save it again as CSV "
+                          "(UTF-8, comma-separated)"]) from None
     rows, problems = rows_from_records(records)
     if problems:
         raise ParamError(problems)
     return rows
+
+
+def read_plan_csv(path: str | Path) -> list[PlanRow]:
+    """Read the plan CSV file at ``path`` (a :class:`~pathlib.Path` or a path ``str``) into
+    rows with :func:`read_plan_text` (UTF-8, BOM allowed).
+
+    Raises ``ParamError`` listing every problem: no file at ``path``, an unreadable or
+    non-UTF-8 file, and everything :func:`read_plan_text` reports.
+    """
+    if not isinstance(path, str | Path):
+        raise ParamError([f"plan: expected a file path, not {type(path).__name__}"])
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise ParamError([f"plan: no file at {file}; check the path"]) from None
+    except UnicodeDecodeError:
+        raise ParamError([f"plan: {file} is not UTF-8 text; save it as a UTF-8 CSV file"]
+                         ) from None
+    except (OSError, ValueError) as exc:  # a directory, no permission, a NUL in the path
+        raise ParamError([f"plan: cannot read {file} ({exc})"]) from None
+    return read_plan_text(text)
+
+
+def plan_csv(rows: Sequence[PlanRow]) -> str:
+    """The plan columns of ``rows`` as CSV text (``\\n`` line ends, header first, ``params``
+    as JSON, blank ``path`` when none) — no pricing, so saving a plan never reprices it.
+
+    :func:`read_plan_text` reads it back to equal rows (rows as the readers make them:
+    defaults filled in). An empty plan is the header alone.
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(PLAN_COLUMNS)
+    for row in rows:
+        w.writerow(_plan_cells(row))
+    return buf.getvalue()
+
+
+def _plan_cells(row: PlanRow) -> list[Any]:
+    """One plan row's cells in :data:`PLAN_COLUMNS` order."""
+    return [row.clip, _fmt_num(row.duration_s), _fmt_num(row.width), _fmt_num(row.height),
+            _fmt_num(row.fps), row.model_id, _params_json(row.params), row.generations,
+            row.path or ""]
 
 
 # ================================ Pricing ========================================================
@@ -397,18 +534,31 @@ def _coverage_note(model_id: str, clip: ClipInfo, params: Mapping[str, Any]) -> 
 
 
 def _row_problems(row: PlanRow) -> list[str]:
-    problems = []
-    for name, value, unit in (("duration_s", row.duration_s, "seconds"),
-                              ("width", row.width, "pixels"), ("height", row.height, "pixels"),
-                              ("fps", row.fps, "frames/s")):
-        v = _as_number(value)
-        if v is None or v <= 0:
-            problems.append(f"{name}: must be more than 0 {unit} (got {value!r})")
-    if not isinstance(row.generations, int) or isinstance(row.generations, bool) \
-            or row.generations < 1:
-        problems.append(f"generations: must be a whole number of at least 1 "
-                        f"(got {row.generations!r})")
+    """The editor's limits on a row's numbers (:func:`_number_problem`), for rows built
+    directly rather than read; ``generations`` must also be an ``int``. Never raises."""
+    problems = [problem for column, value in (
+        ("duration_s", row.duration_s), ("width", row.width), ("height", row.height),
+        ("fps", row.fps), ("generations", row.generations),
+    ) if (problem := _number_problem(column, value))]
+    if not isinstance(row.params, Mapping):
+        problems.append(f"params: must be a mapping of the model's parameters such as "
+                        f'{{"resolution": "4k"}} (got {_shown(row.params)})')
+    if not any(p.startswith("generations") for p in problems) and (
+            not isinstance(row.generations, int) or isinstance(row.generations, bool)):
+        lo, hi = GENERATIONS_RANGE
+        problems.append(f"generations: must be a whole number from {lo} to {hi} "
+                        f"(got {_shown(row.generations)})")
     return problems
+
+
+def _unpriceable(exc: BaseException) -> str:
+    """The problem sentence of a row whose arithmetic failed (a rate or value too large for a
+    4-decimal quote, a division by zero, a value of the wrong type)."""
+    if isinstance(exc, StudioError):
+        return str(exc)
+    return ("this row cannot be priced: its numbers or the rate are out of range "
+            f"({type(exc).__name__}); check duration_s, width, height, fps, generations and "
+            "params")
 
 
 _Priced = tuple[pricing.Quote | None, tuple[str, ...], str | None]
@@ -417,20 +567,24 @@ _Priced = tuple[pricing.Quote | None, tuple[str, ...], str | None]
 def _price_one(model_id: str, row: PlanRow, params: Mapping[str, Any],
                kwargs: Mapping[str, Any], cache: dict[Any, _Priced]) -> _Priced:
     """(quote of one generation, notes, problem) for ``row`` on ``model_id`` with ``params``;
-    cached by everything that can change the price."""
+    cached by everything that can change the price. Rows outside the editor's limits are not
+    priced (nor cached)."""
+    problems = _row_problems(row)
+    if problems:
+        return None, (), "; ".join(problems)
     key = (model_id, float(row.duration_s), int(row.width), int(row.height), float(row.fps),
            _freeze(params))
     hit = cache.get(key)
     if hit is not None:
         return hit
     out: _Priced
-    problems = _row_problems(row)
     try:
         full = catalog.with_defaults(model_id, params)
-        problems += _priceable_problems(model_id, full)
     except ParamError as exc:
         problems += exc.problems
         full = dict(params)
+    else:
+        problems += _params_problems(model_id, full)
     if problems:
         out = (None, (), "; ".join(problems))
     else:
@@ -441,8 +595,8 @@ def _price_one(model_id: str, row: PlanRow, params: Mapping[str, Any],
             out = (None, (), "; ".join(exc.problems))
         except KeyError as exc:
             out = (None, (), f"no sourced rate: {exc.args[0] if exc.args else exc}")
-        except (StudioError, ValueError, ZeroDivisionError) as exc:
-            out = (None, (), str(exc))
+        except (StudioError, ValueError, ArithmeticError, TypeError) as exc:
+            out = (None, (), _unpriceable(exc))
         else:
             notes = list(q.notes)
             cover = _coverage_note(model_id, clip, full)
@@ -518,7 +672,7 @@ class PricedPlan:
         return pd.DataFrame(data, columns=columns)
 
     def to_csv(self) -> str:
-        """The plan columns first (so it re-imports with :func:`read_plan_csv`), then the
+        """The plan columns first (so it re-imports with :func:`read_plan_text`), then the
         quote columns: ``quote_usd`` (quote × generations, USD 4 dp), ``unit_usd``, ``tier``,
         ``units``, ``unit``, ``rate_usd``, ``provenance``, ``source_url``, ``as_of``,
         ``basis``, ``notes``, ``problem``. Summing ``quote_usd`` gives :attr:`total_usd`."""
@@ -529,9 +683,7 @@ class PricedPlan:
             rec = self._record(r)
             row = r.row
             w.writerow([
-                row.clip, _fmt_num(row.duration_s), int(row.width), int(row.height),
-                _fmt_num(row.fps), row.model_id, _params_json(row.params), row.generations,
-                row.path or "",
+                *_plan_cells(row),
                 *("" if rec[c] is None else _dec(rec[c]) if isinstance(rec[c], Decimal)
                   else str(rec[c]) for c in QUOTE_COLUMNS),
             ])
@@ -567,7 +719,7 @@ class PricedPlan:
                 {k: (_dec(v) if isinstance(v, Decimal) else _plain(v)) for k, v in rec.items()}
                 for rec in comparison.to_dict("records")
             ]
-        return json.dumps(out, indent=2, ensure_ascii=False)
+        return json.dumps(out, indent=2, ensure_ascii=False, default=str)
 
 
 def _quote_json(q: pricing.Quote | None) -> dict[str, Any] | None:
@@ -594,32 +746,45 @@ def price_plan(
 
     ``book`` is the team's rate book (``studio.ratebook.load_book``), passed to
     ``pricing.quote(book=…)`` when that accepts one; ``live_pricing`` maps a model id to its
-    live Oxen ``pricing`` object (oxen.md §11.2). A row that cannot be priced (bad value,
-    unknown model, no sourced rate) gets a ``problem`` sentence instead of a quote and adds
-    nothing to the total; the rest of the plan is still priced. Never raises for bad rows.
+    live Oxen ``pricing`` object (oxen.md §11.2). A row that cannot be priced — a number
+    outside the editor's limits (see :func:`rows_from_records`; rows built directly are
+    checked too, e.g. ``"width: must be between 16 and 8192 pixels (got 1e+30)"``), an
+    unknown model, no sourced rate, or arithmetic that fails (a rate too large for a
+    4-decimal quote) — gets a ``problem`` sentence instead of a quote and adds nothing to
+    the total; the rest of the plan is still priced. Never raises for bad rows.
     Identical rows are quoted once per call.
     """
     kwargs_by_model: dict[str, dict[str, Any]] = {}
     cache: dict[Any, _Priced] = {}
     out: list[PricedRow] = []
     for i, row in enumerate(rows, 1):
-        mid = row.model_id
-        if mid not in catalog.MODELS:
-            try:
-                mid = resolve_model(mid)
-            except ParamError as exc:
-                out.append(PricedRow(i, row, None, None, (), exc.problems[0]))
-                continue
-        kwargs = kwargs_by_model.get(mid)
-        if kwargs is None:
-            kwargs = _quote_kwargs(book, (live_pricing or {}).get(mid))
-            kwargs_by_model[mid] = kwargs
-        q, notes, problem = _price_one(mid, row, row.params, kwargs, cache)
-        if q is None:
-            out.append(PricedRow(i, row, None, None, notes, problem))
-            continue
-        out.append(PricedRow(i, row, q, q.amount_usd * row.generations, notes, None))
+        try:
+            out.append(_price_row(i, row, book, live_pricing, kwargs_by_model, cache))
+        except (ArithmeticError, ValueError, TypeError, AttributeError, StudioError) as exc:
+            out.append(PricedRow(i, row, None, None, (), _unpriceable(exc)))
     return PricedPlan(tuple(out), ())
+
+
+def _price_row(i: int, row: PlanRow, book: RateBook | None,
+               live_pricing: Mapping[str, Mapping[str, Any]] | None,
+               kwargs_by_model: dict[str, dict[str, Any]],
+               cache: dict[Any, _Priced]) -> PricedRow:
+    """Row ``i`` of :func:`price_plan`; may raise for a hand-built row (the caller turns that
+    into the row's problem)."""
+    mid = row.model_id
+    if not isinstance(mid, str) or mid not in catalog.MODELS:
+        try:
+            mid = resolve_model(str(mid))
+        except ParamError as exc:
+            return PricedRow(i, row, None, None, (), exc.problems[0])
+    kwargs = kwargs_by_model.get(mid)
+    if kwargs is None:
+        kwargs = _quote_kwargs(book, (live_pricing or {}).get(mid))
+        kwargs_by_model[mid] = kwargs
+    q, notes, problem = _price_one(mid, row, row.params, kwargs, cache)
+    if q is None:
+        return PricedRow(i, row, None, None, notes, problem)
+    return PricedRow(i, row, q, q.amount_usd * row.generations, notes, None)
 
 
 # ================================ Comparison and grids ===========================================
@@ -690,7 +855,10 @@ def compare_models(
     output by short side ``"1280×720 … 3840×2160"``), ``min_short_side_px``,
     ``meets_target`` (bool), ``limit_rows`` (rows the model cannot do whole: over its
     documented input limits, :func:`studio.catalog.check_limits`, or — LTX 2.3 — output
-    shorter than the clip), ``problems`` (rows not priced) and ``cheapest_meeting_target``
+    shorter than the clip), ``problems`` (rows not priced), ``provenance`` (the rate
+    provenances behind ``total_usd``, sorted and joined: ``"published"``, ``"proxy,
+    published"``; surcharge factors count; ``""`` when no row is priced) and
+    ``cheapest_meeting_target``
     (bool): per task, exactly one True — the cheapest model that meets the target with
     ``limit_rows == 0`` — when any does (a plan of one task has one True at most). Ties go
     to catalog order. ``attrs["target_resolution"]`` holds the target.
@@ -716,13 +884,18 @@ def compare_models(
             kwargs = _quote_kwargs(book, (live_pricing or {}).get(candidate))
             total, problems, limit_rows = ZERO, 0, 0
             sizes: list[tuple[int, int]] = []
+            provenances: set[str] = set()
             for row in task_rows:
+                if _row_problems(row):
+                    problems += 1
+                    continue
                 params = _candidate_params(row, candidate, target_resolution)
                 q, _notes, problem = _price_one(candidate, row, params, kwargs, cache)
                 if q is None:
                     problems += 1
                     continue
                 total += q.amount_usd * row.generations
+                provenances |= _provenances(q)
                 clip = row.clip_info()
                 geo = catalog.output_geometry(candidate, width=clip.width, height=clip.height,
                                               fps=clip.fps, frame_count=clip.frame_count,
@@ -738,6 +911,7 @@ def compare_models(
                 "output_resolution": _size_range(sizes), "min_short_side_px": short,
                 "meets_target": bool(sizes) and problems == 0 and short >= need,
                 "limit_rows": limit_rows, "problems": problems,
+                "provenance": ", ".join(sorted(provenances)),
                 "cheapest_meeting_target": False,
             })
         group = records[first:]
@@ -746,10 +920,15 @@ def compare_models(
             min(eligible, key=lambda r: r["total_usd"])["cheapest_meeting_target"] = True
     frame = pd.DataFrame(records, columns=[
         "task", "model_id", "model_name", "rows", "total_usd", "output_resolution",
-        "min_short_side_px", "meets_target", "limit_rows", "problems",
+        "min_short_side_px", "meets_target", "limit_rows", "problems", "provenance",
         "cheapest_meeting_target"])
     frame.attrs["target_resolution"] = target_resolution
     return frame
+
+
+def _provenances(q: pricing.Quote) -> set[str]:
+    """The provenances of the rates behind ``q``: its rate's and its surcharge factors'."""
+    return {q.provenance, *(s.provenance for s in q.surcharges)}
 
 
 def _size_range(sizes: list[tuple[int, int]]) -> str:
@@ -789,7 +968,8 @@ def heatmap_grid(
     one column per resolution labelled ``"W×H"`` (pixels); cells are USD ``Decimal`` quotes,
     or ``None`` where no quote exists. Clips are at ``fps`` frames/s. LTX 2.3 on Oxen renders
     enough frames to cover each duration (capped at 481, so long durations plateau).
-    ``attrs`` holds ``model_id``, ``settings`` and ``provenance`` (set of provenances used).
+    ``attrs`` holds ``model_id``, ``settings`` and ``provenance`` (sorted list of the rate
+    provenances used, surcharge factors included).
     """
     rows = [duration_row(model_id, params, float(d), int(w), int(h), fps)
             for d in durations_s for (w, h) in resolutions]
@@ -803,7 +983,8 @@ def heatmap_grid(
     frame = pd.DataFrame(values, index=pd.Index([float(d) for d in durations_s],
                                                 name="duration_s"), columns=labels)
     frame.attrs.update(model_id=model_id, settings=settings_label(model_id, params),
-                       provenance=sorted({r.quote.provenance for r in priced.rows if r.quote}))
+                       provenance=sorted(set().union(*(_provenances(r.quote)
+                                                       for r in priced.rows if r.quote))))
     return frame
 
 
@@ -817,8 +998,10 @@ __all__ = [
     "compare_models",
     "duration_row",
     "heatmap_grid",
+    "plan_csv",
     "price_plan",
     "read_plan_csv",
+    "read_plan_text",
     "resolve_model",
     "rows_from_records",
     "settings_label",

@@ -12,8 +12,10 @@ Quote error of one generation (defined here, used everywhere below)::
     abs_pct_error = |charge − quote| / charge × 100
 
 i.e. the absolute error *relative to what was actually charged*, in percent. It is defined
-only when both are known and the charge is above zero; a "mean absolute % error" (MAPE) is
-the mean over those pairs only.
+only when both are known, the charge is above zero and the charge was *reported by the
+provider*: LTX reports no charge, so its charge is computed from the same input-tier rule as
+its quote (``charge_source == "computed"``) and holding the two against each other would
+measure nothing. A "mean absolute % error" (MAPE) is the mean over the measured pairs only.
 
 Days are UTC calendar days of ``created_at`` (the same instant budgets use).
 """
@@ -33,7 +35,8 @@ import pandas as pd
 from studio.jobs import Job
 
 GENERATION_COLUMNS = ["job_id", "model_id", "owner", "owner_name", "created_at", "day", "status",
-                      "quote_usd", "charge_usd", "error_usd", "abs_pct_error"]
+                      "quote_usd", "quote_provenance", "charge_usd", "charge_source",
+                      "error_usd", "abs_pct_error"]
 ERROR_COLUMNS = ["generations", "pairs", "quoted_usd", "charged_usd", "mean_abs_pct_error"]
 GROUPINGS = ("day", "model_id", "owner")
 # Duration buckets of the source clip for the turnaround forecast: (upper bound s, label).
@@ -59,8 +62,11 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
 
     Columns: ``job_id``, ``model_id``, ``owner`` (key fingerprint), ``owner_name`` (str or
     None), ``created_at`` (aware UTC datetime), ``day`` (UTC ``datetime.date``), ``status``,
-    ``quote_usd`` (Decimal or None), ``charge_usd`` (Decimal or None), ``error_usd`` (charge −
-    quote, Decimal or None), ``abs_pct_error`` (float percent, NaN when undefined; see the
+    ``quote_usd`` (Decimal or None), ``quote_provenance`` (the quoted rate's ``"live"`` /
+    ``"published"`` / ``"proxy"`` / ``"override"``, or None), ``charge_usd`` (Decimal or None),
+    ``charge_source`` (``"provider"``: reported by Oxen; ``"computed"``: LTX, from its tier
+    rule; None while unknown), ``error_usd`` (charge − quote, Decimal or None),
+    ``abs_pct_error`` (float percent, NaN when undefined or the charge is computed; see the
     module docstring).
     """
     rows = []
@@ -68,7 +74,9 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
         quote, charge = job.quote_amount, job.charge_amount
         if quote is None and charge is None:
             continue
-        error = abs_pct_error(quote, charge)
+        source = None if charge is None else ("provider" if job.provider == "oxen"
+                                              else "computed")
+        error = abs_pct_error(quote, charge) if source == "provider" else None
         rows.append({
             "job_id": job.id,
             "model_id": job.model_id,
@@ -78,7 +86,9 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
             "day": job.created_at.date(),
             "status": job.status,
             "quote_usd": quote,
+            "quote_provenance": (job.quote or {}).get("provenance"),
             "charge_usd": charge,
+            "charge_source": source,
             "error_usd": charge - quote if quote is not None and charge is not None else None,
             "abs_pct_error": math.nan if error is None else error,
         })

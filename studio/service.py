@@ -329,7 +329,8 @@ class Studio:
         """Send ``prepared`` once and return its job rows (one per generation).
 
         ``mode`` is ``"queue"`` (Oxen ``POST /api/ai/queue``; LTX's route is always async) or
-        ``"sync"`` (Oxen ``POST /api/ai/videos/generate``, blocks until done).
+        ``"sync"`` (Oxen ``POST /api/ai/videos/generate``, blocks until done; one generation
+        only — ``num_generations`` > 1 in sync mode is a ``ParamError``).
 
         Before anything is uploaded or stored: raises ``ParamError``/``LimitError`` when the
         request is invalid; ``BudgetExceededError`` when quote × ``num_generations`` (USD)
@@ -483,6 +484,8 @@ class Studio:
         model_id = prepared.model_id
         spec = catalog.get(model_id)
         problems = list(prepared.problems)
+        if mode not in ("queue", "sync"):
+            problems.append(f"mode: must be queue or sync (got {mode!r})")
         if spec.provider == "ltx":
             if mode != "queue":
                 problems.append("mode: the LTX route is asynchronous (queue only)")
@@ -494,6 +497,9 @@ class Studio:
             if not lo <= num_generations <= hi:
                 problems.append(f"num_generations: must be between {lo} and {hi} "
                                 f"(got {num_generations})")
+            elif mode == "sync" and num_generations != 1:
+                problems.append(f"num_generations: sync mode runs one generation; use queue "
+                                f"mode for {lo + 1}–{hi} (got {num_generations})")
         if prepared.quote is None and not prepared.problems:
             problems.append("quote: this request could not be priced, so it cannot be checked "
                             "against the budget; review it again")
@@ -664,10 +670,7 @@ class Studio:
     def live_model(self, model_id: str) -> dict[str, Any] | None:
         """The live Oxen model object (``pricing``, ``request_schema``) or ``None`` in sandbox
         mode or for the LTX route. Raises provider errors."""
-        spec = catalog.get(model_id)
-        if spec.provider != "oxen" or self.target("oxen") != "live":
-            return None
-        return self.oxen().model(model_id)
+        return live_model(self.settings, model_id, sandbox_url=self.sandbox_url)
 
     # -- previews -------------------------------------------------------------------------
     def _computed_charge(self, job: Job) -> str | None:
@@ -689,6 +692,20 @@ class Studio:
         except MediaError as exc:
             return {"error": f"The result downloaded but no preview could be made: {exc}"}
         return {"preview_path": str(path) if path else None}
+
+
+def live_model(settings: Settings, model_id: str, *, sandbox_url: str | None = None
+               ) -> dict[str, Any] | None:
+    """``GET /api/ai/models/{id}`` on live Oxen (what :meth:`Studio.live_model` answers),
+    without a job store: the model object (``pricing``, ``request_schema``), or ``None`` when
+    Oxen runs without a key (sandbox mode: nothing is fetched) or ``model_id`` is not an Oxen
+    model. Raises ``ParamError`` for an unknown model and the client's ``StudioError``s
+    (``NetworkError``, ``AuthError``, …) when the lookup fails."""
+    spec = catalog.get(model_id)
+    if spec.provider != "oxen" or not settings.is_live("oxen"):
+        return None
+    return OxenClient(settings.base_url_for("oxen", sandbox_url),
+                      settings.key_for("oxen")).model(model_id)
 
 
 def preview_for(
@@ -741,5 +758,5 @@ def source_preview(path: Path, cache_dir: Path, *, progress: Callable[[float], N
     return dest, True
 
 
-__all__ = ["ApiError", "PlanItem", "Prepared", "RowOutcome", "Source", "Studio", "preview_for",
-           "source_preview"]
+__all__ = ["ApiError", "PlanItem", "Prepared", "RowOutcome", "Source", "Studio", "live_model",
+           "preview_for", "source_preview"]

@@ -5,7 +5,6 @@ plan, team rate overrides with their audit trail, and the estimate-vs-actual led
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -138,7 +137,11 @@ def test_a_broken_csv_is_named_row_by_row_and_the_plan_kept(data_dir):
     assert not at.exception, at.exception
     shown = texts(at)
     assert "bad.csv was not imported" in shown and "row 1" in shown and "duration_s" in shown
-    assert {m.label: m.value for m in at.metric}["Plan total"] != "$0"
+    # The plan is untouched: still the sample row, still its quote.
+    sample = forecast.price_plan([forecast.PlanRow(
+        clip="cockatoo.mp4", duration_s=14.0, width=1280, height=720, fps=20.0,
+        model_id=catalog.HYPERION)]).total_usd
+    assert {m.label: m.value for m in at.metric}["Plan total"] == f"${sample}"
 
 
 def test_team_override_is_audited_and_used_by_quotes(data_dir):
@@ -187,13 +190,16 @@ def test_budget_json_that_cannot_be_read_is_a_sentence_not_a_crash(data_dir):
     assert "budget.json" in texts(at)
 
 
-def test_quote_amounts_are_decimal_in_the_saved_plan(data_dir):
+def test_the_plan_is_saved_as_typed_and_shown_again(data_dir):
     at = open_page("forecast")
     at.button(key="forecast:addsample").click().run()
     saved = next((data_dir / "plans").glob("*.csv"))
     rows = forecast.read_plan_csv(saved)
-    assert len(rows) == 1 and rows[0].path and rows[0].duration_s == pytest.approx(14.0)
-    assert isinstance(forecast.price_plan(rows).total_usd, Decimal)
+    assert [(r.clip, r.model_id, r.width, r.height, r.fps, r.duration_s) for r in rows] == [
+        ("cockatoo.mp4", catalog.HYPERION, 1280, 720, 20.0, 14.0)]
+    total = forecast.price_plan(rows).total_usd
+    again = open_page("forecast")  # a new session: same plan, same total
+    assert {m.label: m.value for m in again.metric}["Plan total"] == f"${total}"
 
 
 def _add_sample_row(at, model_name: str) -> None:
@@ -261,3 +267,30 @@ def test_live_pricing_is_shown_beside_the_bundled_rate_and_used(data_dir, monkey
 
     page = open_page("starlight")
     assert "live API rate" in texts(page) and "$2.24" in texts(page)  # 14 s × $0.16
+
+
+PROVENANCES = {"live", "published", "proxy", "override"}
+BADGES = ("published rate", "proxy estimate", "live API rate", "team override")
+
+
+@pytest.mark.parametrize("page", ["hyperion_hdr", "ltx_hdr", "ltx_direct", "rhea", "starlight",
+                                  "generations", "forecast", "ledger", "rates"])
+def test_every_quote_on_every_page_names_its_provenance(data_dir, page):
+    spent(data_dir, "1.50", quote="1.40")  # a generation with a quote, for the tables
+    at = open_page(page)
+    if page == "forecast":
+        _add_sample_row(at, "Topaz Rhea")
+    assert not at.exception, at.exception
+    shown = texts(at)
+    if page in ("hyperion_hdr", "ltx_hdr", "ltx_direct", "rhea", "starlight"):
+        assert any(b in shown for b in BADGES), shown  # beside the quote
+        assert "Source:" in shown
+        return
+    tables = [t.value for t in at.dataframe]
+    column = {"generations": "Quote from", "forecast": "provenance", "ledger": "quote_provenance",
+              "rates": "provenance"}[page]
+    quoted = [t for t in tables if column in t.columns]
+    assert quoted, [list(t.columns) for t in tables]
+    for table in quoted:
+        values = set(table[column].dropna())
+        assert values and values <= PROVENANCES, values

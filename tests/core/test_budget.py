@@ -176,6 +176,61 @@ def test_usd_formatting(amount, text):
     assert budget.usd(D(amount)) == text
 
 
+@pytest.mark.parametrize(("amount", "text"), [
+    ("1E+3", "$1,000.00"),                      # never "$1E+3"
+    ("1e24", "more than $1,000,000,000,000,000"),
+    ("1e30", "more than $1,000,000,000,000,000"),
+    ("1E+999999999", "more than $1,000,000,000,000,000"),
+    ("-1e20", "less than -$1,000,000,000,000,000"),
+    ("999999999999999.99", "$999,999,999,999,999.99"),
+    ("1000000000", "$1,000,000,000.00"),
+    ("-0.5", "-$0.50"), ("-0.00001", "$0.00"), ("0E+5", "$0.00"), ("1e-40", "$0.00"),
+    ("NaN", "$NaN"), ("sNaN", "$NaN"), ("Infinity", "$Infinity"), ("-Infinity", "-$Infinity"),
+])
+def test_usd_never_raises_and_never_uses_an_exponent(amount, text):
+    """Any Decimal at all: plain digits, cents always, at most 4 decimals."""
+    assert budget.usd(D(amount)) == text
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("1000000000", D("1000000000")), ("1e3", D("1000")), (D("1E+2"), D("100")),
+    ("$12.50", D("12.50")), (5.5, D("5.5")), (0, D("0")), ("-0", D("0")), ("12.340", D("12.340")),
+])
+def test_parse_usd_accepts_caps_up_to_a_billion_in_cents(value, expected):
+    amount, problem = budget.parse_usd(value, "team budget")
+    assert problem is None and amount == expected
+    assert "E" not in str(amount)  # saved as plain digits
+
+
+@pytest.mark.parametrize(("value", "says"), [
+    ("1e24", "at most $1,000,000,000.00"), ("1e30", "at most $1,000,000,000.00"),
+    (1e30, "at most $1,000,000,000.00"), ("1000000000.01", "at most $1,000,000,000.00"),
+    ("12.345", "at most 2 decimal places"), ("1e-9", "at most 2 decimal places"),
+    ("NaN", "such as 25 or 12.50"), ("sNaN", "such as 25 or 12.50"),
+    ("inf", "such as 25 or 12.50"), (float("inf"), "such as 25 or 12.50"),
+    (D("-Infinity"), "such as 25 or 12.50"), ("-1", "zero or more"), (True, "such as 25"),
+    ([25], "such as 25"), pytest.param(10 ** 5000, "such as 25", id="int-of-5000-digits"),
+    ("lots", "such as 25"),
+])
+def test_parse_usd_refuses_what_is_not_a_cap(value, says):
+    """Huge (1e24 would crash every page's banner), NaN, infinite, negative, sub-cent."""
+    amount, problem = budget.parse_usd(value, "team budget")
+    assert amount is None and problem.startswith("team budget: ") and says in problem
+
+
+def test_a_huge_cap_is_refused_on_save_and_never_crashes_the_banner(tmp_path):
+    with pytest.raises(ParamError, match=r"at most \$1,000,000,000\.00"):
+        BudgetStore.in_dir(tmp_path).save(period="month", team_usd="1e24")
+    assert not (tmp_path / "budget.json").exists()
+    # caps handed over directly (e.g. STUDIO_BUDGET_TEAM_USD=1e30) still make sentences
+    config = BudgetConfig(team_usd=D("1e30"), default_owner_usd=D("1e24"))
+    assert "more than $1,000,000,000,000,000" in budget.status([job(charge="1")], config,
+                                                               "alice", NOW).message
+    verdict = budget.check([], config, "alice", D("1e30"), NOW)  # over the owner's 1e24
+    assert not verdict.allowed and "E+" not in verdict.message
+    assert "more than $1,000,000,000,000,000" in verdict.message
+
+
 # -- saved caps ---------------------------------------------------------------------------
 def test_saved_caps_win_over_settings_and_round_trip(tmp_path):
     """Settings apply until a budget is saved; saving writes budget.json atomically."""
@@ -202,6 +257,34 @@ def test_saving_lists_every_problem(tmp_path):
                                           owner_usd={"abc": "Infinity"})
     assert len(err.value.problems) == 4
     assert not (tmp_path / "budget.json").exists()
+
+
+@pytest.mark.parametrize("content", [
+    '{"period": "month", "team_usd": "1e24"}',       # saved before caps were bounded
+    '{"period": "month", "team_usd": "1e30", "owner_usd": {}}',
+    '{"period": "month", "team_usd": 1e400}',         # JSON reads it as infinity
+    '{"period": "month", "team_usd": "NaN"}',
+    '{"period": "month", "team_usd": NaN}',
+    '{"period": "month", "team_usd": "12.345"}',
+    '{"period": "month", "team_usd": {"usd": 5}}',
+    pytest.param('{"period": "month", "team_usd": ' + "9" * 5000 + "}",
+                 id="int-of-5000-digits"),  # past Python's int-from-text limit
+    '{"period": ["month"]}',
+    '{"period": {"kind": "month"}}',
+    '{"period": "month", "owner_usd": ["abc"]}',
+    '{"period": "month", "owner_usd": "abc"}',
+    '{"period": "month", "owner_usd": {"abc": "1e30"}}',
+    '{"period": "month", "owner_usd": {"": "5"}}',
+    "[1, 2]",
+    '"month"',
+    pytest.param("[" * 100_000 + "]" * 100_000, id="deep-nesting"),  # past the parser's depth
+    "",
+])
+def test_any_unusable_saved_value_is_the_config_error_sentence(tmp_path, content):
+    """Whatever budget.json holds, load() either returns caps or the ConfigError sentence."""
+    (tmp_path / "budget.json").write_text(content)
+    with pytest.raises(ConfigError, match=r"budget\.json cannot be read .*Save the budget again"):
+        BudgetStore.in_dir(tmp_path).load(Settings(data_dir=tmp_path))
 
 
 def test_damaged_budget_file_refuses_rather_than_dropping_the_caps(tmp_path):

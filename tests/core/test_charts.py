@@ -26,13 +26,15 @@ def test_plan_by_model_stacks_each_clip_by_model():
     fig = charts.plan_by_model(priced)
     assert fig.layout.barmode == "stack" and fig.layout.yaxis.tickprefix == "$"
     by_name = {t.name: t for t in fig.data}
-    assert set(by_name) == {"Starlight upscale", "Rhea upscale", "Hyperion HDR"}
+    # Each model's trace names where its rates came from.
+    assert set(by_name) == {"Starlight upscale (published)", "Rhea upscale (proxy)",
+                            "Hyperion HDR (proxy)"}
     amounts = [r.amount_usd for r in priced.rows]
-    assert by_name["Starlight upscale"].x == ("cockatoo",)
-    assert by_name["Starlight upscale"].y == (float(amounts[0]),) == (2.0916,)
-    assert by_name["Rhea upscale"].y == (float(amounts[1]),)
-    assert by_name["Hyperion HDR"].x == ("sunset",)
-    assert by_name["Hyperion HDR"].y == (float(amounts[2] + amounts[3]),)
+    assert by_name["Starlight upscale (published)"].x == ("cockatoo",)
+    assert by_name["Starlight upscale (published)"].y == (float(amounts[0]),) == (2.0916,)
+    assert by_name["Rhea upscale (proxy)"].y == (float(amounts[1]),)
+    assert by_name["Hyperion HDR (proxy)"].x == ("sunset",)
+    assert by_name["Hyperion HDR (proxy)"].y == (float(amounts[2] + amounts[3]),)
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(float(priced.total_usd))
     assert f"${priced.total_usd}" in fig.layout.title.text
 

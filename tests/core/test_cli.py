@@ -114,19 +114,64 @@ def test_submit_needing_confirmation_says_to_rerun_with_yes(monkeypatch, capsys)
     assert capsys.readouterr().out.strip() == "job-1" and fake.calls[-1] is True
 
 
-def test_yes_is_only_passed_to_a_submit_that_takes_it(monkeypatch, capsys):
-    from types import SimpleNamespace
+# -- submit against the sandbox: the budget refusal and the confirmation, end to end -----------
 
-    from studio import cli
+def sandbox_env(data_dir, sandbox, **extra):
+    """The CLI's environment in sandbox mode: no keys, no caps or thresholds from the shell."""
+    drop = {"OXEN_API_KEY", "LTXV_API_KEY", "DATABASE_URL", "STUDIO_CONFIRM_ABOVE_USD",
+            "STUDIO_BUDGET_PERIOD", "STUDIO_BUDGET_TEAM_USD", "STUDIO_BUDGET_OWNER_USD"}
+    env = {k: v for k, v in os.environ.items() if k not in drop}
+    env.update(STUDIO_DATA_DIR=str(data_dir), OXEN_BASE_URL=sandbox, LTX_BASE_URL=sandbox,
+               **extra)
+    return env
 
-    class OldStudio(_FakeStudio):
-        def submit(self, prepared, *, mode="queue", num_generations=1):
-            self.calls.append("old")
-            return [SimpleNamespace(id="job-2", status="queued", remote_id=None)]
 
-    fake = OldStudio()
-    monkeypatch.setattr(cli, "open_studio", lambda settings: fake)
-    assert cli.main(_submit_args("--yes")) == 0 and fake.calls == ["old"]
+def sandbox_traffic(url):
+    import requests
+
+    return requests.get(f"{url}/_sandbox/stats", timeout=10).json()["routes"]
+
+
+def test_submit_over_the_saved_budget_is_refused_with_the_arithmetic(tmp_path, sandbox, cockatoo):
+    """Team cap $1 saved from the app; a $2.0916 Starlight 4K request exits 1, prints the
+    refusal's figures on stderr, and stores, uploads and sends nothing."""
+    from studio.budget import BudgetStore
+
+    BudgetStore.in_dir(tmp_path).save(period="month", team_usd="1")
+    env = sandbox_env(tmp_path, sandbox)
+    before = sandbox_traffic(sandbox)
+    out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(cockatoo),
+                   "--param", "resolution=4k", "--yes"], env)
+    assert out.returncode == 1, out.stderr
+    assert "error: Refused: team budget for " in out.stderr
+    for figure in ("is $1.00", "this request $2.0916", "= $2.0916", "$1.0916 over",
+                   "Raise the budget or wait until"):
+        assert figure in out.stderr
+    assert out.stdout == "" and "Traceback" not in out.stderr and "--yes" not in out.stderr
+    assert json.loads(run_cli(["status", "--json"], env).stdout) == []
+    assert sandbox_traffic(sandbox) == before  # no upload, no paid request
+
+
+def test_submit_above_the_confirmation_threshold_needs_yes(tmp_path, sandbox, realshort):
+    """STUDIO_CONFIRM_ABOVE_USD=0.01: without --yes, exit 1 with the hint and nothing sent;
+    the same command with --yes is submitted."""
+    env = sandbox_env(tmp_path, sandbox, STUDIO_CONFIRM_ABOVE_USD="0.01")
+    args = ["submit", "--model", catalog.STARLIGHT, "--input", str(realshort),
+            "--param", "resolution=1080p"]
+    before = sandbox_traffic(sandbox)
+    out = run_cli(args, env)
+    assert out.returncode == 1, out.stderr
+    assert "error: This request is quoted at $" in out.stderr and "above the $0.01" in out.stderr
+    assert "hint: rerun the same command with --yes to confirm this spend." in out.stderr
+    assert out.stdout == "" and "Traceback" not in out.stderr
+    assert json.loads(run_cli(["status", "--json"], env).stdout) == []
+    assert sandbox_traffic(sandbox) == before
+
+    out = run_cli([*args, "--yes"], env)
+    assert out.returncode == 0, out.stderr
+    job_id = out.stdout.strip()
+    [row] = json.loads(run_cli(["status", "--json"], env).stdout)
+    assert row["id"] == job_id and row["remote_id"] and row["status"] in ("queued", "processing")
 
 
 def test_forecast_target_resolution_lists_every_model(monkeypatch, capsys, tmp_path):
@@ -150,3 +195,90 @@ def test_forecast_target_resolution_lists_every_model(monkeypatch, capsys, tmp_p
     assert data["total_usd"] == "0.5236"
     assert [c["model_id"] for c in data["comparison"] if c["cheapest_meeting_target"]] == [
         catalog.RHEA]
+
+
+# -- forecast rate sources: bundled + team overrides (+ live Oxen pricing with a key) ------------
+
+STARLIGHT_PLAN = ("clip,duration_s,width,height,fps,model_id,params,generations\n"
+                  'a,14,1280,720,20,Starlight upscale,"{""resolution"": ""4k""}",1\n'
+                  "b,10,1920,1080,24,Hyperion HDR,,1\n")
+
+
+@pytest.fixture
+def forecast_env(monkeypatch, tmp_path):
+    """In-process forecast with a clean environment; opening a studio or starting a sandbox
+    fails the test."""
+    from studio import cli
+
+    def no_provider(*_a, **_k):
+        raise AssertionError("forecast must not open a studio or start a sandbox")
+
+    monkeypatch.setattr(cli, "open_studio", no_provider)
+    monkeypatch.setattr(cli, "start_sandbox", no_provider)
+    for name in ("OXEN_API_KEY", "LTXV_API_KEY", "OXEN_BASE_URL", "LTX_BASE_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    plan = tmp_path / "plan.csv"
+    plan.write_text(STARLIGHT_PLAN)
+    return plan
+
+
+def test_forecast_in_sandbox_mode_fetches_nothing_and_names_its_rates(monkeypatch, capsys,
+                                                                      forecast_env):
+    from studio import cli
+
+    def no_fetch(*_a, **_k):
+        raise AssertionError("no live lookup without OXEN_API_KEY")
+
+    monkeypatch.setattr(cli, "fetch_live_model", no_fetch)
+    assert cli.main(["forecast", str(forecast_env)]) == 0
+    captured = capsys.readouterr()
+    assert "rates: bundled + 0 team overrides\n" in captured.err
+    assert "Total: $2.2183\n" in captured.out and "live" not in captured.out
+
+
+def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, forecast_env,
+                                                            sandbox, tmp_path):
+    """With OXEN_API_KEY the Oxen models of the plan are priced from GET /api/ai/models/{id}
+    (here the sandbox stands in for Oxen) and the totals equal the page's book."""
+    from studio import cli, forecast
+    from studio.ratebook import OverrideStore, load_book
+
+    OverrideStore(tmp_path / "rates").set(catalog.RHEA, "4k", "0.2", reason="deal", who="lead")
+    monkeypatch.setenv("OXEN_API_KEY", "test-key")
+    monkeypatch.setenv("OXEN_BASE_URL", sandbox)
+    assert cli.main(["forecast", str(forecast_env)]) == 0
+    captured = capsys.readouterr()
+    assert "rates: bundled + 1 team override + live Oxen pricing for 2 models\n" in captured.err
+    assert "live:" in captured.out  # Starlight is per second on Oxen's object
+    rows = forecast.read_plan_csv(forecast_env)
+    live = {m: cli.fetch_live_model(cli.Settings.from_env(), m)["pricing"]
+            for m in (catalog.STARLIGHT, catalog.HYPERION)}
+    page = forecast.price_plan(rows, book=load_book(tmp_path, live=live))
+    assert f"Total: ${page.total_usd}\n" in captured.out
+    assert page.rows[0].quote.provenance == "live"
+
+    # with --target-resolution every Oxen model of the plan's tasks is fetched too
+    assert cli.main(["forecast", str(forecast_env), "--target-resolution", "4k"]) == 0
+    assert "live Oxen pricing for 4 models" in capsys.readouterr().err
+
+
+def test_forecast_falls_back_to_bundled_when_live_pricing_fails(monkeypatch, capsys,
+                                                                 forecast_env):
+    from studio import cli
+    from studio.errors import NetworkError
+
+    calls = []
+
+    def unreachable(settings, model_id, **_k):
+        calls.append(model_id)
+        raise NetworkError("Oxen could not be reached (connection refused).", maybe_sent=False)
+
+    monkeypatch.setattr(cli, "fetch_live_model", unreachable)
+    monkeypatch.setenv("OXEN_API_KEY", "test-key")
+    assert cli.main(["forecast", str(forecast_env)]) == 0
+    captured = capsys.readouterr()
+    assert "note: live Oxen pricing is unavailable (" in captured.err
+    assert "connection refused" in captured.err and "bundled rates" in captured.err
+    assert "rates: bundled + 0 team overrides\n" in captured.err
+    assert "Total: $2.2183\n" in captured.out and len(calls) == 1  # gave up at once

@@ -144,6 +144,29 @@ def test_sync_mode_blocks_until_the_video_exists(studio, realshort):
     assert media.exr_zip_summary(done.result_files["exr_frames"]).frame_count == 9
 
 
+def test_sync_mode_with_several_generations_is_refused_before_anything_is_stored(
+        studio, realshort):
+    """The sync route returns one video: 2–4 generations there would leave rows behind that
+    nothing sends. Refused with a sentence before any upload, row or paid request."""
+    import requests
+
+    prepared = studio.prepare(catalog.LTX_OXEN, Source("upload", "r.mp4", path=realshort),
+                              {"prompt": "cinematic HDR", "num_frames": 9})
+    before = requests.get(f"{studio.sandbox_url}/_sandbox/stats", timeout=10).json()["routes"]
+    for n in (2, 4):
+        with pytest.raises(ParamError) as err:
+            studio.submit(prepared, mode="sync", num_generations=n, confirmed=True)
+        assert err.value.problems == [
+            f"num_generations: sync mode runs one generation; use queue mode for 2–4 (got {n})"]
+        with pytest.raises(ParamError, match="sync mode runs one generation"):
+            studio.check_submit(prepared, mode="sync", num_generations=n, confirmed=True)
+    assert studio.store.list() == []
+    after = requests.get(f"{studio.sandbox_url}/_sandbox/stats", timeout=10).json()["routes"]
+    assert after == before  # no upload, no paid request
+    with pytest.raises(ParamError, match="mode: must be queue or sync"):
+        studio.check_submit(prepared, mode="batch")
+
+
 def test_third_ltx_generation_waits_client_side_instead_of_a_429(studio, realshort):
     prepared = studio.prepare(catalog.LTX_DIRECT, Source("upload", "r.mp4", path=realshort), {})
     jobs = [studio.submit(prepared)[0] for _ in range(3)]
