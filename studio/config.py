@@ -23,6 +23,7 @@ OXEN_DEFAULT_URL = "https://hub.oxen.ai"
 LTX_DEFAULT_URL = "https://api.ltx.video"
 SANDBOX_KEY = "sandbox-local-key"  # not a secret: the sandbox accepts any bearer token
 BUDGET_PERIODS = ("day", "week", "month")
+MAX_USD_SETTING = Decimal(1_000_000_000)  # the largest cap or threshold that makes sense
 
 
 class Secret:
@@ -138,8 +139,9 @@ class Settings:
             except InvalidOperation:
                 raise ConfigError(f"{name} must be an amount in USD such as 25 or 12.50 "
                                   f"(got {raw!r}).") from None
-            if not value.is_finite() or value < 0:
-                raise ConfigError(f"{name} must be a positive amount in USD (got {raw!r}).")
+            if not value.is_finite() or value < 0 or value > MAX_USD_SETTING:
+                raise ConfigError(f"{name} must be an amount in USD between 0 and "
+                                  f"{MAX_USD_SETTING:,} (got {raw!r}).")
             return value
 
         def number(name: str, default: float) -> float:

@@ -381,3 +381,29 @@ def test_check_submit_runs_the_guard_without_sending(tmp_path, sandbox, cockatoo
     with pytest.raises(BudgetExceededError, match=r"\$10\.3664"):
         studio.check_submit(prepared, num_generations=4, confirmed=True)
     assert len(studio.store.list()) == 1 and sandbox_traffic(sandbox) == before
+
+
+@pytest.mark.parametrize("env, problem", [
+    ({"STUDIO_BUDGET_TEAM_USD": "1e30"}, "STUDIO_BUDGET_TEAM_USD must be an amount in USD"),
+    ({"STUDIO_BUDGET_OWNER_USD": "-1"}, "STUDIO_BUDGET_OWNER_USD must be an amount in USD"),
+    ({"STUDIO_CONFIRM_ABOVE_USD": "five"}, "STUDIO_CONFIRM_ABOVE_USD must be an amount"),
+    ({"STUDIO_BUDGET_PERIOD": "year"}, "STUDIO_BUDGET_PERIOD must be one of day, week, month"),
+])
+def test_budget_settings_from_the_environment_are_checked(env, problem):
+    from studio.config import Settings
+    from studio.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=problem):
+        Settings.from_mapping(env)
+
+
+def test_budget_settings_defaults_and_values():
+    from studio.config import Settings
+
+    s = Settings.from_mapping({})
+    assert (s.budget_period, s.budget_team_usd, s.budget_owner_usd, s.confirm_above_usd) == (
+        "month", None, None, Decimal("5"))
+    s = Settings.from_mapping({"STUDIO_BUDGET_TEAM_USD": "10", "STUDIO_CONFIRM_ABOVE_USD": "0",
+                               "STUDIO_BUDGET_PERIOD": "Week"})
+    assert (s.budget_period, s.budget_team_usd, s.confirm_above_usd) == (
+        "week", Decimal("10"), Decimal("0"))
