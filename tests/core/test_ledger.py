@@ -155,7 +155,7 @@ def run_until_done(studio: Studio, timeout: float = 180.0) -> list[Job]:
     raise AssertionError("generations did not finish in time")
 
 
-def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort):
+def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort, monkeypatch):
     """Ten generations (Rhea 720p 4 + 4, Hyperion 2): ten quote/charge pairs, a per-model
     error row each, and a turnaround forecast for the model with enough samples. The tracker
     must record Oxen's reported ``cost`` as the charge."""
@@ -187,3 +187,24 @@ def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort):
     assert estimate.label.startswith("about ") and estimate.label.endswith("(median of 8)")
     assert ledger.turnaround_estimate(done, catalog.HYPERION, hyperion.quote.tier,
                                       hyperion.clip.duration_s) is None  # only 2 samples
+
+    # The same store on the Estimate-vs-actual page: ten pairs and an error row per model.
+    import streamlit as st
+
+    from tests.app.conftest import open_page
+
+    for name, value in (("STUDIO_DATA_DIR", str(tmp_path)), ("OXEN_BASE_URL", sandbox),
+                        ("LTX_BASE_URL", sandbox)):
+        monkeypatch.setenv(name, value)
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    try:
+        at = open_page("ledger")
+        assert not at.exception, at.exception
+        assert {m.label: m.value for m in at.metric}["Quote/charge pairs"] == "10"
+        table = at.dataframe[0].value  # "Error per model"
+        assert dict(zip(table["model"], table["pairs"], strict=True)) == {
+            "Topaz Rhea": 8, "Topaz Hyperion HDR": 2}
+        assert list(table["mean_abs_pct_error"]) == [0.0, 0.0]
+    finally:
+        st.cache_resource.clear()
