@@ -55,8 +55,12 @@ def load_rate_book(studio: Studio) -> ratebook.RateBook:
     return ratebook.load_book(studio.settings.data_dir, live=live or None)
 
 
-def _who() -> str:
-    return session.display_name() or "someone (no display name set)"
+def _who(studio: Studio) -> str:
+    """Who changed a rate: the sidebar's display name and the key's fingerprint (never the
+    key), so the audit trail says who even when no name was typed."""
+    key = f"key {studio.settings.owner()[:8]}"
+    name = session.display_name()
+    return f"{name} ({key})" if name else key
 
 
 def render_rates(studio: Studio, *, key: str = "rates") -> None:
@@ -125,11 +129,17 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
     names = {m.id: m.display_name for m in catalog.MODELS.values()}
     choices = [(e.effective.model_id, e.effective.tier) for e in entries]
     by_choice = {(e.effective.model_id, e.effective.tier): e for e in entries}
+    # The rate is picked outside the form so its current value and unit show at once.
+    pick = st.selectbox(
+        "Rate", choices, format_func=lambda c: f"{names.get(c[0], c[0])} · {c[1]}",
+        key=f"{key}:pick")
+    entry = by_choice[pick]
+    current = entry.effective
+    st.caption(f"Now: ${current.usd} per {current.unit.replace('_', ' ')} · "
+               f"{current.provenance} · as of {current.as_of}"
+               + (f" · bundled ${entry.bundled.usd}" if entry.bundled and
+                  entry.bundled.usd != current.usd else ""))
     with st.form(f"{key}:override", border=True):
-        pick = st.selectbox(
-            "Rate", choices, format_func=lambda c: f"{names.get(c[0], c[0])} · {c[1]}",
-            key=f"{key}:pick")
-        entry = by_choice[pick]
         c1, c2 = st.columns([1, 3])
         usd = c1.text_input(
             f"New rate (USD per {entry.effective.unit.replace('_', ' ')})",
@@ -142,11 +152,11 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
     if save or remove:
         try:
             if save:
-                rate = store.set(pick[0], pick[1], usd.strip(), reason=reason, who=_who())
+                rate = store.set(pick[0], pick[1], usd.strip(), reason=reason, who=_who(studio))
                 session.set_flash(key, "success", f"Saved: {names[pick[0]]} {pick[1]} is now "
                                   f"${rate.usd} (team override). Quotes use it from now on.")
             else:
-                store.remove(pick[0], pick[1], reason=reason, who=_who())
+                store.remove(pick[0], pick[1], reason=reason, who=_who(studio))
                 session.set_flash(key, "success", f"Removed the override on {names[pick[0]]} "
                                   f"{pick[1]}; quotes use the {entry.bundled.provenance if entry.bundled else 'bundled'} rate again.")
         except ParamError as exc:
