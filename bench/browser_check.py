@@ -4,7 +4,8 @@
 
 Starts the sandbox on the run's sandbox data dir (no faults) and the app on its app data
 dir, opens the Generations page, reads the row count the page shows, and opens every model
-page; fails on any Streamlit exception element or a traceback in the page text.
+page and the three cost pages; fails on any Streamlit exception element or a traceback in
+the page text.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from studio.local_sandbox import free_port, start_sandbox
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
-PAGES = ["", "hyperion_hdr", "ltx_hdr", "ltx_direct", "rhea", "starlight"]
+PAGES = ["", "hyperion_hdr", "ltx_hdr", "ltx_direct", "rhea", "starlight", "forecast", "ledger",
+         "rates"]
 
 
 def main() -> int:
