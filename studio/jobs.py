@@ -41,6 +41,7 @@ from sqlalchemy import (
     MetaData,
     Table,
     Text,
+    case,
     cast,
     create_engine,
     event,
@@ -611,11 +612,18 @@ class JobStore:
         since_iso = _iso(since)
         cols = [t.c[name] for name in self._SPEND_COLUMNS]
         stmt = select(*cols).where(t.c.created_at >= since_iso)
-        # Every write sets updated_at, so (count, newest updated_at) over the period changes
-        # whenever a row that counts does: reuse the last answer while it holds (a cheap
-        # index-range aggregate instead of a thousand rows on every page rerun).
-        stamp_stmt = select(func.count(), func.max(t.c.updated_at)).where(
-            t.c.created_at >= since_iso)
+        # Reuse the last answer while nothing spend depends on has changed: the row count, how
+        # many have a charge, how many succeeded, how many ended free, and the newest
+        # updated_at (every write sets it). The counts alone catch every transition that
+        # moves spend even when replicas' clocks disagree. One index-range aggregate instead
+        # of a thousand rows on every page rerun.
+        def count_of(*statuses: str) -> Any:
+            return func.sum(case((t.c.status.in_(statuses), 1), else_=0))
+
+        stamp_stmt = select(
+            func.count(), func.count(t.c.charge_usd), count_of("succeeded"),
+            count_of("failed", "cancelled", "expired"), func.max(t.c.updated_at),
+        ).where(t.c.created_at >= since_iso)
         with self._read() as conn:
             stamp = (since_iso, *conn.execute(stamp_stmt).one())
             cached = self._spend_cache

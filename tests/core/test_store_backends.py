@@ -493,3 +493,9 @@ def test_spend_rows_follow_every_write_and_the_period(store):
     b = store.insert(make_job(created_at=now, quote=None))
     assert seen()[b.id] == ("submitting", None, None)  # so is an insert
     assert old.id not in seen()
+    # Another replica whose clock runs behind: its write carries an older updated_at, yet a
+    # status change that moves spend is still seen.
+    c = store.insert(make_job(created_at=now, status="queued", quote={"amount_usd": "1"}))
+    assert seen()[c.id] == ("queued", None, "1")
+    store.update(c.id, status="failed", updated_at=now - timedelta(hours=1))
+    assert seen()[c.id] == ("failed", None, "1")
