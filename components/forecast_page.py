@@ -141,6 +141,9 @@ def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> No
                                     float(hit.median_s)).label if hit else "")
     table["turnaround"] = turn
     table["quote_usd"] = [f"${v}" if v not in (None, "") else "—" for v in table["quote_usd"]]
+    for col in ("problem", "notes", "provenance", "basis"):
+        if col in table:
+            table[col] = table[col].fillna("")
     st.dataframe(
         table, width="stretch", hide_index=True, key=f"{key}:priced",
         column_order=["row", "clip", "model_name", "settings", "generations", "quote_usd",

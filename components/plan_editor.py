@@ -46,10 +46,16 @@ def rows_to_frame(rows: Sequence[forecast.PlanRow]) -> pd.DataFrame:
     frame = pd.DataFrame([{
         "clip": r.clip, "duration_s": float(r.duration_s), "width": int(r.width),
         "height": int(r.height), "fps": float(r.fps), "model": MODEL_NAMES.get(r.model_id, r.model_id),
-        "params": json.dumps(_explicit(r.model_id, r.params), sort_keys=True) if r.params else "",
+        "params": _params_text(r.model_id, r.params),
         "generations": int(r.generations), "path": r.path or "",
     } for r in rows])
     return frame.astype({"width": "Int64", "height": "Int64", "generations": "Int64"})
+
+
+def _params_text(model_id: str, params: dict[str, Any]) -> str:
+    """The settings cell: JSON of what differs from the defaults, blank for all defaults."""
+    explicit = _explicit(model_id, params) if params else {}
+    return json.dumps(explicit, sort_keys=True) if explicit else ""
 
 
 def _explicit(model_id: str, params: dict[str, Any]) -> dict[str, Any]:
