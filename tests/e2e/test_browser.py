@@ -25,14 +25,21 @@ def _wait_for_outcome(page: Page) -> None:
         pytest.fail(f"generation failed: {errors}")
 
 
-def _videos_ready(page: Page, count: int) -> None:
-    page.wait_for_function(
+def _videos_ready(page: Page, count: int) -> list[dict]:
+    """Wait until at least ``count`` videos are on the page and every one has its first
+    frame (``readyState >= 2``); returns their states read *in that same instant*. A rerun
+    can replace a video element a moment later, so a second read could see a fresh,
+    still-loading element and make the test flaky."""
+    handle = page.wait_for_function(
         f"""() => {{
             const v = [...document.querySelectorAll('video')];
-            return v.length >= {count} && v.every(x => x.readyState >= 2);
+            if (v.length < {count} || !v.every(x => x.readyState >= 2)) return false;
+            return v.map(x => ({{ready: x.readyState, w: x.videoWidth, h: x.videoHeight,
+                                d: x.duration}}));
         }}""",
         timeout=120_000,
     )
+    return handle.json_value()
 
 
 def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
@@ -51,9 +58,7 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     submit.click()
     expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(timeout=120_000)
     _wait_for_outcome(page)
-    _videos_ready(page, 2)  # source preview + result
-    states = page.evaluate("""() => [...document.querySelectorAll('video')].map(v => (
-        {ready: v.readyState, w: v.videoWidth, h: v.videoHeight, d: v.duration}))""")
+    states = _videos_ready(page, 2)  # source preview + result
     result = max(states, key=lambda s: s["w"])
     assert (result["w"], result["h"]) == (3840, 2160)
     assert abs(result["d"] - 14.0) < 0.1
