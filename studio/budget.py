@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.config import BUDGET_PERIODS
-from studio.errors import ConfigError, ParamError
+from studio.errors import ConfigError, ParamError, shown_value
 from studio.jobs import Job, JobStore
 
 if TYPE_CHECKING:
@@ -99,13 +99,6 @@ def _decimal_places(amount: Decimal) -> int:
     return max(0, -(exponent + trailing))
 
 
-def _shown(value: Any) -> str:
-    """``repr(value)`` for a problem sentence, at most 40 characters; never raises."""
-    try:
-        text = repr(value)
-    except (ValueError, TypeError, RecursionError):  # e.g. an int of 5000 digits
-        text = "a value too long to show"
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def parse_usd(value: Any, name: str) -> tuple[Decimal | None, str | None]:
@@ -116,7 +109,7 @@ def parse_usd(value: Any, name: str) -> tuple[Decimal | None, str | None]:
     problems. The amount comes back in plain digits (``"1e3"`` → ``Decimal("1000")``)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None, None
-    got = _shown(value)
+    got = shown_value(value)
     example = f"{name}: must be an amount in USD such as 25 or 12.50 (got {got})"
     if isinstance(value, bool):
         return None, example

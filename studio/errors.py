@@ -32,6 +32,16 @@ if TYPE_CHECKING:
     from studio.budget import BudgetVerdict
 
 
+def shown_value(value: object) -> str:
+    """``repr(value)`` for a problem sentence, at most 40 characters; never raises (an int of
+    5000 digits cannot even be repr'd)."""
+    try:
+        text = repr(value)
+    except (ValueError, TypeError, RecursionError):
+        text = "a value too long to show"
+    return text if len(text) <= 40 else text[:39] + "…"
+
+
 class StudioError(Exception):
     """Base class: ``str(error)`` is a complete sentence meant for the person using the app."""
 

@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from studio import catalog, pricing
-from studio.errors import ParamError, StudioError
+from studio.errors import ParamError, StudioError, shown_value
 from studio.media import ClipInfo
 
 if TYPE_CHECKING:
@@ -172,13 +172,6 @@ def _as_number(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _shown(value: Any) -> str:
-    """``repr(value)`` for a problem sentence, at most 40 characters; never raises."""
-    try:
-        text = repr(value)
-    except (ValueError, TypeError, RecursionError):  # e.g. an int of 5000 digits
-        text = "a value too long to show"
-    return text if len(text) <= 40 else text[:39] + "…"
 
 
 def _number_problem(column: str, value: Any) -> str | None:
@@ -187,7 +180,7 @@ def _number_problem(column: str, value: Any) -> str | None:
     in [1, 240] frames/s, ``generations`` a whole number in [1, 4] — the plan editor's
     limits. Never raises."""
     x = _as_number(value)
-    got = _shown(value)
+    got = shown_value(value)
     if column == "duration_s":
         if x is None:
             return f"duration_s: must be a number of seconds (got {got})"
@@ -223,7 +216,7 @@ def _fmt_num(x: float) -> str:
     try:
         f = float(x)
     except (TypeError, ValueError, ArithmeticError):
-        return _shown(x)
+        return shown_value(x)
     if not math.isfinite(f):
         return repr(f)
     return str(int(f)) if f.is_integer() and abs(f) < 1e16 else repr(f)
@@ -308,10 +301,10 @@ def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[
             params = loaded
         elif isinstance(loaded, Exception) and not isinstance(loaded, json.JSONDecodeError):
             bad("params", "has a number too long or nesting too deep to read; use the model's "
-                          f"documented values (got {_shown(str(raw_params))})")
+                          f"documented values (got {shown_value(str(raw_params))})")
         else:
             bad("params", 'must be a JSON object such as {"resolution": "4k"} '
-                          f"(got {_shown(str(raw_params))})")
+                          f"(got {shown_value(str(raw_params))})")
 
     model_id: str | None = None
     raw_model = rec.get("model_id")
@@ -542,12 +535,12 @@ def _row_problems(row: PlanRow) -> list[str]:
     ) if (problem := _number_problem(column, value))]
     if not isinstance(row.params, Mapping):
         problems.append(f"params: must be a mapping of the model's parameters such as "
-                        f'{{"resolution": "4k"}} (got {_shown(row.params)})')
+                        f'{{"resolution": "4k"}} (got {shown_value(row.params)})')
     if not any(p.startswith("generations") for p in problems) and (
             not isinstance(row.generations, int) or isinstance(row.generations, bool)):
         lo, hi = GENERATIONS_RANGE
         problems.append(f"generations: must be a whole number from {lo} to {hi} "
-                        f"(got {_shown(row.generations)})")
+                        f"(got {shown_value(row.generations)})")
     return problems
 
 
