@@ -1,4 +1,4 @@
-"""Fixtures for the media, transfer and processing tests.
+"""Fixtures for the media, transfer, processing and sandbox tests.
 
 ``shared_data``, ``realshort`` and ``cockatoo`` come from ``tests/conftest.py`` (the real media in
 ``../shared/data`` beside the repository). This file adds the EXR references, the damaged-EXR
@@ -9,9 +9,12 @@ deliberately not usable video.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.core.conftest_sandbox import Api, RunningSandbox
 
 # Same rule as tests/conftest.py; needed here at import time for parametrisation.
 SHARED_DATA = Path(
@@ -48,3 +51,16 @@ def bad_media(tmp_path: Path, cockatoo: Path) -> dict[str, Path]:
     data = cockatoo.read_bytes()
     files["truncated"].write_bytes(data[: len(data) // 2])
     return files
+
+
+# -- sandbox tests: each module defines its own ``server`` (workers, keep-alive, fakes) -----
+@pytest.fixture
+def api(server: RunningSandbox) -> Api:
+    """A fresh user per test, so no test sees another's generations or LTX slots."""
+    return Api(server.url, f"key-{uuid.uuid4()}")
+
+
+@pytest.fixture
+def clip_url(api: Api, realshort: Path) -> str:
+    """realshort.mp4 uploaded to the sandbox's repo files under a unique path."""
+    return api.upload(realshort, f"clips/{uuid.uuid4().hex}/realshort.mp4")

@@ -100,15 +100,6 @@ def server(
             yield s
 
 
-@pytest.fixture
-def api(server: RunningSandbox) -> Api:
-    """A fresh user per test, so no test sees another's generations or LTX slots."""
-    return Api(server.url, f"key-{uuid.uuid4()}")
-
-
-@pytest.fixture
-def clip_url(api: Api, realshort: Path) -> str:
-    return api.upload(realshort, f"clips/{uuid.uuid4().hex}/realshort.mp4")
 
 
 def oxen_error(r: Any, status: int, code: str | None = None) -> dict[str, Any]:

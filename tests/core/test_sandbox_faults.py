@@ -47,14 +47,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningSandbox]
         yield s
 
 
-@pytest.fixture
-def api(server: RunningSandbox) -> Api:
-    return Api(server.url, f"key-{uuid.uuid4()}")
-
-
-@pytest.fixture
-def clip_url(api: Api, realshort: Path) -> str:
-    return api.upload(realshort, f"clips/{uuid.uuid4().hex}/realshort.mp4")
 
 
 def fault(kind: str) -> dict[str, str]:
