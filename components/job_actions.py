@@ -18,8 +18,9 @@ from typing import BinaryIO
 import streamlit as st
 
 from components import links, session
-from components.loaders import effective_spec, load_probe, stamp
+from components.loaders import load_probe, stamp
 from components.quote_panel import render_quote
+from components.rates_view import load_rate_book
 from components.submission import submit_prepared
 from studio import catalog, manifest
 from studio.errors import StudioError
@@ -89,9 +90,8 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
     try:
         with st.spinner("Reading the clip's header…"):
             clip = load_probe(source.probe_target, stamp(source))
-        _, live_pricing = effective_spec(studio, spec, warn=False)
         prepared = studio.prepare(job.model_id, source, job.params, clip=clip,
-                                  live_pricing=live_pricing)
+                                  book=load_rate_book(studio))
     except StudioError as exc:
         st.error(str(exc))
         close()

@@ -1,5 +1,5 @@
 """Cached loaders shared by the model page and the generation actions: clip probe,
-thumbnail, and the live Oxen model object (parameters and pricing with a live key)."""
+thumbnail, the live Oxen model object (its parameters, with a live key) and turnaround."""
 
 from __future__ import annotations
 
@@ -40,28 +40,26 @@ def stamp(source: Source) -> str:
     return "url"
 
 
-def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True
-                   ) -> tuple[ModelSpec, dict | None]:
-    """With a live Oxen key: the model's live request_schema and pricing replace the bundled
-    ones (falls back to bundled data, with a warning, when the lookup fails)."""
+def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True) -> ModelSpec:
+    """With a live Oxen key: the model's live request_schema replaces the bundled parameter
+    list (falls back to it, with a warning, when the lookup fails). Live *prices* come from
+    the rate book (:func:`components.rates_view.load_rate_book`), the one place every page
+    quotes from."""
     if spec.provider != "oxen" or studio.target("oxen") != "live":
-        return spec, None
+        return spec
     try:
         model = load_live_model(studio, spec.id, studio.settings.owner())
     except StudioError as exc:
         if warn:
-            st.warning(f"Using the bundled parameter list and rates: {exc}")
-        return spec, None
-    if not model:
-        return spec, None
-    schema = model.get("request_schema") or model.get("json_request_schema")
+            st.warning(f"Using the bundled parameter list: {exc}")
+        return spec
+    schema = (model or {}).get("request_schema") or (model or {}).get("json_request_schema")
     if isinstance(schema, dict):
         try:
             spec = catalog.spec_from_request_schema(spec, schema)
         except ValueError:
             pass
-    pricing_obj = model.get("pricing") if isinstance(model.get("pricing"), dict) else None
-    return spec, pricing_obj
+    return spec
 
 
 @st.cache_data(ttl=60, max_entries=256, show_spinner=False)

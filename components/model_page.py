@@ -80,7 +80,7 @@ def _render_prefill_notes(notes: tuple[str, ...] | None) -> None:
 
 def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     """The whole page for one model."""
-    spec, live_pricing = effective_spec(studio, spec)
+    spec = effective_spec(studio, spec)
     notes = _apply_prefill(spec, key=key)
     st.title(spec.display_name)
     target = studio.target(spec.provider)
@@ -137,9 +137,8 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         if clip is None or source is None:
             st.info("Choose a clip to see its quote.")
         else:
-            book = load_rate_book(studio)
-            prepared = studio.prepare(spec.id, source, params, clip=clip, live_pricing=live_pricing,
-                                      book=book)
+            book = load_rate_book(studio)  # overrides > live Oxen pricing > bundled
+            prepared = studio.prepare(spec.id, source, params, clip=clip, book=book)
             render_quote(prepared.quote, key=f"{key}:quote", count=int(n))
             if prepared.quote is not None:
                 est = load_turnaround(studio, spec.id, prepared.quote.tier, clip.duration_s)
@@ -149,8 +148,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             for note in prepared.notes:
                 st.caption(f"ℹ️ {note}")
             if prepared.quote is not None:
-                st.plotly_chart(charts.cost_curve(spec.id, clip, params, book=book,
-                                                  live_pricing=live_pricing),
+                st.plotly_chart(charts.cost_curve(spec.id, clip, params, book=book),
                                 width="stretch", key=f"{key}:chart")
 
     st.subheader("4 · Submit", divider="gray")
