@@ -6,7 +6,6 @@ book, so the page, the exported CSV/JSON and ``python -m studio forecast`` agree
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from components import session
+from components.loaders import load_turnaround_index
 from components.plan_editor import (
     frame_to_records,
     load_saved_plan,
@@ -130,15 +130,12 @@ def _render_totals(priced: forecast.PricedPlan, table: pd.DataFrame) -> None:
 
 def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> None:
     table = table.copy()
-    medians = ledger.turnaround_table(studio.store.list(statuses=["succeeded"], limit=5000))
-    known = {(r.model_id, str(r.tier), r.duration_bucket): r for r in medians.itertuples()
-             if r.samples >= ledger.MIN_SAMPLES}
+    medians = load_turnaround_index(studio)
     turn = []
     for rec in table.to_dict("records"):
-        hit = known.get((rec.get("model_id"), str(rec.get("tier")),
-                         ledger.duration_bucket(float(rec.get("duration_s") or 0))))
-        turn.append(ledger.Estimate(max(1, math.ceil(hit.median_s / 60)), int(hit.samples),
-                                    float(hit.median_s)).label if hit else "")
+        est = ledger.estimate_from_index(medians, str(rec.get("model_id")), str(rec.get("tier")),
+                                         float(rec.get("duration_s") or 0))
+        turn.append(est.label if est else "")
     table["turnaround"] = turn
     table["quote_usd"] = [f"${v}" if v not in (None, "") else "—" for v in table["quote_usd"]]
     for col in ("problem", "notes", "provenance", "basis"):

@@ -62,17 +62,19 @@ def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True) -> Mod
     return spec
 
 
-@st.cache_data(ttl=60, max_entries=256, show_spinner=False)
-def _turnaround(_studio: Studio, cache_key: str, model_id: str, tier: str, duration_s: float
-                ) -> ledger.Estimate | None:
-    jobs = _studio.store.list(model_id=model_id, statuses=["succeeded"], limit=500)
-    return ledger.turnaround_estimate(jobs, model_id, tier, duration_s)
+@st.cache_data(ttl=60, max_entries=4, show_spinner=False)
+def _turnaround_index(_studio: Studio, cache_key: str) -> ledger.TurnaroundIndex:
+    jobs = _studio.store.list(statuses=["succeeded"], limit=5000)
+    return ledger.turnaround_index(ledger.turnaround_table(jobs))
+
+
+def load_turnaround_index(studio: Studio) -> ledger.TurnaroundIndex:
+    """Median wall times of the last 5,000 finished generations per model × tier × length
+    bucket (:func:`studio.ledger.turnaround_index`), rebuilt at most once a minute."""
+    return _turnaround_index(studio, str(studio.settings.data_dir))
 
 
 def load_turnaround(studio: Studio, model_id: str, tier: str, duration_s: float
                     ) -> ledger.Estimate | None:
-    """"About N min" for a generation like this one: the median wall time of the last 500
-    finished generations of the model in the same tier and length bucket (≥ 3 needed),
-    recomputed at most once a minute."""
-    return _turnaround(studio, str(studio.settings.data_dir), model_id, tier,
-                       round(float(duration_s), 1))
+    """"About N min" for a generation like this one (≥ 3 finished ones needed)."""
+    return ledger.estimate_from_index(load_turnaround_index(studio), model_id, tier, duration_s)

@@ -206,16 +206,33 @@ class Estimate:
         return f"about {self.minutes} min (median of {self.samples})"
 
 
+TurnaroundIndex = dict[tuple[str, str, str], tuple[int, float]]
+
+
+def turnaround_index(table: pd.DataFrame) -> TurnaroundIndex:
+    """A :func:`turnaround_table` as ``{(model_id, tier, duration_bucket): (samples,
+    median_s)}``, for looking up many rows (a 1,000-row forecast plan) at dict speed."""
+    return {(str(m), str(t), str(b)): (int(n), float(med)) for m, t, b, n, med in
+            table[["model_id", "tier", "duration_bucket", "samples", "median_s"]].itertuples(
+                index=False)}
+
+
+def estimate_from_index(
+    index: TurnaroundIndex, model_id: str, tier: str, duration_s: float
+) -> Estimate | None:
+    """:func:`turnaround_estimate` read from a :func:`turnaround_index` built once."""
+    hit = index.get((model_id, str(tier), duration_bucket(duration_s)))
+    if hit is None or hit[0] < MIN_SAMPLES:
+        return None
+    samples, median = hit
+    return Estimate(max(1, math.ceil(median / 60)), samples, median)
+
+
 def turnaround_estimate(
     jobs: Iterable[Job], model_id: str, tier: str, duration_s: float
 ) -> Estimate | None:
     """How long a generation of ``model_id`` at resolution tier ``tier`` on a clip of
     ``duration_s`` seconds is likely to take: the median wall time of earlier succeeded ones
     in the same duration bucket. ``None`` with fewer than :data:`MIN_SAMPLES` samples."""
-    want = (model_id, tier, duration_bucket(duration_s))
-    walls = [w for j in jobs
-             if _turnaround_key(j) == want and (w := wall_time_s(j)) is not None]
-    if len(walls) < MIN_SAMPLES:
-        return None
-    median = float(statistics.median(walls))
-    return Estimate(max(1, math.ceil(median / 60)), len(walls), median)
+    return estimate_from_index(turnaround_index(turnaround_table(jobs)), model_id, tier,
+                               duration_s)
