@@ -2,6 +2,12 @@
 start the real app as a subprocess (no keys, no base URLs — so it starts its own sandbox,
 exactly like the README's run command), poll until it answers, yield, stop it.
 
+Every app runs in a process group of its own, and stopping it ends the whole group (the app,
+the sandbox it started, any encoder still running for either) and waits until none is left:
+nothing a test started keeps the two cores busy while the next test runs. Waits that tests
+share (an idle app, a download, a value that must eventually hold) live in
+:mod:`tests.e2e.waits`.
+
 Chromium is Debian's ``/usr/bin/chromium`` (never ``playwright install``).
 """
 
@@ -9,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,12 +23,17 @@ from pathlib import Path
 
 import pytest
 import requests
+from playwright.sync_api import expect
 
 from studio.local_sandbox import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 ARTIFACTS = REPO / "artifacts" / "e2e"  # not test-results/: pytest-playwright wipes it
+START_TIMEOUT_S = 120  # a cold start on a busy 2-core machine (imports, sandbox, migrations)
+STOP_TIMEOUT_S = 20
+# expect()'s own default is 5 s: too short for a rerun on a busy 2-core machine.
+expect.set_options(timeout=30_000)
 
 
 @pytest.fixture(scope="session")
@@ -42,10 +54,52 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": 1500, "height": 1100}}
 
 
+@pytest.fixture()
+def page(page):
+    """pytest-playwright's page with a 60 s default for actions: its 30 s is too short for a
+    page that reruns while both cores encode. Waits for a generation pass longer deadlines."""
+    page.set_default_timeout(60_000)
+    page.set_default_navigation_timeout(90_000)
+    return page
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # pragma: no cover - a process of ours we cannot signal
+        return True
+    return True
+
+
+def stop_group(proc: subprocess.Popen, *, timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """End ``proc`` and everything in its process group: SIGTERM (the app stops its tracker
+    and sandbox), then SIGKILL for whatever is still there after ``timeout_s``; returns
+    once the group is empty, so the next test starts on a quiet machine."""
+    pgid = proc.pid  # started with start_new_session=True: the group id is its pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and _group_alive(pgid):
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(0.2)
+        if proc.poll() is not None and not _group_alive(pgid):
+            break
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pgid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+    deadline = time.monotonic() + 5
+    while _group_alive(pgid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @contextlib.contextmanager
 def launch_app(data: Path, extra_env: dict[str, str] | None = None):
-    """Run ``streamlit run app.py`` on a free port with ``STUDIO_DATA_DIR=data``; yields
-    its URL; the log is ``data/app.log``."""
+    """Run ``streamlit run app.py`` on a free port with ``STUDIO_DATA_DIR=data`` in a process
+    group of its own; yields its URL; the log is ``data/app.log``. On exit the whole group
+    (app, its sandbox, their encoders) is stopped before this returns."""
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
@@ -55,32 +109,33 @@ def launch_app(data: Path, extra_env: dict[str, str] | None = None):
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"{url}/_stcore/health", timeout=1).ok:
-                break
-        except requests.RequestException:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("the app did not start: " + (data / "app.log").read_text()[-2000:])
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                break
+            try:
+                if requests.get(f"{url}/_stcore/health", timeout=2).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.3)
+        else:
+            pytest.fail(f"the app did not answer /_stcore/health within {START_TIMEOUT_S} s: "
+                        + (data / "app.log").read_text()[-2000:])
+        if proc.poll() is not None:
+            pytest.fail("the app exited at start: " + (data / "app.log").read_text()[-2000:])
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_group(proc)
         log.close()
 
 
-@pytest.fixture(scope="session")
-def app_url(tmp_path_factory):
-    """The app as the README starts it: no keys, no base URLs, so it starts its own sandbox."""
-    with launch_app(tmp_path_factory.mktemp("e2e-data")) as url:
+@pytest.fixture()
+def app_url(tmp_path):
+    """The app as the README starts it (no keys, no base URLs, so it starts its own sandbox),
+    one per test: a generation still encoding for one test never slows the next."""
+    with launch_app(tmp_path / "e2e-data") as url:
         yield url

@@ -7,8 +7,10 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -19,32 +21,38 @@ def _wait_for_outcome(page: Page) -> None:
     """Wait until the detail panel shows succeeded; fail at once (with the sentence the user
     sees) when it shows failed."""
     outcome = page.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first
-    expect(outcome).to_be_visible(timeout=RESULT_TIMEOUT_MS)
+    expect(outcome, "the generation to succeed or fail").to_be_visible(
+        timeout=RESULT_TIMEOUT_MS)
     if outcome.inner_text().strip() == "failed":
         errors = page.get_by_test_id("stAlertContentError").all_inner_texts()
         pytest.fail(f"generation failed: {errors}")
 
 
-def _videos_ready(page: Page, count: int) -> list[dict]:
+def _videos_ready(page: Page, count: int, *, timeout_ms: int = 300_000) -> list[dict]:
     """Wait until at least ``count`` videos are on the page and every one has its first
     frame (``readyState >= 2``); returns their states read *in that same instant*. A rerun
     can replace a video element a moment later, so a second read could see a fresh,
     still-loading element and make the test flaky."""
-    handle = page.wait_for_function(
-        f"""() => {{
-            const v = [...document.querySelectorAll('video')];
-            if (v.length < {count} || !v.every(x => x.readyState >= 2)) return false;
-            return v.map(x => ({{ready: x.readyState, w: x.videoWidth, h: x.videoHeight,
-                                d: x.duration}}));
-        }}""",
-        timeout=120_000,
-    )
+    try:
+        handle = page.wait_for_function(
+            f"""() => {{
+                const v = [...document.querySelectorAll('video')];
+                if (v.length < {count} || !v.every(x => x.readyState >= 2)) return false;
+                return v.map(x => ({{ready: x.readyState, w: x.videoWidth, h: x.videoHeight,
+                                    d: x.duration}}));
+            }}""",
+            timeout=timeout_ms,
+        )
+    except PlaywrightTimeout:
+        raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {count} videos (source and "
+                             "result) to show their first frame") from None
     return handle.json_value()
 
 
 def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     page.goto(f"{app_url}/starlight")
-    expect(page.get_by_text("Topaz Starlight 2.5").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Topaz Starlight 2.5").first, "the Starlight page").to_be_visible(
+        timeout=120_000)
     # The router's sidebar: sections, titles, the mode badge and key status (no key shown).
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_text("Mode")).to_be_visible()
@@ -52,11 +60,13 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     expect(sidebar.get_by_text("Oxen key: — not set (sandbox)")).to_be_visible()
     expect(sidebar.get_by_text("Topaz Hyperion HDR")).to_be_visible()
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
-    expect(submit).to_be_enabled(timeout=60_000)
-    expect(submit).to_have_text(re.compile(r"\$2\.0916"))  # 14 s × $0.1494 at 4k
+    expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
+        timeout=120_000)
+    expect(submit, "the 4k quote on the button").to_have_text(
+        re.compile(r"\$2\.0916"))  # 14 s × $0.1494 at 4k
     expect(page.get_by_text("Page not found")).to_have_count(0)
+    wait_for_idle(page, what="the page to settle before clicking Submit")
     submit.click()
-    expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(timeout=120_000)
     _wait_for_outcome(page)
     states = _videos_ready(page, 2)  # source preview + result
     result = max(states, key=lambda s: s["w"])
@@ -84,20 +94,22 @@ OTHER_PAGES = {
 def test_each_model_page_runs_the_sample_and_plays(page: Page, app_url: str, slug: str):
     title, caption = OTHER_PAGES[slug]
     page.goto(f"{app_url}/{slug}")
-    expect(page.get_by_role("heading", name=title)).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name=title), f"the {title} page").to_be_visible(
+        timeout=120_000)
     if slug == "ltx_hdr":
         # by name: the optional "Negative prompt" box (in a collapsed expander) is a textarea too
         prompt = page.get_by_role("textbox", name=re.compile(r"^Prompt"))
         prompt.fill("cinematic HDR, natural highlights")
         prompt.press("Control+Enter")
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
-    expect(submit).to_be_enabled(timeout=60_000)
+    expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
+        timeout=120_000)
+    wait_for_idle(page, what="the page to settle before clicking Submit")
     submit.click()
-    expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(timeout=120_000)
     _wait_for_outcome(page)
     _videos_ready(page, 2)
     if caption:
-        expect(page.get_by_text(caption).first).to_be_visible()
+        expect(page.get_by_text(caption).first, f"the '{caption}' caption").to_be_visible()
     played = page.evaluate("""async () => {
         const v = [...document.querySelectorAll('video')].at(-1);
         v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 1000));

@@ -19,7 +19,9 @@ from playwright.sync_api import Page, expect
 from studio import catalog
 from studio.config import Settings
 from studio.jobs import Job, JobStore
+from studio.service import Studio
 from tests.e2e.conftest import ARTIFACTS, REPO, launch_app
+from tests.e2e.waits import download, eventually, wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -35,14 +37,39 @@ def _seed_spend(data: Path, usd: str) -> None:
         created_at=now, submitted_at=now, completed_at=now))
 
 
-def _save_team_cap(page: Page, usd: str) -> None:
+def _stored_jobs(data: Path) -> list[Job]:
+    store = JobStore(data / "jobs.sqlite3")
+    try:
+        return store.list()
+    finally:
+        store.close()
+
+
+def _team_cap(data: Path) -> Decimal | None:
+    """The team cap in force for the app on ``data``, read the way the app reads it."""
+    studio = Studio(Settings.from_mapping({"STUDIO_DATA_DIR": str(data)}),
+                    JobStore(data / "jobs.sqlite3"))
+    try:
+        return studio.budget_config().team_usd
+    finally:
+        studio.store.close()
+
+
+def _save_team_cap(page: Page, data: Path, usd: str) -> None:
+    """Save a team cap from the sidebar, then wait for what stays: the cap stored for every
+    page, and the sidebar drawing spend against it (never the toast, which is gone in 4 s)."""
     sidebar = page.get_by_test_id("stSidebar")
     field = sidebar.get_by_label("Team cap (USD)", exact=True)
+    wait_for_idle(page, what="the page to settle before opening the budget form")
     if not field.is_visible():
         sidebar.get_by_text(re.compile(r"^Budget")).first.click()
+    expect(field, "the sidebar's team cap field").to_be_visible(timeout=30_000)
     field.fill(usd)
     sidebar.get_by_role("button", name="Save budget").click()
-    expect(page.get_by_text(re.compile(r"^Budget saved")).first).to_be_visible(timeout=30_000)
+    eventually(lambda: _team_cap(data) == Decimal(usd), what=f"a ${usd} team cap to be stored",
+               timeout_s=60)
+    expect(sidebar, f"the sidebar to show spend against the ${usd} team cap").to_contain_text(
+        re.compile(rf"Team[a-z ]*: \$[0-9.,]+ of \${Decimal(usd):.2f}"), timeout=60_000)
 
 
 def test_budget_refuses_then_lets_through_after_raising_the_cap(page: Page, tmp_path: Path):
@@ -52,41 +79,50 @@ def test_budget_refuses_then_lets_through_after_raising_the_cap(page: Page, tmp_
     with launch_app(data) as url:
         page.goto(f"{url}/starlight")
         submit = page.get_by_role("button", name=re.compile(r"^Submit"))
-        expect(submit).to_be_enabled(timeout=90_000)
-        expect(submit).to_have_text(re.compile(r"\$2\.0916"))
-        _save_team_cap(page, "10")
+        expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
+            timeout=120_000)
+        expect(submit, "the Starlight 4k quote on the button").to_have_text(
+            re.compile(r"\$2\.0916"), timeout=30_000)
+        _save_team_cap(page, data, "10")
         main = page.get_by_test_id("stMain")
-        expect(main.get_by_text(re.compile(r"\$8\.50 of \$10\.00 spent \(85%\)"))).to_be_visible()
+        expect(main.get_by_text(re.compile(r"\$8\.50 of \$10\.00 spent \(85%\)")),
+               "the 80 % budget banner").to_be_visible(timeout=60_000)
+        wait_for_idle(page, what="the page to settle before clicking Submit")
         submit.click()
         refusal = main.get_by_text(re.compile(r"Refused: team budget"))
-        expect(refusal).to_be_visible(timeout=30_000)
+        expect(refusal, "the refusal with its arithmetic").to_be_visible(timeout=60_000)
         text = refusal.inner_text()
         assert "$10.00" in text and "$8.50" in text and "$2.0916 = $10.5916" in text, text
         page.screenshot(path=str(ARTIFACTS / "budget-refused.png"), full_page=True)
-        assert len(JobStore(data / "jobs.sqlite3").list()) == 1  # nothing stored or sent
+        assert len(_stored_jobs(data)) == 1  # nothing stored or sent
 
-        _save_team_cap(page, "20")
+        _save_team_cap(page, data, "20")
+        wait_for_idle(page, what="the page to settle before clicking Submit")
         page.get_by_role("button", name=re.compile(r"^Submit")).click()
-        expect(page.get_by_text(re.compile(r"Submitted 1 generation"))).to_be_visible(
-            timeout=120_000)
-        jobs = JobStore(data / "jobs.sqlite3").list()
-        assert len(jobs) == 2 and jobs[0].quote_usd == "2.0916" and jobs[0].remote_id
+        # Durable: the new generation is stored with its provider id (the status box that
+        # says so is replaced by the next rerun).
+        jobs = eventually(lambda: [j for j in _stored_jobs(data)
+                                   if j.remote_id and j.quote_usd == "2.0916"],
+                          what="the Starlight generation to be stored with its provider id",
+                          timeout_s=180)
+        assert len(_stored_jobs(data)) == 2 and len(jobs) == 1
 
 
 def test_twenty_clip_plan_exports_the_page_and_cli_total(page: Page, tmp_path: Path):
     with launch_app(tmp_path / "data") as url:
         page.goto(f"{url}/forecast")
         main = page.get_by_test_id("stMain")
-        main.get_by_role("tab", name="Import CSV").click(timeout=90_000)
+        main.get_by_role("tab", name="Import CSV").click(timeout=120_000)
         main.locator("input[type=file]").filter(visible=False).last.set_input_files(str(TWENTY))
-        main.get_by_role("button", name="Import").click(timeout=30_000)
+        wait_for_idle(page, what="the upload to register before clicking Import")
+        main.get_by_role("button", name="Import").click(timeout=60_000)
         total_metric = main.get_by_test_id("stMetric").filter(has_text="Plan total")
-        expect(total_metric).to_be_visible(timeout=60_000)
+        expect(total_metric, "the imported plan's total").to_be_visible(timeout=90_000)
+        wait_for_idle(page, what="the imported plan to finish rendering")
         page_total = re.search(r"\$([0-9.]+)", total_metric.inner_text()).group(1)
 
-        with page.expect_download(timeout=30_000) as dl:
-            main.get_by_role("button", name="Export CSV").click()
-        exported = Path(dl.value.path()).read_text(encoding="utf-8")
+        exported = download(page, main.get_by_role("button", name="Export CSV"),
+                            what="Export CSV").read_text(encoding="utf-8")
         rows = list(csv.DictReader(io.StringIO(exported)))
         assert len(rows) == 20
         assert len({r["model_id"] for r in rows}) == 3

@@ -11,6 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import launch_app
+from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -30,20 +31,24 @@ def test_mine_and_team_with_two_keys(browser: Browser, tmp_path: Path):
             ada.goto(f"{url_a}/rhea")
             ada.get_by_role("radiogroup", name="Resolution").get_by_text("720p").click()
             submit = ada.get_by_role("button", name=re.compile(r"^Submit"))
-            expect(submit).to_be_enabled(timeout=60_000)
+            expect(submit, "Rhea's Submit enabled").to_be_enabled(timeout=120_000)
+            wait_for_idle(ada, what="Rhea's page to settle before clicking Submit")
             submit.click()
-            expect(ada.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first).to_be_visible(
-                timeout=300_000)
+            expect(ada.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first,
+                   "Ada's generation to finish").to_be_visible(timeout=600_000)
             ada.goto(url_a)
             _scope(ada, "Mine")
-            expect(ada.get_by_text("1 generation(s)")).to_be_visible(timeout=30_000)
+            expect(ada.get_by_text("1 generation(s)"), "Ada's own generation under Mine"
+                   ).to_be_visible(timeout=60_000)
             bob.goto(url_b)
-            expect(bob.get_by_text("1 generation(s)")).to_be_visible(timeout=30_000)
+            expect(bob.get_by_text("1 generation(s)"), "the team's generation for Bob"
+                   ).to_be_visible(timeout=60_000)
             _scope(bob, "Mine")
-            expect(bob.get_by_text("None of these generations are yours")).to_be_visible(
-                timeout=30_000)
+            expect(bob.get_by_text("None of these generations are yours"),
+                   "Bob's empty Mine list").to_be_visible(timeout=60_000)
             expect(bob.get_by_text("1 generation(s)")).to_have_count(0)
             _scope(bob, "Team")
-            expect(bob.get_by_text("1 generation(s)")).to_be_visible(timeout=30_000)
+            expect(bob.get_by_text("1 generation(s)"), "Ada's generation under Bob's Team"
+                   ).to_be_visible(timeout=60_000)
     finally:
         sandbox.stop()

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import launch_app
+from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -22,12 +23,13 @@ LTX_KEY = "ltx-DISTINCTIVE-b41d2e0977"
 def _run(page: Page, url: str, slug: str) -> str:
     page.goto(f"{url}/{slug}")
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
-    expect(submit).to_be_enabled(timeout=60_000)
+    expect(submit, f"Submit enabled on {slug}").to_be_enabled(timeout=120_000)
     if slug == "starlight":  # 1080p keeps the run short
         page.get_by_role("radiogroup", name="Resolution").get_by_text("1080p").click()
+    wait_for_idle(page, what=f"{slug} to settle before clicking Submit")
     submit.click()
-    expect(page.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first).to_be_visible(
-        timeout=600_000)
+    expect(page.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first,
+           f"the {slug} generation to finish").to_be_visible(timeout=600_000)
     page.get_by_text("Copy as cURL / Python").click()
     html = page.content()
     page.get_by_role("tab", name="Python").click()
@@ -44,7 +46,9 @@ def test_keys_never_leak(page: Page, tmp_path: Path):
             assert "$OXEN_API_KEY" in html and "$LTXV_API_KEY" in html  # the export is there
             assert "Live" in html  # and the keys really were in use
             page.goto(url)  # the Generations page
-            expect(page.get_by_text("succeeded", exact=True).filter(visible=True).first).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("succeeded", exact=True).filter(visible=True).first,
+                   "a succeeded generation on the Generations page").to_be_visible(
+                timeout=60_000)
             html += page.content()
     finally:
         sandbox.stop()

@@ -1,0 +1,83 @@
+"""Waits the browser tests share. Each one waits for something a person would see or that
+stays true (an idle app, a file that arrived, a stored value), with a deadline that holds on a
+busy 2-core machine, and fails with a sentence naming what it waited for.
+
+Why "idle" matters: Streamlit replaces a page's elements on every rerun. A click on a button
+drawn by a run that is about to be replaced can be lost (a deferred ``st.download_button``
+answers a click only while its run's registration lives), so clicks that must land wait until
+the script has been quiet for a moment.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from playwright.sync_api import Error as PlaywrightError
+from playwright.sync_api import Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+T = TypeVar("T")
+
+# Streamlit marks its root element with the script's state; "notRunning" once a run (or a
+# fragment's run) has finished (the same hook Streamlit's own e2e suite waits on).
+_IDLE_JS = """([quietMs]) => {
+    const app = document.querySelector('[data-testid="stApp"]');
+    const idle = app && app.getAttribute('data-test-script-state') === 'notRunning'
+        && app.getAttribute('data-test-connection-state') === 'CONNECTED';
+    const now = performance.now();
+    if (!idle) { window.__studioIdleSince = null; return false; }
+    if (window.__studioIdleSince == null) window.__studioIdleSince = now;
+    return now - window.__studioIdleSince >= quietMs;
+}"""
+
+
+def wait_for_idle(page: Page, *, quiet_ms: int = 800, timeout_ms: int = 90_000,
+                  what: str = "the app to finish its rerun") -> None:
+    """Return once the app's script has been idle (and connected) for ``quiet_ms``."""
+    page.evaluate("() => { window.__studioIdleSince = null; }")
+    try:
+        page.wait_for_function(_IDLE_JS, arg=[quiet_ms], timeout=timeout_ms, polling=100)
+    except PlaywrightTimeout:
+        raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}; the app kept "
+                             "rerunning or lost its connection") from None
+
+
+def download(page: Page, button: Locator, *, what: str, attempts: int = 3,
+             timeout_ms: int = 60_000) -> Path:
+    """Click ``button`` (a download button) once the app is idle and return the downloaded
+    file's path. A click that a rerun swallowed produces no download: the click is made
+    again, up to ``attempts`` times (exporting twice has no side effect)."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        wait_for_idle(page, what=f"the app to settle before clicking {what}")
+        try:
+            with page.expect_download(timeout=timeout_ms) as info:
+                button.click()
+            return Path(info.value.path())
+        except (PlaywrightTimeout, PlaywrightError) as exc:
+            last = exc
+    raise AssertionError(f"clicking {what} {attempts} times produced no download "
+                         f"(last error: {last})")
+
+
+def eventually(check: Callable[[], T | None], *, what: str, timeout_s: float = 60.0,
+               every_s: float = 0.5) -> T:
+    """Call ``check`` until it returns something truthy and return that; fail after
+    ``timeout_s`` naming ``what`` and the last value or error seen."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while True:
+        try:
+            value = check()
+        except Exception as exc:  # noqa: BLE001 - reported if it never succeeds
+            value, last = None, exc
+        else:
+            last = value
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"waited {timeout_s:.0f} s for {what}; last seen: {last!r}")
+        time.sleep(every_s)
