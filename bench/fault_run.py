@@ -89,7 +89,7 @@ def main() -> int:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "studio.sandbox", "--port", str(port), "--data-dir",
+        [sys.executable, "-m", "sandbox", "--port", str(port), "--data-dir",
          str(tmp / "sandbox"), "--fault-rate", str(args.fault_rate), "--seed", str(args.seed),
          "--slow-s", "1", "--ttl", str(args.ttl),
          *(["--credits", args.credits] if args.credits else [])],

@@ -15,9 +15,9 @@ from pathlib import Path
 import imageio_ffmpeg
 from _common import SHARED, timed
 
+from sandbox.processing import process
 from studio.catalog import STARLIGHT
 from studio.media import probe
-from studio.sandbox.processing import process
 
 N = 3
 PRESET = "veryfast"

@@ -3,8 +3,11 @@ forecast``.
 
 Same Settings (environment: ``OXEN_API_KEY``, ``LTXV_API_KEY``, ``OXEN_BASE_URL``, …), same
 job store, same validation, quotes, upload path and paid-request rules. With no key and no
-base URL, it uses the sandbox at 127.0.0.1:8765 (starting a detached one when none answers,
-so submitted generations outlive the command). ``forecast PLAN.csv`` prices a plan
+base URL, ``submit`` and ``track`` use the sandbox serving ``<data dir>/sandbox`` — the app's,
+when it runs — and otherwise start one that stops when the command ends (never a second one
+on that data dir, never one that outlives the command); ``submit`` then follows its
+generations to the end before it exits, since their sandbox goes with it. Read-only commands
+(``status``, ``forecast``) never start a server. ``forecast PLAN.csv`` prices a plan
 (:mod:`studio.forecast`) with the team's rate book from the data dir (bundled + team
 overrides) and, when ``OXEN_API_KEY`` is set, live Oxen pricing for the plan's Oxen models —
 the rates the Forecast page uses; it never starts a sandbox and sends no generation.
@@ -25,13 +28,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import requests
-
 from studio import catalog, forecast
 from studio.config import Settings
 from studio.errors import ConfirmationRequired, ParamError, StudioError
 from studio.jobs import JobStore, job_to_dict
-from studio.local_sandbox import start_sandbox
+from studio.local_sandbox import SandboxProcess, start_sandbox
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 from studio.service import live_model as fetch_live_model
@@ -65,29 +66,39 @@ def parse_param(spec: catalog.ModelSpec, text: str) -> tuple[str, Any]:
     return key, raw
 
 
-def _sandbox_url(settings: Settings) -> str | None:
+def _sandbox(settings: Settings) -> SandboxProcess | None:
+    """The sandbox for this command: none when every provider has a key or a base URL; the
+    one serving ``<data dir>/sandbox`` when it runs; else one started for this command, which
+    stops when the command ends."""
     if not settings.needs_sandbox:
         return None
-    url = f"http://127.0.0.1:{SANDBOX_PORT}"
-    try:
-        if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
-            return url
-    except requests.RequestException:
-        pass
-    print(f"Starting a local sandbox at {url} (data in {settings.data_dir / 'sandbox'}).",
-          file=sys.stderr)
-    return start_sandbox(settings.data_dir / "sandbox", port=SANDBOX_PORT, detached=True).url
+    sandbox = start_sandbox(settings.data_dir / "sandbox", port=SANDBOX_PORT)
+    if sandbox.owned:
+        print(f"No sandbox was running for {settings.data_dir / 'sandbox'}; started one at "
+              f"{sandbox.url} for this command (it stops when the command ends).",
+              file=sys.stderr)
+    return sandbox
 
 
-def open_studio(settings: Settings) -> Studio:
-    """The same façade the app builds: settings, store, clients, tracker."""
+def open_store(settings: Settings) -> JobStore:
+    """The job store of ``settings`` (the app's): nothing else is opened or started."""
     from_settings = getattr(JobStore, "from_settings", None)
-    store = (from_settings(settings.data_dir, getattr(settings, "database_url", None))
-             if from_settings else JobStore(settings.data_dir / "jobs.sqlite3"))
-    return Studio(settings, store, sandbox_url=_sandbox_url(settings))
+    return (from_settings(settings.data_dir, getattr(settings, "database_url", None))
+            if from_settings else JobStore(settings.data_dir / "jobs.sqlite3"))
 
 
-def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
+def open_studio(settings: Settings, *, sandbox: SandboxProcess | None = None) -> Studio:
+    """The same façade the app builds: settings, store, clients, tracker. ``sandbox`` is the
+    sandbox to use in sandbox mode (default: :func:`_sandbox` finds or starts one)."""
+    if sandbox is None:
+        sandbox = _sandbox(settings)
+    return Studio(settings, open_store(settings),
+                  sandbox_url=sandbox.url if sandbox is not None else None)
+
+
+def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False) -> int:
+    """Submit; with ``follow`` (the sandbox was started for this command and stops with it)
+    track the new generations until they are settled before returning."""
     spec = catalog.get(args.model)
     params = dict(parse_param(spec, p) for p in args.param or [])
     if args.input.startswith(("http://", "https://")):
@@ -117,6 +128,12 @@ def cmd_submit(studio: Studio, args: argparse.Namespace) -> int:
     for job in jobs:
         print(job.id if not args.json else json.dumps(job_to_dict(job)))
         print(f"  {job.status} · generation {job.remote_id or '—'}", file=sys.stderr)
+    if follow:
+        print("Following the generation(s) to the end, since the sandbox stops with this "
+              "command (Ctrl-C stops; keep the app or `python -m sandbox --data-dir "
+              f"{studio.settings.data_dir / 'sandbox'} --port {SANDBOX_PORT}` running to "
+              "submit and leave).", file=sys.stderr)
+        _follow(studio, interval=1.0, until_done=True)
     return 0
 
 
@@ -230,8 +247,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_status(studio: Studio, args: argparse.Namespace) -> int:
-    jobs = studio.store.list(limit=args.limit)
+def cmd_status(store: JobStore, args: argparse.Namespace) -> int:
+    """List generations from the store alone: no client, no tracker, no sandbox."""
+    jobs = store.list(limit=args.limit)
     if args.json:
         print(json.dumps([job_to_dict(j) for j in jobs], indent=2))
         return 0
@@ -257,6 +275,10 @@ def _unsettled(studio: Studio) -> int:
 
 
 def cmd_track(studio: Studio, args: argparse.Namespace) -> int:
+    return _follow(studio, interval=args.interval, until_done=args.until_done)
+
+
+def _follow(studio: Studio, *, interval: float, until_done: bool) -> int:
     stop = False
 
     def on_signal(*_: Any) -> None:
@@ -275,9 +297,9 @@ def cmd_track(studio: Studio, args: argparse.Namespace) -> int:
                 print(f"{j.id[:8]} {j.model_id} → {j.status}"
                       + (f": {j.error}" if j.error and j.status in ("failed", "unknown") else ""))
                 seen[j.id] = j.status
-        if args.until_done and not _unsettled(studio):
+        if until_done and not _unsettled(studio):
             break
-        time.sleep(args.interval)
+        time.sleep(interval)
     return 0
 
 
@@ -315,9 +337,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "forecast":  # pricing only: no store, no clients, no sandbox
             return cmd_forecast(args)
-        studio = open_studio(Settings.from_env())
-        handler = {"submit": cmd_submit, "status": cmd_status, "track": cmd_track}[args.command]
-        return handler(studio, args)
+        settings = Settings.from_env()
+        if args.command == "status":  # read-only: the store, nothing started
+            return cmd_status(open_store(settings), args)
+        sandbox = _sandbox(settings)
+        try:
+            studio = open_studio(settings, sandbox=sandbox)
+            if args.command == "submit":
+                return cmd_submit(studio, args, follow=sandbox is not None and sandbox.owned)
+            return cmd_track(studio, args)
+        finally:
+            if sandbox is not None:
+                sandbox.stop()  # only one we started; a reused sandbox is left running
     except ParamError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

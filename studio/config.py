@@ -224,7 +224,7 @@ class Settings:
             return sandbox_url
         raise ConfigError(
             f"No {provider.upper()} API key is set and no sandbox is running. Start one with "
-            "`python -m studio.sandbox --port 8765` and set "
+            "`python -m sandbox --port 8765` and set "
             f"{'OXEN_BASE_URL' if provider == 'oxen' else 'LTX_BASE_URL'}, or set a key."
         )
 

@@ -1,13 +1,21 @@
-"""Starting the local sandbox as a child process of the app (or of a test).
+"""Starting the local sandbox as a child process of the app, a command or a test — or reusing
+the one that already serves the data dir.
 
-The sandbox runs in its own process (``python -m studio.sandbox``) so its video processing
-never competes with the app for the GIL. It is told our PID and exits by itself when we are
-gone; we also stop it at interpreter exit.
+The sandbox is its own package and process (``python -m sandbox``, installed with the
+``sandbox`` extra) so its video processing never competes with the app for the GIL; the core
+never imports it. One sandbox serves a data dir at a time: a running sandbox holds an
+exclusive ``flock`` on ``<data dir>/sandbox.lock`` and writes ``{"pid", "url",
+"started_at"}`` into it once it listens (the sandbox's side is ``sandbox/lock.py``). Before
+starting one, :func:`start_sandbox` reads that file and reuses the running sandbox; a sandbox
+that a process starts is told its PID and exits by itself when that process is gone (we also
+stop it at interpreter exit), so nothing outlives the app or the command that started it.
 """
 
 from __future__ import annotations
 
 import atexit
+import fcntl
+import json
 import os
 import socket
 import subprocess
@@ -16,12 +24,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import requests
 
 from studio.errors import ConfigError
 
 READY_PREFIX = "Sandbox listening on "
+LOCK_FILE = "sandbox.lock"
+EXIT_LOCKED = 3  # the sandbox's exit code when another one holds the data dir
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -36,16 +47,69 @@ def free_port(preferred: int | None = None) -> int:
     raise ConfigError("No free local port for the sandbox.")
 
 
+def lock_record(data_dir: Path) -> dict[str, Any] | None:
+    """The lock record of the sandbox serving ``data_dir`` (``pid``, ``url`` — ``None`` while
+    it starts — and ``started_at``), or ``None`` when no live sandbox holds the lock."""
+    path = Path(data_dir) / LOCK_FILE
+    try:
+        fh = open(path, encoding="utf-8")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    with fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                record = json.loads(fh.read() or "{}")
+            except ValueError:
+                record = {}
+            return record if isinstance(record, dict) else {}
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return None  # nobody holds it: a leftover of a sandbox that has ended
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/_sandbox/health", timeout=2).ok
+    except requests.RequestException:
+        return False
+
+
+def running_sandbox_url(data_dir: Path, *, wait_s: float = 10.0) -> str | None:
+    """The base URL of the sandbox serving ``data_dir`` if one is running and answers, else
+    ``None``. Starts nothing. A sandbox still starting up is waited for up to ``wait_s``."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        record = lock_record(data_dir)
+        if record is None:
+            return None
+        url = record.get("url")
+        if url and _answers(url):
+            return str(url)
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(0.2)
+
+
 @dataclass
 class SandboxProcess:
-    """A running sandbox: its base ``url`` and the child process."""
+    """A sandbox to talk to: its base ``url``, and ``process`` when this process started it
+    (``None`` for one that was already serving the data dir, which :meth:`stop` leaves
+    alone)."""
 
     url: str
-    process: subprocess.Popen[str]
+    process: subprocess.Popen[str] | None
     log_path: Path
+    data_dir: Path | None = None
+
+    @property
+    def owned(self) -> bool:
+        """Whether this process started it (and so stops it)."""
+        return self.process is not None
 
     def stop(self, timeout: float = 5.0) -> None:
-        if self.process.poll() is None:
+        """Stop a sandbox we started (a reused one is not ours to stop)."""
+        if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
                 self.process.wait(timeout)
@@ -54,7 +118,9 @@ class SandboxProcess:
 
     @property
     def alive(self) -> bool:
-        return self.process.poll() is None
+        if self.process is not None:
+            return self.process.poll() is None
+        return self.data_dir is not None and lock_record(self.data_dir) is not None
 
 
 def start_sandbox(
@@ -65,19 +131,30 @@ def start_sandbox(
     timeout_s: float = 60.0,
     extra_args: list[str] | None = None,
     detached: bool = False,
+    reuse: bool = True,
 ) -> SandboxProcess:
-    """Start ``python -m studio.sandbox`` on 127.0.0.1 and wait until it answers.
+    """The sandbox serving ``data_dir``: the running one (``reuse=True``, the default), else
+    ``python -m sandbox`` started on 127.0.0.1 and waited for until it answers.
 
     ``data_dir`` keeps the sandbox's generations and files across restarts; ``port`` is a
-    preferred port (a free one is used when it is taken). ``detached=True`` (the CLI) lets it
-    outlive this process; otherwise it exits when we do. Raises ``ConfigError`` with the
-    sandbox's log tail when it does not come up within ``timeout_s`` seconds.
+    preferred port (a free one is used when it is taken); ``extra_args`` go to the sandbox's
+    command line (e.g. ``["--price-skew", "0.05"]``; a reused sandbox keeps its own options).
+    A started sandbox exits when this process does, unless ``detached=True``. With
+    ``reuse=False`` a running sandbox on ``data_dir`` is an error rather than reused. Raises
+    ``ConfigError`` with the sandbox's log tail when it does not come up within ``timeout_s``
+    seconds.
     """
+    data_dir = Path(data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)
-    chosen = free_port(port)
     log_path = data_dir / "sandbox.log"
+    running = running_sandbox_url(data_dir)
+    if running is not None:
+        if not reuse:
+            raise ConfigError(f"A sandbox is already serving {data_dir} at {running}.")
+        return SandboxProcess(running, None, log_path, data_dir)
+    chosen = free_port(port)
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - owned by the child's lifetime
-    cmd = [sys.executable, "-m", "studio.sandbox", "--host", "127.0.0.1", "--port", str(chosen),
+    cmd = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(chosen),
            "--data-dir", str(data_dir), "--workers", str(workers), *(extra_args or [])]
     if not detached:
         cmd += ["--parent-pid", str(os.getpid())]
@@ -85,21 +162,25 @@ def start_sandbox(
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env,
                             cwd=str(Path(__file__).resolve().parents[1]),
                             start_new_session=detached)
+    log.close()  # the child has its own descriptor
     url = f"http://127.0.0.1:{chosen}"
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        code = proc.poll()
+        if code == EXIT_LOCKED and reuse:  # another launcher won the race: use its sandbox
+            winner = running_sandbox_url(data_dir, wait_s=max(0.0, deadline - time.monotonic()))
+            if winner is not None:
+                return SandboxProcess(winner, None, log_path, data_dir)
+        if code is not None:
             break
-        try:
-            if requests.get(f"{url}/_sandbox/health", timeout=1).ok:
-                sandbox = SandboxProcess(url, proc, log_path)
-                if not detached:
-                    atexit.register(sandbox.stop)
-                return sandbox
-        except requests.RequestException:
-            pass
+        if _answers(url):
+            sandbox = SandboxProcess(url, proc, log_path, data_dir)
+            if not detached:
+                atexit.register(sandbox.stop)
+            return sandbox
         time.sleep(0.2)
     proc.kill()
+    proc.wait(5)
     tail = log_path.read_text(encoding="utf-8", errors="replace")[-800:]
     raise ConfigError(f"The local sandbox did not start within {timeout_s:.0f} s. Its log ends "
                       f"with: {tail}")
@@ -110,7 +191,8 @@ _running: dict[Path, SandboxProcess] = {}
 
 
 def ensure_sandbox(data_dir: Path, *, port: int | None = 8765) -> SandboxProcess:
-    """The process-wide sandbox for ``data_dir``, started (or restarted) on demand."""
+    """The process-wide sandbox for ``data_dir``: the one already serving it, or one started
+    (or restarted) on demand."""
     with _lock:
         sandbox = _running.get(data_dir)
         if sandbox is None or not sandbox.alive:

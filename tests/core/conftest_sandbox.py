@@ -1,6 +1,6 @@
 """Helpers for the sandbox tests: an in-process server, an API client, an SSE reader, schemas.
 
-* :func:`running_sandbox` starts :func:`studio.sandbox.server.create_app` under uvicorn on a
+* :func:`running_sandbox` starts :func:`sandbox.server.create_app` under uvicorn on a
   free loopback port in a thread (the shape of Streamlit's e2e conftest: pick a port, start,
   wait until it answers, yield, stop), and shuts the worker pool down afterwards.
 * :class:`Api` is a tiny requests wrapper that adds the Bearer header.
@@ -27,7 +27,7 @@ import jsonschema
 import requests
 import uvicorn
 
-from studio.sandbox.server import create_app
+from sandbox.server import create_app
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 SCHEMA_FILES = {

@@ -1,7 +1,8 @@
 """Sandbox processing on real clips: every model's output probed against the spec figures.
 
 The figures come from docs/internal-contracts.md and shared/api/model_params.md; the expected
-geometry is always :func:`studio.catalog.output_geometry`, the rule processing must follow.
+geometry is always :func:`sandbox.models.output_geometry`, the rule processing must follow
+(the tests also state the hand-worked figures).
 Encodes use the ``ultrafast`` preset to keep the suite quick on a shared 2-core machine.
 """
 
@@ -16,16 +17,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio import catalog, media
-from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
+from sandbox import models, processing
+from sandbox.models import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
+from studio import media
 from studio.errors import MediaError
-from studio.sandbox import processing
 
 PRESET = "ultrafast"
 
 
 def run(model_id, source, out_dir, **params):
-    full = catalog.with_defaults(model_id, {"input_video": "x", "prompt": "p", **params})
+    full = models.with_defaults(model_id, {"input_video": "x", "prompt": "p", **params})
     progress: list[float] = []
     output = processing.process(
         model_id, full, Path(source), Path(out_dir), preset=PRESET, progress=progress.append
@@ -36,7 +37,7 @@ def run(model_id, source, out_dir, **params):
 
 def expected_geometry(model_id, source, params):
     clip = media.probe(source)
-    return catalog.output_geometry(
+    return models.output_geometry(
         model_id,
         width=clip.width,
         height=clip.height,
@@ -47,7 +48,7 @@ def expected_geometry(model_id, source, params):
 
 
 def assert_matches(output, clip, geometry):
-    """Output, its probe and the catalog geometry agree (duration within one frame)."""
+    """Output, its probe and the geometry rule agree (duration within one frame)."""
     assert (output.width, output.height) == (geometry.width, geometry.height)
     assert (clip.width, clip.height) == (geometry.width, geometry.height)
     assert clip.fps == pytest.approx(geometry.fps, rel=1e-4)
@@ -267,7 +268,7 @@ def test_cancel_stops_and_removes_partial_outputs(realshort, tmp_path, model_id)
         polls.append(1)
         return len(polls) > 5
 
-    params = catalog.with_defaults(model_id, {"input_video": "x", "prompt": "p"})
+    params = models.with_defaults(model_id, {"input_video": "x", "prompt": "p"})
     if model_id == STARLIGHT:
         params["resolution"] = "1080p"
     with pytest.raises(processing.Cancelled):
@@ -278,7 +279,7 @@ def test_cancel_stops_and_removes_partial_outputs(realshort, tmp_path, model_id)
 
 
 def test_unreadable_source_is_a_media_error(bad_media, tmp_path):
-    params = catalog.with_defaults(STARLIGHT, {"input_video": "x"})
+    params = models.with_defaults(STARLIGHT, {"input_video": "x"})
     for kind in ("text_named_mp4", "truncated", "empty"):
         with pytest.raises(MediaError):
             processing.process(STARLIGHT, params, bad_media[kind], tmp_path / kind)

@@ -9,6 +9,7 @@ real processing.
 from __future__ import annotations
 
 import base64
+import json
 import shutil
 import threading
 import time
@@ -22,9 +23,8 @@ from typing import Any
 
 import pytest
 
-from studio import catalog, pricing
+from sandbox import ltx_api, models, processing
 from studio.errors import MediaError
-from studio.sandbox import ltx_api, processing
 from tests.core.conftest_sandbox import (
     Api,
     RunningSandbox,
@@ -73,12 +73,12 @@ class FakeProcessor:
         if self.fail_with is not None:
             raise self.fail_with
         out_dir.mkdir(parents=True, exist_ok=True)
-        kind = catalog.MODELS[model_id].output_kind
+        outputs = models.MODELS[model_id].outputs
         files: dict[str, Path] = {}
-        if kind != "exr":
+        if "video" in outputs:
             files["video"] = out_dir / "output.mp4"
             shutil.copyfile(source, files["video"])
-        if kind in ("exr", "video+exr"):
+        if "exr_frames" in outputs:
             files["exr_frames"] = out_dir / "frames_exr.zip"
             with zipfile.ZipFile(files["exr_frames"], "w") as zf:
                 zf.writestr("frame_000000.exr", b"placeholder")
@@ -219,7 +219,7 @@ def test_crash_is_a_500_envelope_not_a_traceback(api: Api, monkeypatch: pytest.M
     def broken(model_id: str) -> dict[str, Any]:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(catalog, "request_schema", broken)
+    monkeypatch.setattr(models, "request_schema", broken)
     body = oxen_error(api.get(f"/api/ai/models/{STARLIGHT}"), 500, "unknown_error")
     assert "Traceback" not in body["error"]["title"]
 
@@ -296,7 +296,9 @@ def test_parameters_are_validated_when_the_job_runs(api: Api, clip_url: str) -> 
     row = api.wait_queue(r.json()["generations"][0]["generation_id"])
     validate("oxen", "QueueGenerationResponse", row)
     assert row["status"] == "failed" and row["result_url"] is None
-    assert "resolution" in row["error_message"] and "1080p, 2k, 4k" in row["error_message"]
+    # Starlight's error table: "Invalid resolution" — use "1080p", "2k" or "4k".
+    assert row["error_message"].startswith("Invalid resolution")
+    assert "1080p, 2k or 4k" in row["error_message"] and "'8k'" in row["error_message"]
     history = api.get("/api/ai/generations").json()
     validate("oxen", "GenerationsListResponse", history)
     assert history["generations"][0]["cost"] is None and history["total_cost"] is None
@@ -438,7 +440,27 @@ def test_sync_generate_with_unreadable_input_is_400(api: Api) -> None:
 # -- models --------------------------------------------------------------------------------------
 
 
-def test_models_list_and_show(api: Api) -> None:
+# Per-second list prices from shared/api/pricing.md: Starlight rows 1–3 (Oxen's published
+# $0.0374 and high-res $0.1494); Rhea and Hyperion from Topaz's credit tables at $0.10/credit
+# (34, 76 and 302 credits per 10 min ÷ 600 s = 0.0056667, 0.0126667, 0.0503333); LTX 2.3 is
+# priced per megapixel, which the object cannot express.
+PRICING = {
+    STARLIGHT: {"cost_per_second": 0.0374, "cost_per_second_high_res": 0.1494,
+                "cost_per_second_by_resolution": {"1080p": 0.0374, "2k": 0.1494, "4k": 0.1494}},
+    "topazlabs-rhea-video": {
+        "cost_per_second": 0.0126667, "cost_per_second_high_res": 0.0503333,
+        "cost_per_second_by_resolution": {"720p": 0.0056667, "1080p": 0.0126667,
+                                          "2k": 0.0503333, "4k": 0.0503333}},
+    "topazlabs-hyperion-hdr-video": {
+        "cost_per_second": 0.0126667, "cost_per_second_high_res": 0.0503333,
+        "cost_per_second_by_resolution": {"720p": 0.0056667, "1080p": 0.0126667,
+                                          "4k": 0.0503333}},
+    LTX_OXEN: {"cost_per_second": None, "cost_per_second_high_res": None,
+               "cost_per_second_by_resolution": None},
+}
+
+
+def test_models_list_and_show(api: Api, shared_data: Path) -> None:
     listing = api.get("/api/ai/models").json()
     validate("oxen", "ListModelsResponse", listing)
     assert {m["id"] for m in listing["data"]} == OXEN_MODELS
@@ -447,9 +469,16 @@ def test_models_list_and_show(api: Api) -> None:
         validate("oxen", "Model", model)
         assert model["endpoint"] == "/videos/generate"
         assert model["capabilities"] == {"input": ["video"], "output": ["video"]}
-        assert model["pricing"] == pricing.oxen_pricing_object(model_id)
-        assert model["request_schema"] == catalog.request_schema(model_id)
-        assert model["display_name"] == catalog.MODELS[model_id].display_name
+        assert model["pricing"] == {"method": "per_video_output_second",
+                                    "cost_per_second_with_audio": None, **PRICING[model_id]}
+        # The parameter schema is the vendored one (shared/api/schemas), field for field.
+        vendored = json.loads((shared_data.parent / "api" / "schemas"
+                               / f"{model_id}.reconstructed.json").read_text("utf-8"))
+        served = model["request_schema"]
+        assert served["required"] == vendored["required"]
+        assert list(served["properties"]) == list(vendored["properties"])
+        for name, prop in vendored["properties"].items():
+            assert {k: served["properties"][name][k] for k in prop} == prop
 
 
 # -- SSE -----------------------------------------------------------------------------------------

@@ -4,10 +4,10 @@ Owns :func:`create_app` — wiring of state, routes, error envelopes and the req
 — plus ``GET /_sandbox/health`` and ``GET /_sandbox/stats`` (no auth; per-process counters:
 requests per route, ``paid_posts`` = paid POSTs that created generations, ``paid_generations``,
 injected faults per kind, and the store's ``generations`` count). The routes themselves live in
-:mod:`studio.sandbox.oxen_api` (``/api/...``) and :mod:`studio.sandbox.ltx_api` (``/v1``,
-``/v2`` and the pre-signed upload URLs); jobs run in :mod:`studio.sandbox.runner`; state is in
-:mod:`studio.sandbox.store`; fault injection and the counters are
-:mod:`studio.sandbox.faults`; credit balances :mod:`studio.sandbox.credits`.
+:mod:`sandbox.oxen_api` (``/api/...``) and :mod:`sandbox.ltx_api` (``/v1``,
+``/v2`` and the pre-signed upload URLs); jobs run in :mod:`sandbox.runner`; state is in
+:mod:`sandbox.store`; fault injection and the counters are
+:mod:`sandbox.faults`; credit balances :mod:`sandbox.credits`.
 
 The app's own OpenAPI/docs pages are switched off: the sandbox should answer only what the
 real services answer, and every unknown path gets the provider's 404 envelope.
@@ -26,11 +26,11 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from studio.sandbox import ltx_api, oxen_api
-from studio.sandbox.faults import DEFAULT_SLOW_S, FaultMiddleware
-from studio.sandbox.inputs import SelfAddresses
-from studio.sandbox.problems import install_handlers
-from studio.sandbox.state import Sandbox
+from sandbox import ltx_api, oxen_api
+from sandbox.faults import DEFAULT_SLOW_S, FaultMiddleware
+from sandbox.inputs import SelfAddresses
+from sandbox.problems import install_handlers
+from sandbox.state import Sandbox
 
 KEEPALIVE_S = 15.0  # SSE ": keep-alive" comment interval on Oxen (oxen.md §10)
 
@@ -41,7 +41,7 @@ class RequestContext:
     * adds an ``x-request-id`` header to every response (LTX sends one on every response,
       ltx.md §1; clients log it);
     * records the ``Host`` the sandbox is reached under, so URLs pointing back at it resolve
-      to local files (:class:`studio.sandbox.inputs.SelfAddresses`).
+      to local files (:class:`sandbox.inputs.SelfAddresses`).
     """
 
     def __init__(self, app: ASGIApp, own: SelfAddresses):
@@ -78,16 +78,20 @@ def create_app(
     slow_s: float = DEFAULT_SLOW_S,
     ttl_s: float | None = None,
     credits_usd: Decimal | str | float | None = None,
+    price_skew: Decimal | str | float = Decimal(0),
+    result_ttl_s: float | None = None,
 ) -> FastAPI:
     """The sandbox app over ``data_dir`` (created if missing; reused across restarts).
 
     ``workers``: job threads. ``preset``: x264/x265 speed preset handed to processing.
     ``keepalive_s``: SSE keep-alive interval in seconds (tests shorten it).
     ``fault_rate`` (0..1), ``seed``, ``slow_s``: fault injection, see
-    :mod:`studio.sandbox.faults`. ``ttl_s``: seconds a terminal generation stays on the queue
+    :mod:`sandbox.faults`. ``ttl_s``: seconds a terminal generation stays on the queue
     routes / LTX job GET (``None``: forever / 24 h). ``credits_usd``: every user's credit
-    (``None``: unlimited), see :mod:`studio.sandbox.credits`.
-    The app's :class:`~studio.sandbox.state.Sandbox` is ``app.state.sandbox``; its ``close()``
+    (``None``: unlimited), see :mod:`sandbox.credits`. ``price_skew``: relative
+    difference of every charge from the list price (:mod:`sandbox.prices`).
+    ``result_ttl_s``: seconds a result URL stays valid (``None``: forever; :mod:`sandbox.signing`).
+    The app's :class:`~sandbox.state.Sandbox` is ``app.state.sandbox``; its ``close()``
     stops the worker pool and closes the database. It runs on lifespan shutdown, and tests
     that never start the lifespan call it themselves.
     """
@@ -102,6 +106,8 @@ def create_app(
         fault_rate=fault_rate,
         seed=seed,
         slow_s=slow_s,
+        price_skew=Decimal(str(price_skew)),
+        result_ttl_s=result_ttl_s,
     )
 
     @asynccontextmanager

@@ -3,22 +3,30 @@
 This module owns what the local sandbox does with a source clip for each model id, so the
 dashboard sees files with the right size, frame rate, duration, codec and HDR tagging:
 
-* Starlight / Rhea (upscalers): swscale resize to the tier height, re-time to ``target_fps``
-  (nearest frame, or a blend of the two neighbours with ``interpolate_frames``), H.264 MP4.
-  Rhea also applies cheap versions of its look knobs (sharpen/soften, noise, grain).
+* Starlight / Rhea (upscalers): swscale resize to the tier, re-time to ``target_fps``
+  (nearest frame, or a blend of the two neighbours with ``interpolate_frames``), H.264 MP4
+  with the source's audio. Rhea also applies cheap versions of its look knobs
+  (sharpen/soften, noise, grain).
 * Hyperion (SDR → HDR): BT.1886 decode, inverse tone map, BT.709 → BT.2020, PQ or HLG,
-  BT.2020 NCL Y'CbCr 10-bit; HEVC Main 10 MP4 or ProRes 422 MOV, tagged as HDR.
+  BT.2020 NCL Y'CbCr 10-bit; HEVC Main 10 MP4 or ProRes 422 MOV with the source's audio.
+  The colour tags are in the container and in every frame: the HEVC VUI, and each ProRes
+  frame header's primaries / transfer / matrix bytes (SMPTE RDD 36). PQ HEVC also carries
+  HDR10 static metadata as SEI: mastering display (BT.2020 primaries, D65, 0.0001–1000
+  cd/m²) and content light level (MaxCLL / MaxFALL measured on the output, CTA-861.3).
 * LTX 2.3 on Oxen: centre-crop + resize to the output geometry, ``num_frames`` frames at
-  ``frames_per_second``; half-float linear EXR frames in a ZIP plus an H.264 SDR preview.
-* LTX direct: half-float linear EXR frames at input size, one per input frame.
+  ``frames_per_second``; half-float linear EXR frames in a ZIP plus an H.264 SDR preview,
+  with an audio track unless ``generate_audio`` is false (:mod:`sandbox.audio`).
+* LTX direct: half-float linear EXR frames at input size, one per input frame; no audio.
 
-Output size and timing always come from :func:`studio.catalog.output_geometry`, the same rule
-pricing uses. Work is frame by frame (one or two decoded frames in memory). The colour math
-is :mod:`studio.transfer`; decode/encode helpers are :mod:`studio.media`.
+Output size and timing always come from :func:`sandbox.models.output_geometry`, the rule the
+sandbox also bills by (:mod:`sandbox.prices`). Work is frame by frame (one or two decoded
+frames in memory). Decode/encode helpers and the colour math come through
+:mod:`sandbox.codec`.
 """
 
 from __future__ import annotations
 
+import math
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -31,8 +39,8 @@ import numpy as np
 import OpenEXR
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc, Interpolation
 
-from studio import catalog, media, transfer
-from studio.errors import MediaError, ParamError
+from sandbox import audio, codec, models
+from sandbox.codec import MediaError, transfer
 
 __all__ = ["Cancelled", "Output", "process"]
 
@@ -45,6 +53,11 @@ H265_CRF = 20
 #: Oxen's ``output_profile`` names → prores_ks ``profile`` numbers (FFmpeg prores_ks docs:
 #: 0 proxy, 1 lt, 2 standard, 3 hq).
 PRORES_PROFILES = {"422 Proxy": 0, "422 LT": 1, "422 Std": 2, "422 HQ": 3}
+#: HDR10 mastering display for x265's ``master-display``: BT.2020 primaries and D65 white in
+#: units of 0.00002 (G, B, R, WP; ITU-R BT.2020 table 3: G 0.170/0.797, B 0.131/0.046,
+#: R 0.708/0.292, D65 0.3127/0.3290) and luminance max/min in 0.0001 cd/m² (1000 cd/m², the
+#: lift's peak; 0.0001 cd/m²). SMPTE ST 2086 carriage, as HEVC's mastering display SEI.
+MASTERING_DISPLAY = "G(8500,39850)B(6550,2300)R(35400,14600)WP(15635,16450)L(10000000,1)"
 #: BT.709 / sRGB chromaticities (R, G, B, white xy; ITU-R BT.709-6 item 1.3) for EXR headers.
 BT709_CHROMATICITIES = (0.64, 0.33, 0.30, 0.60, 0.15, 0.06, 0.3127, 0.3290)
 #: EXR linear 1.0 = SDR diffuse white = HDR reference white (ITU-R BT.2408): nits / 203.
@@ -55,16 +68,21 @@ class Cancelled(Exception):
     """``should_cancel()`` turned true; processing stopped and partial files were removed."""
 
 
+class UnknownModel(ValueError):
+    """The sandbox has no processor for this model id."""
+
+
 @dataclass(frozen=True)
-class Output(catalog.Geometry):
-    """What :func:`process` wrote: the output :class:`~studio.catalog.Geometry` actually
+class Output(models.Geometry):
+    """What :func:`process` wrote: the output :class:`~sandbox.models.Geometry` actually
     written (pixels, frames/s, frames; ``duration_s``) plus its files.
 
     ``files`` maps a label to a path in ``out_dir``: ``"video"`` → output.mp4 / output.mov,
-    ``"exr_frames"`` → frames_exr.zip.
+    ``"exr_frames"`` → frames_exr.zip. ``has_audio``: the video file has an audio track.
     """
 
     files: dict[str, Path]
+    has_audio: bool = False
 
 
 @dataclass
@@ -73,8 +91,8 @@ class _Job:
     params: Mapping[str, Any]
     source: Path
     out_dir: Path
-    clip: media.ClipInfo
-    geometry: Any  # catalog.Geometry
+    clip: Any  # codec.ClipInfo
+    geometry: models.Geometry
     preset: str
     should_cancel: Callable[[], bool]
     progress: Progress | None
@@ -92,7 +110,7 @@ class _Job:
         fps = float(self.geometry.fps)
         if self.source_rate and abs(float(self.source_rate) - fps) < 1e-6:
             return self.source_rate
-        return media.fps_fraction(fps)
+        return codec.fps_fraction(fps)
 
 
 def process(
@@ -107,21 +125,21 @@ def process(
 ) -> Output:
     """Run the sandbox version of ``model_id`` on ``source``, writing into ``out_dir``.
 
-    ``params`` are already validated with defaults filled (``catalog.with_defaults``).
+    ``params`` are already validated with defaults filled (``models.with_defaults``).
     ``preset`` is the x264/x265 speed preset. ``should_cancel`` is polled before every
     frame; ``progress`` gets a fraction 0–1. Output size/fps/frame count follow
-    :func:`studio.catalog.output_geometry`.
+    :func:`sandbox.models.output_geometry`.
 
     Raises MediaError for an unreadable source, Cancelled when ``should_cancel()`` turns
-    true (partial outputs are deleted), ParamError for an unknown model id.
+    true (partial outputs are deleted), UnknownModel for a model id without a processor.
     """
     handler = _HANDLERS.get(model_id)
     if handler is None:
-        raise ParamError([f"model: the sandbox cannot run '{model_id}'"])
+        raise UnknownModel(f"the sandbox cannot run '{model_id}'")
     source, out_dir = Path(source), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    clip = media.probe(source)
-    geometry = catalog.output_geometry(
+    clip = codec.probe(source)
+    geometry = models.output_geometry(
         model_id,
         width=clip.width,
         height=clip.height,
@@ -129,7 +147,7 @@ def process(
         frame_count=clip.frame_count,
         params=params,
     )
-    with media.open_video(source) as container:
+    with codec.open_video(source) as container:
         rate = container.streams.video[0].average_rate
     job = _Job(
         model_id=model_id,
@@ -157,11 +175,11 @@ def process(
 def _source_frames(job: _Job) -> Iterator[tuple[float, Any]]:
     """Decoded source frames with their time in seconds from the first frame."""
     label = job.source.name
-    with media.open_video(job.source) as container:
+    with codec.open_video(job.source) as container:
         stream = container.streams.video[0]
         first: float | None = None
         fallback_step = 1.0 / job.clip.fps if job.clip.fps else 0.0
-        for index, frame in enumerate(media.iter_frames(container, stream, label=label)):
+        for index, frame in enumerate(codec.iter_frames(container, stream, label=label)):
             t = frame.time
             if t is None:
                 t = index * fallback_step
@@ -239,8 +257,8 @@ class _FrameCache:
 def _upscale(job: _Job) -> Output:
     g = job.geometry
     interpolate = bool(job.params.get("interpolate_frames", False))
-    look = _RheaLook(job.params, g.width, g.height) if job.model_id == catalog.RHEA else None
-    src_matrix = media.yuv_matrix(job.clip)
+    look = _RheaLook(job.params, g.width, g.height) if job.model_id == models.RHEA else None
+    src_matrix = codec.yuv_matrix(job.clip)
 
     def prepare(frame: Any) -> Any:
         # swscale bicubic resize straight to yuv420p. The output is HD (≥ 720 lines), so SD
@@ -260,8 +278,9 @@ def _upscale(job: _Job) -> Output:
 
     cache = _FrameCache(prepare)
     path = job.out_dir / "output.mp4"
-    with media.H264Writer(
-        path, width=g.width, height=g.height, fps=job.out_rate(), preset=job.preset, crf=H264_CRF
+    with codec.H264Writer(
+        _video_only(path), width=g.width, height=g.height, fps=job.out_rate(),
+        preset=job.preset, crf=H264_CRF,
     ) as writer:
         for n, sample in enumerate(_retime(job, float(job.out_rate()), g.frame_count)):
             job.tick(n, g.frame_count)
@@ -277,7 +296,20 @@ def _upscale(job: _Job) -> Output:
                 # own reference when it is sent, so re-stamping pts for the copy is safe.
                 writer.write(cache.get(*sample.nearest()))
         frames = writer.frames
-    return Output(writer.width, writer.height, float(g.fps), frames, {"video": path})
+    has_audio = _with_audio(job, writer.path, path, frames / float(job.out_rate()), "keep")
+    return Output(writer.width, writer.height, float(g.fps), frames, {"video": path}, has_audio)
+
+
+def _video_only(path: Path) -> Path:
+    """Where the picture is written before :func:`sandbox.audio.finish` adds the sound."""
+    return path.with_name(f".{path.stem}.video{path.suffix}")
+
+
+def _with_audio(job: _Job, video_only: Path, dest: Path, duration_s: float, mode: str) -> bool:
+    if job.should_cancel():
+        video_only.unlink(missing_ok=True)
+        raise Cancelled()
+    return audio.finish(video_only, dest, source=job.source, duration_s=duration_s, audio=mode)
 
 
 def _blend(a: np.ndarray, b: np.ndarray, weight: float) -> np.ndarray:
@@ -364,31 +396,30 @@ def _hyperion(job: _Job) -> Output:
     width, height = g.width - g.width % 2, g.height - g.height % 2  # 4:2:x needs even sizes
     trc = ColorTrc.SMPTE2084 if pq else ColorTrc.ARIB_STD_B67
     trc_name = "smpte2084" if pq else "arib-std-b67"
-    src_matrix = media.yuv_matrix(job.clip)
+    src_matrix = codec.yuv_matrix(job.clip)
     rate = job.out_rate()
 
     if prores:
         path = job.out_dir / "output.mov"
-        pix_fmt, codec = "yuv422p10le", "prores_ks"
+        pix_fmt, encoder = "yuv422p10le", "prores_ks"
         profile = PRORES_PROFILES.get(str(p.get("output_profile", "422 HQ")), 3)
         options = {"profile": str(profile), "vendor": "apl0"}
     else:
         path = job.out_dir / "output.mp4"
-        pix_fmt, codec = "yuv420p10le", "libx265"
+        pix_fmt, encoder = "yuv420p10le", "libx265"
         # The codec-context tags go into the container (colr box); x265-params also writes
         # them into the HEVC VUI so players that read only the bitstream agree.
-        options = {
-            "preset": job.preset,
-            "crf": str(H265_CRF),
-            "x265-params": (
-                "log-level=error:colorprim=bt2020:transfer="
-                f"{trc_name}:colormatrix=bt2020nc:range=limited"
-            ),
-        }
+        x265 = (f"log-level=error:colorprim=bt2020:transfer={trc_name}:colormatrix=bt2020nc"
+                ":range=limited")
+        if pq:  # HDR10: static metadata SEI with the first frame (CTA-861.3, SMPTE ST 2086)
+            max_cll, max_fall = _light_levels(job, width, height, p)
+            x265 += f":hdr10=1:master-display={MASTERING_DISPLAY}:max-cll={max_cll},{max_fall}"
+        options = {"preset": job.preset, "crf": str(H265_CRF), "x265-params": x265}
 
-    container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
+    picture = _video_only(path)
+    container = av.open(str(picture), mode="w", options={"movflags": "+faststart"})
     try:
-        stream: Any = container.add_stream(codec, rate=rate, options=options)
+        stream: Any = container.add_stream(encoder, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         cc = stream.codec_context
         cc.color_primaries = int(ColorPrimaries.BT2020)
@@ -408,7 +439,7 @@ def _hyperion(job: _Job) -> Output:
                 dst_colorspace=src_matrix,
             )
             signal = _sdr_to_hdr_signal(rgb8, p, pq=pq)
-            out = _yuv10_frame(signal, pix_fmt)
+            out = _yuv10_frame(signal, pix_fmt, trc=trc)
             out.pts = frame_count
             out.time_base = Fraction(1) / rate
             for packet in stream.encode(out):
@@ -419,9 +450,10 @@ def _hyperion(job: _Job) -> Output:
         container.close()
     except BaseException:
         container.close()
-        path.unlink(missing_ok=True)
+        picture.unlink(missing_ok=True)
         raise
-    return Output(width, height, float(g.fps), frame_count, {"video": path})
+    has_audio = _with_audio(job, picture, path, frame_count / float(rate), "keep")
+    return Output(width, height, float(g.fps), frame_count, {"video": path}, has_audio)
 
 
 def _plain_frames(job: _Job) -> Iterator[Any]:
@@ -429,24 +461,55 @@ def _plain_frames(job: _Job) -> Iterator[Any]:
         yield frame
 
 
-def _sdr_to_hdr_signal(rgb8: np.ndarray, params: Mapping[str, Any], *, pq: bool) -> np.ndarray:
-    """(H, W, 3) uint8 BT.709 R'G'B' → BT.2020 PQ or HLG R'G'B' signal (float32 0–1)."""
+def _hdr_nits(rgb8: np.ndarray, params: Mapping[str, Any]) -> np.ndarray:
+    """(H, W, 3) uint8 BT.709 R'G'B' → linear BT.2020 RGB display light in cd/m² (float32)."""
     nits = transfer.inverse_tone_map(
-        media.linear_from_rgb24(rgb8),
+        codec.linear_from_rgb24(rgb8),
         adjust_exposure=float(params.get("adjust_exposure", 0.5)),
         boost_saturation=float(params.get("boost_saturation", 0.5)),
         highlight_threshold=float(params.get("highlight_threshold", 0.65)),
     )
-    nits = np.maximum(transfer.apply_matrix(nits, transfer.BT709_TO_BT2020), 0.0)
+    return np.maximum(transfer.apply_matrix(nits, transfer.BT709_TO_BT2020), 0.0)
+
+
+def _light_levels(job: _Job, width: int, height: int,
+                  params: Mapping[str, Any]) -> tuple[int, int]:
+    """(MaxCLL, MaxFALL) in whole cd/m² of the HDR output, CTA-861.3 §A: the brightest
+    max(R, G, B) of any pixel, and the brightest frame average of max(R, G, B).
+
+    Measured before encoding (the SEI must precede the first frame) on every other pixel of
+    every other row — a quarter of the work of the lift itself; averages are unaffected and
+    an isolated one-pixel peak can be missed. Rounded up; at most the lift's 1000 cd/m² peak.
+    """
+    src_matrix = codec.yuv_matrix(job.clip)
+    max_cll = max_fall = 0.0
+    for frame in _plain_frames(job):
+        if job.should_cancel():
+            raise Cancelled()
+        rgb8 = frame.to_ndarray(format="rgb24", width=width, height=height,
+                                src_colorspace=src_matrix, dst_colorspace=src_matrix)
+        brightest = _hdr_nits(rgb8[::2, ::2], params).max(axis=-1)
+        max_cll = max(max_cll, float(brightest.max()))
+        max_fall = max(max_fall, float(brightest.mean()))
+    return math.ceil(max_cll), math.ceil(max_fall)
+
+
+def _sdr_to_hdr_signal(rgb8: np.ndarray, params: Mapping[str, Any], *, pq: bool) -> np.ndarray:
+    """(H, W, 3) uint8 BT.709 R'G'B' → BT.2020 PQ or HLG R'G'B' signal (float32 0–1)."""
+    nits = _hdr_nits(rgb8, params)
     if pq:
         return transfer.pq_inverse_eotf(nits)
     return transfer.hlg_oetf(transfer.hlg_inverse_ootf(nits, peak_nits=1000.0))
 
 
-def _yuv10_frame(signal: np.ndarray, pix_fmt: str) -> Any:
-    """BT.2020 R'G'B' signal → a 10-bit yuv420p10le / yuv422p10le VideoFrame (NCL, narrow).
+def _yuv10_frame(signal: np.ndarray, pix_fmt: str, *, trc: ColorTrc) -> Any:
+    """BT.2020 R'G'B' signal → a 10-bit yuv420p10le / yuv422p10le VideoFrame (NCL, narrow),
+    tagged BT.2020 / ``trc`` / BT.2020 NCL / limited range.
 
-    Chroma is subsampled by averaging 2×2 (4:2:0) or 2×1 (4:2:2) neighbours.
+    The frame's own tags matter: a ProRes encoder writes them into every frame header
+    (prores_ks reads the frame, not the codec context), so an untagged frame would say
+    "transfer unspecified" there whatever the container says. Chroma is subsampled by
+    averaging 2×2 (4:2:0) or 2×1 (4:2:2) neighbours.
     """
     y, cb, cr = transfer.rgb_to_ycbcr_bt2020(signal, bits=10)
     h, w = y.shape
@@ -467,6 +530,7 @@ def _yuv10_frame(signal: np.ndarray, pix_fmt: str) -> Any:
         )
         view[:, : data.shape[1]] = data
     frame.color_primaries = int(ColorPrimaries.BT2020)
+    frame.color_trc = int(trc)
     frame.colorspace = 9
     frame.color_range = int(ColorRange.MPEG)
     return frame
@@ -477,7 +541,7 @@ def _yuv10_frame(signal: np.ndarray, pix_fmt: str) -> Any:
 
 def _ltx_oxen(job: _Job) -> Output:
     g = job.geometry
-    src_matrix = media.yuv_matrix(job.clip)
+    src_matrix = codec.yuv_matrix(job.clip)
     out_aspect = g.width / g.height
 
     def prepare(frame: Any) -> np.ndarray:
@@ -502,8 +566,8 @@ def _ltx_oxen(job: _Job) -> Output:
     archive = job.out_dir / "frames_exr.zip"
     with (
         _ExrZipWriter(archive) as exrs,
-        media.H264Writer(
-            video,
+        codec.H264Writer(
+            _video_only(video),
             width=g.width,
             height=g.height,
             fps=job.out_rate(),
@@ -517,12 +581,20 @@ def _ltx_oxen(job: _Job) -> Output:
             exrs.add(linear)
             writer.write_rgb(_sdr_preview_rgb8(linear))
         frames = writer.frames
-    return Output(g.width, g.height, float(g.fps), frames, {"video": video, "exr_frames": archive})
+    # generate_audio (default true): "false → MP4 without audio track" (model_params.md §2).
+    mode = "make" if job.params.get("generate_audio", True) is not False else "none"
+    try:
+        has_audio = _with_audio(job, writer.path, video, frames / float(job.out_rate()), mode)
+    except BaseException:
+        archive.unlink(missing_ok=True)
+        raise
+    files = {"video": video, "exr_frames": archive}
+    return Output(g.width, g.height, float(g.fps), frames, files, has_audio)
 
 
 def _ltx_direct(job: _Job) -> Output:
     g = job.geometry
-    src_matrix = media.yuv_matrix(job.clip)
+    src_matrix = codec.yuv_matrix(job.clip)
     archive = job.out_dir / "frames_exr.zip"
     with _ExrZipWriter(archive) as exrs:
         for frame in _plain_frames(job):
@@ -542,7 +614,7 @@ def _ltx_direct(job: _Job) -> Output:
 def _hdr_linear(rgb8: np.ndarray) -> np.ndarray:
     """SDR BT.709 R'G'B' (uint8) → linear BT.709 light with expanded highlights, 1.0 = SDR
     diffuse white (inverse tone map with neutral settings, divided by 203 nits)."""
-    nits = transfer.inverse_tone_map(media.linear_from_rgb24(rgb8))
+    nits = transfer.inverse_tone_map(codec.linear_from_rgb24(rgb8))
     return nits * np.float32(1.0 / EXR_WHITE_NITS)
 
 
@@ -591,9 +663,9 @@ class _ExrZipWriter:
 
 
 _HANDLERS: dict[str, Callable[[_Job], Output]] = {
-    catalog.STARLIGHT: _upscale,
-    catalog.RHEA: _upscale,
-    catalog.HYPERION: _hyperion,
-    catalog.LTX_OXEN: _ltx_oxen,
-    catalog.LTX_DIRECT: _ltx_direct,
+    models.STARLIGHT: _upscale,
+    models.RHEA: _upscale,
+    models.HYPERION: _hyperion,
+    models.LTX_OXEN: _ltx_oxen,
+    models.LTX_DIRECT: _ltx_direct,
 }

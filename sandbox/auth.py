@@ -15,7 +15,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from studio.sandbox.problems import ApiProblem, is_ltx_path
+from sandbox.problems import ApiProblem, is_ltx_path
 
 # Fixed namespace so a token maps to the same user_id across restarts and machines.
 _USER_NAMESPACE = uuid.UUID("6f1c2b9e-3d4a-5b6c-8d7e-9f0a1b2c3d4e")

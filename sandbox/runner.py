@@ -7,17 +7,18 @@ job, which mirrors what oxen.md §3.3 and §7 say the real services do:
                                      ├──► failed (error_message / error {type, message})
                                      └──► cancelled (DELETE; the worker stops at the next frame)
 
-Oxen jobs (queue and sync) validate their parameters *when they run* (a bad value fails the
-generation with a sentence naming the field and the allowed values), fetch ``input_video``,
-probe it, check model limits, process it into ``<namespace>/<repo>/main/<generation_id>/`` and
-charge ``cost`` = :func:`studio.pricing.quote` of the probed clip. LTX jobs were fetched and
-probed at submit time; they process into ``ltx-results/<id>/`` and are charged the same way
-(kept internally: the LTX job object has no cost field, ltx.md §4).
+Oxen jobs (queue and sync) validate their parameters *when they run* against the vendored
+schema (a bad value fails the generation with the vendor's error text and what to send
+instead, :mod:`sandbox.validation`), fetch ``input_video``, probe it, process it into
+``<namespace>/<repo>/main/<generation_id>/`` and charge ``cost`` = :func:`sandbox.prices.charge`
+of what was actually made (the sandbox's own price list, with ``--price-skew``). LTX jobs
+were fetched and probed at submit time; they process into ``ltx-results/<id>/`` and are
+charged the same way (kept internally: the LTX job object has no cost field, ltx.md §4).
 
 With ``--credits`` a job whose quote was not held when it was accepted (an Oxen input the
 sandbox could not probe at enqueue) is admitted against its user's balance once probed; a short
 balance fails it with "Insufficient credits: ..." (error type ``insufficient_funds_error``)
-before any processing — see :mod:`studio.sandbox.credits`.
+before any processing — see :mod:`sandbox.credits`.
 
 Completion of an Oxen generation (succeeded or failed, never cancelled) is published as a
 ``media_generation_completed`` SSE event (oxen.md §10.1).
@@ -36,16 +37,28 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from studio import catalog, media, pricing
-from studio.errors import LimitError, MediaError, ParamError
-from studio.sandbox import processing
-from studio.sandbox.credits import InsufficientCredits, Ledger, usd
-from studio.sandbox.events import COMPLETED, EventBroker
-from studio.sandbox.files import DataDir, remove_tree, repo_file_url
-from studio.sandbox.inputs import InputError, SelfAddresses, resolve_url
-from studio.sandbox.store import API_LTX, Generation, GenerationStore
+from sandbox import codec, models, prices, processing, validation
+from sandbox.credits import InsufficientCredits, Ledger, usd
+from sandbox.events import COMPLETED, EventBroker
+from sandbox.files import DataDir, remove_tree, repo_file_url
+from sandbox.inputs import InputError, SelfAddresses, resolve_url
+from sandbox.signing import ResultLinks
+from sandbox.store import API_LTX, Generation, GenerationStore
 
-log = logging.getLogger("studio.sandbox")
+log = logging.getLogger("sandbox")
+
+
+class RequestProblems(Exception):
+    """A generation's parameters break the vendored schema (``problems``: every one)."""
+
+    def __init__(self, problems: list[validation.Problem]):
+        super().__init__(validation.sentence(problems))
+        self.problems = problems
+
+
+class InputLimit(Exception):
+    """The clip breaks a documented input limit of the model (the sentence says which)."""
+
 
 RESULTS_REPO = "generations"
 RESULTS_BRANCH = "main"
@@ -56,7 +69,7 @@ SHUTDOWN_GRACE_S = 10.0
 # Oxen input_video downloads: no documented limit; be generous but bounded.
 OXEN_FETCH_TIMEOUT_S = 300.0
 
-_CLIENT_ERRORS = (InputError, MediaError, ParamError, LimitError)
+_CLIENT_ERRORS = (InputError, codec.MediaError, RequestProblems, InputLimit)
 
 
 class JobRunner:
@@ -72,8 +85,12 @@ class JobRunner:
         workers: int = 2,
         preset: str = "veryfast",
         ledger: Ledger | None = None,
+        price_skew: Decimal = Decimal(0),
+        links: ResultLinks | None = None,
     ):
         self._data = data
+        self._skew = price_skew
+        self._links = links
         self._ledger = ledger
         self._store = store
         self._broker = broker
@@ -169,15 +186,15 @@ class JobRunner:
         self, gen: Generation, work: Path, should_cancel: Callable[[], bool]
     ) -> tuple[Path, dict[str, str], str | None]:
         model_id = gen.model_name
-        spec = catalog.MODELS[model_id]
+        model = models.MODELS[model_id]
         # oxen.md §3.3: parameters are validated when the job runs, not at enqueue.
-        params = catalog.with_defaults(model_id, gen.params)
-        problems = catalog.validate(model_id, params)
+        problems = validation.problems(model_id, gen.params)
         if problems:
-            raise ParamError(problems)
+            raise RequestProblems(problems)
+        params = models.with_defaults(model_id, gen.params)
         source = resolve_url(
-            str(params[spec.source_field]),
-            field=spec.source_field,
+            str(params[model.source_field]),
+            field=model.source_field,
             data=self._data,
             own=self._own,
             dest_dir=work,
@@ -185,10 +202,7 @@ class JobRunner:
         )
         if should_cancel():
             raise processing.Cancelled()
-        clip = media.probe(source)
-        limits = catalog.check_limits(model_id, clip, params)
-        if limits:
-            raise LimitError(" ".join(limits))
+        clip = codec.probe(source)
         self._admit(gen, clip, params)
 
         namespace = gen.target_namespace or gen.username
@@ -212,17 +226,17 @@ class JobRunner:
         }
         # Writing the result is a commit on the real hub; advance the branch head likewise.
         self._store.swap_head(namespace, repo, RESULTS_BRANCH, uuid.uuid4().hex)
-        return out_dir, outputs, self._charge(model_id, clip, params)
+        return out_dir, outputs, self._charge(model_id, clip, params, output)
 
     def _run_ltx(
         self, gen: Generation, out_dir: Path, should_cancel: Callable[[], bool]
     ) -> tuple[dict[str, str], str | None]:
         model_id = gen.model_name
-        params = catalog.with_defaults(model_id, gen.params)
+        params = models.with_defaults(model_id, gen.params)
         if not gen.source_path:
             raise InputError("the job has no resolved input file")
         source = Path(gen.source_path)
-        clip = media.probe(source)
+        clip = codec.probe(source)
         self._admit(gen, clip, params)
         output = processing.process(
             model_id, params, source, out_dir, preset=self._preset, should_cancel=should_cancel
@@ -232,25 +246,29 @@ class JobRunner:
             label: f"{base}/_sandbox/ltx-results/{gen.generation_id}/{path.name}"
             for label, path in output.files.items()
         }
-        return outputs, self._charge(model_id, clip, params)
+        return outputs, self._charge(model_id, clip, params, output)
 
     def _admit(self, gen: Generation, clip: Any, params: dict[str, Any]) -> None:
         """Hold the job's quote unless it was held at submit; raises InsufficientCredits."""
         ledger = self._ledger
         if ledger is None or not ledger.enabled or ledger.held(gen.generation_id):
             return
-        cost = self._charge(gen.model_name, clip, params)
-        if cost is not None:  # an unpriceable run is not charged either
-            ledger.admit(gen.user_id, {gen.generation_id: Decimal(cost)})
+        amount = estimate(gen.model_name, clip, params, skew=self._skew)
+        if amount is not None:  # an unpriceable run is not charged either
+            ledger.admit(gen.user_id, {gen.generation_id: amount})
 
-    @staticmethod
-    def _charge(model_id: str, clip: Any, params: dict[str, Any]) -> str | None:
-        """The generation's cost in USD as a plain decimal string (oxen.md §6.2)."""
+    def _charge(self, model_id: str, clip: Any, params: dict[str, Any],
+                output: models.Geometry) -> str | None:
+        """The generation's cost in USD as a plain decimal string (oxen.md §6.2), billed on
+        the output actually made (:func:`sandbox.prices.charge`)."""
         try:
-            return format(pricing.quote(model_id, clip, params).amount_usd, "f")
+            charged = prices.charge(model_id, input_size=(clip.width, clip.height),
+                                    input_seconds=clip.duration_s, output=output,
+                                    params=params, skew=self._skew)
         except Exception:  # an unpriceable run still succeeded; leave cost null, say why in the log
             log.exception("sandbox: could not price a %s generation", model_id)
             return None
+        return format(charged.amount_usd, "f")
 
     def _fail(self, gen: Generation, message: str, error_type: str) -> None:
         if (
@@ -281,9 +299,27 @@ class JobRunner:
                 "status": "succeeded",
                 "media_type": gen.media_type,
                 "model": gen.model_name,
-                "url": primary_url(outputs),
+                "url": self._links.sign(primary_url(outputs)) if self._links else primary_url(
+                    outputs),
             },
         )
+
+
+def estimate(model_id: str, clip: Any, params: dict[str, Any], *,
+             skew: Decimal = Decimal(0)) -> Decimal | None:
+    """What a generation of ``model_id`` on ``clip`` (a :class:`sandbox.codec.ClipInfo`) with
+    ``params`` will be charged, in USD, from the geometry the model will make; ``None`` when
+    it cannot be priced (the run will then not be charged either)."""
+    try:
+        full = models.with_defaults(model_id, params)
+        geometry = models.output_geometry(model_id, width=clip.width, height=clip.height,
+                                          fps=clip.fps, frame_count=clip.frame_count,
+                                          params=full)
+        return prices.charge(model_id, input_size=(clip.width, clip.height),
+                             input_seconds=clip.duration_s, output=geometry, params=full,
+                             skew=skew).amount_usd
+    except Exception:
+        return None
 
 
 def primary_url(outputs: dict[str, str]) -> str | None:

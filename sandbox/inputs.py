@@ -26,8 +26,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from studio.errors import StudioError
-from studio.sandbox.files import CHUNK, DataDir
+from sandbox.files import CHUNK, DataDir
 
 DATA_URI_MAX_CHARS = 15 * 1024 * 1024  # "15 MB encoded" (ltx.md §3.3); MiB, the generous reading
 _DATA_URI = re.compile(r"^data:(video/[\w.+-]+);base64,", re.IGNORECASE)
@@ -40,8 +39,8 @@ _EXT_BY_TYPE = {
 _LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1", "[::1]"}
 
 
-class InputError(StudioError):
-    """The source clip could not be fetched or decoded."""
+class InputError(Exception):
+    """The source clip could not be fetched or decoded; ``str()`` says what to fix."""
 
 
 class InputTooLarge(InputError):

@@ -14,6 +14,8 @@ request sequence give the same faults. Kinds:
 ``429``             the provider's rate-limit error (Oxen ``rate_limited``, LTX
                     ``rate_limit_error``) with ``Retry-After: 1``
 ``500``, ``503``    a server error in the provider's envelope
+``422``             LTX's content-filter refusal of a submit: 422 ``content_filtered_error``
+                    "rejected by safety filters" (ltx.md §5; nothing is created or charged)
 ``drop-before``     the connection is closed with no HTTP response before the request has any
                     effect (a paid POST creates and charges nothing)
 ``drop-after``      the request is handled in full (a paid POST creates its generations, counted
@@ -26,7 +28,7 @@ request sequence give the same faults. Kinds:
 Which kinds apply where (:data:`ROUTES`): paid POSTs (``POST /api/ai/queue``,
 ``POST /api/ai/videos/generate``, ``POST /v2/video-to-video-hdr``) get the errors, both drops
 and ``slow`` — never ``malformed``, which on a paid POST would look just like ``drop-after``;
-the JSON GETs also ``malformed``; ``DELETE /api/ai/queue/{id}`` the same as a paid POST (its
+``POST /v2/video-to-video-hdr`` also ``422``; the JSON GETs also ``malformed``; ``DELETE /api/ai/queue/{id}`` the same as a paid POST (its
 ``drop-after`` cancels, then drops); ``/api/events`` the errors, ``drop-before``, ``slow`` and
 ``sse-disconnect``. Faults target the client-facing API only: never ``/_sandbox/*`` (health,
 stats, LTX result files — the pre-signed upload PUT, which lives there, is an upload), never
@@ -62,11 +64,12 @@ from typing import Any
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from studio.sandbox.problems import error_response
+from sandbox.problems import error_response
 
-log = logging.getLogger("studio.sandbox")
+log = logging.getLogger("sandbox")
 
 RATE_LIMITED = "429"
+CONTENT_FILTERED = "422"
 SERVER_ERROR = "500"
 UNAVAILABLE = "503"
 DROP_BEFORE = "drop-before"
@@ -77,6 +80,7 @@ SSE_DISCONNECT = "sse-disconnect"
 NONE = "none"
 KINDS = (
     RATE_LIMITED,
+    CONTENT_FILTERED,
     SERVER_ERROR,
     UNAVAILABLE,
     DROP_BEFORE,
@@ -95,6 +99,7 @@ _RECENT = 200  # faults kept in the stats' "recent_faults" list
 _ERRORS = (RATE_LIMITED, SERVER_ERROR, UNAVAILABLE)
 # Which kinds apply to which class of route (the random picker draws from these, in order).
 PAID_KINDS = (*_ERRORS, DROP_BEFORE, DROP_AFTER, SLOW)
+LTX_PAID_KINDS = (*PAID_KINDS, CONTENT_FILTERED)
 READ_KINDS = (*_ERRORS, DROP_BEFORE, DROP_AFTER, SLOW, MALFORMED)
 WRITE_KINDS = (*_ERRORS, DROP_BEFORE, DROP_AFTER, SLOW)
 EVENTS_KINDS = (*_ERRORS, DROP_BEFORE, SLOW, SSE_DISCONNECT)
@@ -129,7 +134,7 @@ ROUTES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("PUT", _REPO_FILE, UPLOAD_KINDS),
     ("GET", _REPO_FILE, EXEMPT),
     ("HEAD", _REPO_FILE, EXEMPT),
-    ("POST", "/v2/video-to-video-hdr", PAID_KINDS),
+    ("POST", "/v2/video-to-video-hdr", LTX_PAID_KINDS),
     ("GET", "/v2/video-to-video-hdr/{id}", READ_KINDS),
     ("POST", "/v1/upload", UPLOAD_KINDS),
     ("PUT", "/_sandbox/uploads/{token}", UPLOAD_KINDS),
@@ -278,7 +283,7 @@ def _truncated(body: bytes) -> bytes:
 
 class FaultMiddleware:
     """Pure ASGI middleware: counts every request in :class:`Stats` and carries out the fault
-    :class:`FaultPlan` picks for it. Sits inside :class:`studio.sandbox.server.RequestContext`
+    :class:`FaultPlan` picks for it. Sits inside :class:`sandbox.server.RequestContext`
     (so injected answers get an ``x-request-id``) and receives uvicorn's own ``receive``."""
 
     def __init__(self, app: ASGIApp, plan: FaultPlan, stats: Stats):
@@ -328,6 +333,8 @@ class FaultMiddleware:
         tagged = self._tagging(send, HEADER.encode(), kind)
         if kind in _ERRORS:
             await self._error(int(kind), scope, receive, tagged)
+        elif kind == CONTENT_FILTERED:
+            await self._content_filtered(scope, receive, tagged)
         elif kind == DROP_BEFORE:
             await _drop(receive)
         elif kind == DROP_AFTER:
@@ -355,6 +362,18 @@ class FaultMiddleware:
             messages[status],
             detail="Injected by the sandbox (X-Sandbox-Fault or --fault-rate).",
             headers=headers,
+        )
+        await response(scope, receive, send)
+
+    @staticmethod
+    async def _content_filtered(scope: Scope, receive: Receive, send: Send) -> None:
+        """LTX's documented 422 (ltx.md §5: ``content_filtered_error``, "rejected by safety
+        filters"), answered before the submit has any effect."""
+        response = error_response(
+            Request(scope),
+            422,
+            "The input video was rejected by content safety filters.",
+            code="content_filtered_error",
         )
         await response(scope, receive, send)
 

@@ -1,7 +1,7 @@
 """The sandbox instance shared by every route, plus small request helpers the routes share.
 
 Owns :class:`Sandbox` — data dir, store, event broker, worker pool, credit ledger, fault plan,
-traffic stats and the queue TTL — and its start-up rule: rows left ``queued``/``processing``
+traffic stats, the queue TTL, the price skew and the result-link signer — and its start-up rule: rows left ``queued``/``processing``
 by a previous run are failed with "sandbox restarted while processing", since no worker of
 this process can be running them.
 """
@@ -18,14 +18,15 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
-from studio.sandbox.credits import Ledger
-from studio.sandbox.events import EventBroker
-from studio.sandbox.faults import DEFAULT_SLOW_S, FaultPlan, Stats
-from studio.sandbox.files import DataDir
-from studio.sandbox.inputs import SelfAddresses
-from studio.sandbox.problems import ApiProblem
-from studio.sandbox.runner import INTERRUPTED, JobRunner
-from studio.sandbox.store import TERMINAL, Generation, GenerationStore
+from sandbox.credits import Ledger
+from sandbox.events import EventBroker
+from sandbox.faults import DEFAULT_SLOW_S, FaultPlan, Stats
+from sandbox.files import DataDir
+from sandbox.inputs import SelfAddresses
+from sandbox.problems import ApiProblem
+from sandbox.runner import INTERRUPTED, JobRunner
+from sandbox.signing import ResultLinks
+from sandbox.store import TERMINAL, Generation, GenerationStore
 
 
 class Sandbox:
@@ -34,8 +35,10 @@ class Sandbox:
     ``ttl_s``: seconds a terminal generation stays visible under the queue routes (Oxen) and
     ``GET /v2/video-to-video-hdr/{id}`` (LTX); ``None`` keeps Oxen rows forever and LTX jobs
     24 h. ``credits_usd``: every user's credit (``None``: unlimited), see
-    :mod:`studio.sandbox.credits`. ``fault_rate``, ``seed``, ``slow_s``: see
-    :mod:`studio.sandbox.faults`.
+    :mod:`sandbox.credits`. ``fault_rate``, ``seed``, ``slow_s``: see
+    :mod:`sandbox.faults`. ``price_skew``: relative difference of every charge from the
+    list price (:mod:`sandbox.prices`, −1 < F < 1). ``result_ttl_s``: seconds a result URL
+    stays valid (``None``: result URLs do not expire; :mod:`sandbox.signing`).
     """
 
     def __init__(
@@ -50,7 +53,11 @@ class Sandbox:
         fault_rate: float = 0.0,
         seed: int | None = None,
         slow_s: float = DEFAULT_SLOW_S,
+        price_skew: Decimal = Decimal(0),
+        result_ttl_s: float | None = None,
     ):
+        if not Decimal(-1) < price_skew < Decimal(1):
+            raise ValueError(f"price skew must be between -1 and 1 (got {price_skew})")
         if ttl_s is not None and ttl_s < 0:
             raise ValueError(f"ttl must be >= 0 seconds (got {ttl_s})")
         if credits_usd is not None and credits_usd < 0:
@@ -58,7 +65,9 @@ class Sandbox:
         self.faults = FaultPlan(fault_rate, seed, slow_s)
         self.stats = Stats()
         self.ttl_s = ttl_s
+        self.price_skew = price_skew
         self.data = DataDir(data_dir)
+        self.links = ResultLinks(data_dir, result_ttl_s)
         self.store = GenerationStore(self.data.db_path)
         self.store.fail_active(INTERRUPTED, time.time())
         self.ledger = Ledger(self.store, credits_usd)
@@ -73,6 +82,8 @@ class Sandbox:
             workers=workers,
             preset=preset,
             ledger=self.ledger,
+            price_skew=price_skew,
+            links=self.links,
         )
         self._closed = False
         self._close_lock = threading.Lock()
@@ -89,7 +100,7 @@ class Sandbox:
         )
 
     def stats_snapshot(self) -> dict[str, Any]:
-        """The body of ``GET /_sandbox/stats``: :class:`~studio.sandbox.faults.Stats` plus the
+        """The body of ``GET /_sandbox/stats``: :class:`~sandbox.faults.Stats` plus the
         store's row count (``generations``, every user, including rows of earlier runs over
         the same data dir), rows per status and, with ``--credits``, balances by username."""
         body = self.stats.snapshot()

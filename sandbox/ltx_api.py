@@ -19,10 +19,16 @@ and probed, and clips over their tier's frame cap or above 3840×2160 are refuse
 (§3.2). At most 2 jobs per key may be pending/processing (429 ``concurrency_limit_error`` with
 ``Retry-After``, §6). Every 4xx/5xx uses the LTX envelope (§5). Timestamps are ISO-8601 UTC.
 
-With ``--credits USD`` a submit whose quote (:func:`studio.pricing.quote` of the probed input)
-is over the caller's balance gets 402 ``insufficient_funds_error`` "Insufficient funds.
+The body is checked against the vendored ``VideoToVideoHdrRequest`` schema (plus the later
+``output_colorspace``; :mod:`sandbox.validation`): unknown fields, wrong types and values
+outside an enum are a 400 naming the field.
+
+With ``--credits USD`` a submit whose charge (:func:`sandbox.runner.estimate` of the probed
+input, the sandbox's own price list) is over the caller's balance gets 402 ``insufficient_funds_error`` "Insufficient funds.
 Required: N credits. ..." (§5, §8; a credit is taken to be one US dollar, as LTX credits are
 USD-denominated). ``--ttl S`` shortens the 24 h after which a terminal job's GET is 404.
+``--result-ttl S`` signs result URLs so they 403 S seconds after a GET handed them out
+(:mod:`sandbox.signing`).
 """
 
 from __future__ import annotations
@@ -40,12 +46,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from studio import catalog, media, pricing
-from studio.errors import MediaError
-from studio.sandbox.auth import CurrentUser, User
-from studio.sandbox.credits import InsufficientCredits
-from studio.sandbox.files import UnsafePath, media_type_for, remove_tree
-from studio.sandbox.inputs import (
+from sandbox import codec, models, validation
+from sandbox.auth import CurrentUser, User
+from sandbox.credits import InsufficientCredits
+from sandbox.files import UnsafePath, media_type_for, remove_tree
+from sandbox.inputs import (
     DATA_URI_MAX_CHARS,
     InputError,
     InputTooLarge,
@@ -53,13 +58,14 @@ from studio.sandbox.inputs import (
     is_data_uri,
     resolve_url,
 )
-from studio.sandbox.problems import ApiProblem
-from studio.sandbox.state import Sandbox, SandboxDep, base_url, iso, json_object
-from studio.sandbox.store import API_LTX, Generation, Upload
+from sandbox.problems import ApiProblem
+from sandbox.runner import estimate
+from sandbox.state import Sandbox, SandboxDep, base_url, iso, json_object
+from sandbox.store import API_LTX, Generation, Upload
 
 router = APIRouter()
 
-MODEL_ID = catalog.LTX_DIRECT
+MODEL_ID = models.LTX_DIRECT
 CONCURRENCY_LIMIT = 2  # "concurrent generations per account: 2 by default" (ltx.md §6)
 RETRY_AFTER_S = 30  # a guess at "after a running job finishes"; the docs give no number
 UPLOAD_TTL_S = 3600  # upload_url valid 1 hour (ltx.md §7)
@@ -89,14 +95,13 @@ def _too_many(active: int) -> ApiProblem:
 
 
 def _admit(
-    sb: Sandbox, user: User, job_id: str, clip: media.ClipInfo, body: dict[str, Any]
+    sb: Sandbox, user: User, job_id: str, clip: codec.ClipInfo, body: dict[str, Any]
 ) -> None:
-    """With ``--credits``: hold the job's quote or refuse it with 402 (ltx.md §5, §8)."""
+    """With ``--credits``: hold the job's charge or refuse it with 402 (ltx.md §5, §8)."""
     if not sb.ledger.enabled:
         return
-    try:
-        amount = pricing.quote(MODEL_ID, clip, body).amount_usd
-    except Exception:  # unpriceable: the run will not be charged either
+    amount = estimate(MODEL_ID, clip, body, skew=sb.price_skew)
+    if amount is None:  # unpriceable: the run will not be charged either
         return
     try:
         sb.ledger.admit(user.user_id, {job_id: amount})
@@ -170,16 +175,16 @@ async def submit(request: Request, user: CurrentUser, sb: SandboxDep) -> JSONRes
             "15 MB. Use POST /v1/upload for larger files.",
         )
     body = await json_object(request)
-    uri = body.get("video_uri")
-    if not isinstance(uri, str) or not uri.strip():
+    problems = validation.problems(MODEL_ID, body)
+    if problems:
+        raise ApiProblem(400, "; ".join(f"{p.field}: {p.text} ({p.hint})" for p in problems))
+    uri = body["video_uri"]
+    if not uri.strip():
         raise ApiProblem(
             400,
             "video_uri is required: an HTTPS URL, a data:video/<type>;base64, "
             "URI or the storage_uri from POST /v1/upload.",
         )
-    problems = catalog.validate(MODEL_ID, body)
-    if problems:
-        raise ApiProblem(400, "; ".join(problems))
     active = sb.store.count_active(user.user_id, API_LTX)
     if active >= CONCURRENCY_LIMIT:  # fail fast, before fetching anything
         raise _too_many(active)
@@ -191,14 +196,15 @@ async def submit(request: Request, user: CurrentUser, sb: SandboxDep) -> JSONRes
     try:
         try:
             source = await run_in_threadpool(_resolve_source, sb, user, uri.strip(), work)
-            clip = await run_in_threadpool(media.probe, source)
+            clip = await run_in_threadpool(codec.probe, source)
         except InputTooLarge as exc:
             raise ApiProblem(413, str(exc)) from None
         except InputError as exc:
             raise ApiProblem(400, str(exc)) from None
-        except MediaError as exc:
+        except codec.MediaError as exc:
             raise ApiProblem(400, f"video_uri is not a usable video: {exc}") from None
-        limits = catalog.check_limits(MODEL_ID, clip, body)
+        limits = models.input_problems(MODEL_ID, width=clip.width, height=clip.height,
+                                       frame_count=clip.frame_count, fps=clip.fps)
         if limits:
             raise ApiProblem(400, " ".join(limits))
         _admit(sb, user, job_id, clip, body)
@@ -236,9 +242,9 @@ async def get_job(job_id: str, user: CurrentUser, sb: SandboxDep) -> dict[str, A
     }
     if status == "completed":
         job["completed_at"] = iso(gen.completed_at or time.time())
-        result = {"exr_frames_url": gen.outputs.get("exr_frames")}
+        result = {"exr_frames_url": sb.links.sign(gen.outputs.get("exr_frames"))}
         if "video" in gen.outputs:  # later docs add an HLG MP4 as video_url (ltx.md §4.2)
-            result["video_url"] = gen.outputs["video"]
+            result["video_url"] = sb.links.sign(gen.outputs["video"])
         job["result"] = {k: v for k, v in result.items() if v}
     elif status == "failed":
         job["completed_at"] = iso(gen.completed_at or time.time())
@@ -315,12 +321,16 @@ async def put_upload(token: str, request: Request, sb: SandboxDep) -> Response:
 
 
 @router.api_route("/_sandbox/ltx-results/{job_id}/{name}", methods=["GET", "HEAD"])
-async def get_result(job_id: str, name: str, sb: SandboxDep) -> FileResponse:
-    """A finished job's output file (public, like a pre-signed storage URL); Range-capable."""
+async def get_result(job_id: str, name: str, request: Request, sb: SandboxDep) -> Response:
+    """A finished job's output file (public, like a pre-signed storage URL); Range-capable.
+    With ``--result-ttl`` it needs its signed link and 403s once that expired."""
     try:
         local = sb.data.ltx_result_file(job_id, name)
     except UnsafePath:
         local = None
     if local is None or not local.is_file():
         raise ApiProblem(404, "No such result file (results are kept 24 hours).")
+    refusal = sb.links.refusal(request.url.path, request.query_params)
+    if refusal is not None:
+        return refusal
     return FileResponse(local, media_type=media_type_for(local))

@@ -24,13 +24,21 @@ Timestamps are Unix epoch integer seconds, ids uuid4 strings, ``cost``/``total_c
 strings. Every route but the repo-file GET needs a Bearer token; each user sees only their own
 generations.
 
+Parameters are checked against the vendored JSON Schemas (:mod:`sandbox.validation`): at
+once on the sync route (400 ``invalid_params``, ``title`` = the vendor's error texts such as
+"Field required" or "Invalid resolution", ``detail`` = what to send per field), when the job
+runs on the queue (the generation fails with the same words). Models, prices and schemas are
+the sandbox's own (:mod:`sandbox.models`, :mod:`sandbox.prices`), never the client's.
+
 Options of the sandbox that change answers here: ``--ttl S`` brings back the old queue
 behaviour (oxen.md §4.3): a generation terminal for more than S seconds is gone from the queue
 routes (GET/DELETE ``/api/ai/queue/{id}`` answer 404 ``resource_not_found``, the list leaves it
 out) while ``/api/ai/generations`` still shows it. ``--credits USD`` refuses a paid POST whose
 quote is over the caller's balance with 402 ``insufficient_credits`` (see
-:mod:`studio.sandbox.credits`; the sync route also answers 402 when its worker finds the
-balance short).
+:mod:`sandbox.credits`; the sync route also answers 402 when its worker finds the
+balance short). ``--result-ttl S`` makes every result URL a signed link that expires S
+seconds after it was handed out (:mod:`sandbox.signing`). ``--price-skew F`` moves every
+``cost`` off the list price (:mod:`sandbox.prices`).
 """
 
 from __future__ import annotations
@@ -45,20 +53,18 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from studio import catalog, media, pricing
-from studio.errors import ParamError
-from studio.sandbox import events
-from studio.sandbox.auth import CurrentUser, User
-from studio.sandbox.credits import InsufficientCredits, usd
-from studio.sandbox.files import UnsafePath, media_type_for, safe_parts, url_path, write_stream
-from studio.sandbox.problems import ApiProblem
-from studio.sandbox.runner import primary_url
-from studio.sandbox.state import Sandbox, SandboxDep, base_url, iso, json_object
-from studio.sandbox.store import (
+from sandbox import codec, events, models, prices, validation
+from sandbox.auth import CurrentUser, User
+from sandbox.credits import InsufficientCredits, usd
+from sandbox.files import UnsafePath, media_type_for, safe_parts, url_path, write_stream
+from sandbox.problems import ApiProblem
+from sandbox.runner import estimate, primary_url
+from sandbox.state import Sandbox, SandboxDep, base_url, iso, json_object
+from sandbox.store import (
     ACTIVE,
     API_OXEN_QUEUE,
     API_OXEN_SYNC,
@@ -82,7 +88,6 @@ _SYNC_FAILURES = {
 }
 # The models have no creation date we know; a fixed value keeps responses stable.
 MODEL_CREATED = 1_777_593_600  # 2026-05-01T00:00:00Z
-_DEVELOPERS = {"topazlabs-": "Topaz Labs", "ltx-": "Lightricks"}
 
 
 # -- helpers ---------------------------------------------------------------------------------
@@ -95,8 +100,7 @@ def _oxen_model(body: dict[str, Any]) -> str:
             400,
             "model is required: pass the model id, e.g. 'topazlabs-upscale-starlight-2-5-video'.",
         )
-    spec = catalog.MODELS.get(model)
-    if spec is None or spec.provider != "oxen":
+    if model not in models.OXEN_MODEL_IDS:
         raise ApiProblem(404, f"Model not found: {model}")
     return model
 
@@ -141,9 +145,11 @@ def _ts(value: float | None) -> int | None:
     return None if value is None else int(value)
 
 
-def queue_row(gen: Generation) -> dict[str, Any]:
+def queue_row(gen: Generation, sb: Sandbox) -> dict[str, Any]:
     """A ``QueueGenerationResponse`` (oxen.md §4.1): the enqueue parameters echoed at the top
-    level, then the row's own fields (which win over a parameter of the same name)."""
+    level, then the row's own fields (which win over a parameter of the same name). Result
+    URLs are signed afresh when ``--result-ttl`` is set."""
+    sign = sb.links.sign
     row: dict[str, Any] = dict(gen.params)
     row.update(
         generation_id=gen.generation_id,
@@ -153,7 +159,7 @@ def queue_row(gen: Generation) -> dict[str, Any]:
         enqueued_at=int(gen.enqueued_at),
         started_at=_ts(gen.started_at),
         completed_at=_ts(gen.completed_at),
-        result_url=primary_url(gen.outputs) if gen.status == "succeeded" else None,
+        result_url=sign(primary_url(gen.outputs)) if gen.status == "succeeded" else None,
         error_message=gen.error_message if gen.status == "failed" else None,
         target_namespace=gen.target_namespace,
         target_repo=gen.target_repo,
@@ -162,13 +168,13 @@ def queue_row(gen: Generation) -> dict[str, Any]:
     if gen.status == "succeeded" and "exr_frames" in gen.outputs and "video" in gen.outputs:
         # ltx-2-3-quality-hdr makes two artifacts. The real API does not document where the EXR
         # ZIP goes (oxen.md §9.2): the sandbox keeps result_url = the MP4 and adds result_urls.
-        row["result_urls"] = [gen.outputs["video"], gen.outputs["exr_frames"]]
+        row["result_urls"] = [sign(gen.outputs["video"]), sign(gen.outputs["exr_frames"])]
     return row
 
 
-def history_row(gen: Generation) -> dict[str, Any]:
+def history_row(gen: Generation, sb: Sandbox) -> dict[str, Any]:
     """A generations-history row (oxen.md §6.2): a queue row plus cost and user fields."""
-    row = queue_row(gen)
+    row = queue_row(gen, sb)
     row.update(cost=gen.cost, user_id=gen.user_id, username=gen.username, user_image=None)
     return row
 
@@ -228,16 +234,17 @@ def _in_queue(sb: Sandbox, generation_id: str, user: User) -> Generation:
 def _quote_now(sb: Sandbox, model: str, params: dict[str, Any]) -> Decimal | None:
     """The quote of one generation if the input is a file this sandbox serves and the request
     can be priced; ``None`` leaves the credit check to the worker (runs in a thread)."""
-    source = params.get(catalog.MODELS[model].source_field)
+    source = params.get(models.MODELS[model].source_field)
     if not isinstance(source, str) or not sb.own.matches(source):
         return None
     local = sb.data.local_file_for_path(url_path(source))
-    if local is None or not local.is_file():
+    if local is None or not local.is_file() or validation.problems(model, params):
         return None
     try:
-        return pricing.quote(model, media.probe(local), params).amount_usd
-    except Exception:  # unprobeable or unpriceable: the job itself will say what is wrong
+        clip = codec.probe(local)
+    except Exception:  # unprobeable: the job itself will say what is wrong
         return None
+    return estimate(model, clip, params, skew=sb.price_skew)
 
 
 async def _admit(
@@ -294,12 +301,12 @@ async def list_queue(request: Request, user: CurrentUser, sb: SandboxDep) -> dic
     filters = _filters(request, active_by_default=True)
     rows = sb.store.query(user.user_id, (API_OXEN_QUEUE,), filters, newest_first=False)
     rows = [g for g in rows if not sb.expired(g)]
-    return {"count": len(rows), "generations": [queue_row(g) for g in rows]}
+    return {"count": len(rows), "generations": [queue_row(g, sb) for g in rows]}
 
 
 @router.get("/api/ai/queue/{generation_id}")
 async def get_queue_item(generation_id: str, user: CurrentUser, sb: SandboxDep) -> dict[str, Any]:
-    return queue_row(_in_queue(sb, generation_id, user))
+    return queue_row(_in_queue(sb, generation_id, user), sb)
 
 
 @router.delete("/api/ai/queue/{generation_id}")
@@ -322,8 +329,9 @@ async def generate(request: Request, user: CurrentUser, sb: SandboxDep) -> dict[
 
     ``videos`` lists the MP4 first and, for ltx-2-3-quality-hdr, the EXR ZIP second (oxen.md
     §9.2 leaves the second artifact's place undocumented). With ``response_format="b64_json"``
-    each output up to 32 MiB is inlined as base64; a larger one is returned as ``url`` rather
-    than failing a finished (and charged) run or holding a huge file in memory.
+    each output is inlined as ``videos[i].b64_json``, the base64 of the file's bytes, as the
+    Starlight page documents (model_params.md §4) — up to 32 MiB; a larger one is returned as
+    ``url`` rather than failing a finished (and charged) run or holding a huge file in memory.
     The run is recorded in the generations history like a queued one.
     """
     body = await json_object(request)
@@ -335,9 +343,9 @@ async def generate(request: Request, user: CurrentUser, sb: SandboxDep) -> dict[
         )
     targets = _targets(body, user)
     params = {k: v for k, v in body.items() if k not in SYNC_FIELDS}
-    problems = catalog.validate(model, catalog.with_defaults(model, params))
+    problems = validation.problems(model, params)
     if problems:
-        raise ApiProblem(400, str(ParamError(problems)))
+        raise ApiProblem(400, validation.title(problems), detail=validation.detail(problems))
     gen = _new_generation(
         request, user, api=API_OXEN_SYNC, model=model, params=params, targets=targets
     )
@@ -360,7 +368,7 @@ async def generate(request: Request, user: CurrentUser, sb: SandboxDep) -> dict[
         url = done.outputs.get(label)
         if url is None:
             continue
-        entry: dict[str, str] = {"url": url}
+        entry: dict[str, str] = {"url": sb.links.sign(url) or url}
         if response_format == "b64_json":
             local = sb.data.local_file_for_path(url_path(url))
             if local is not None and local.is_file() and local.stat().st_size <= B64_MAX_BYTES:
@@ -394,7 +402,7 @@ async def list_generations(request: Request, user: CurrentUser, sb: SandboxDep) 
     total_cost = format(sum((Decimal(c) for c in costs), Decimal(0)), "f") if costs else None
     return {
         "count": len(rows),
-        "generations": [history_row(g) for g in rows],
+        "generations": [history_row(g, sb) for g in rows],
         "page_number": page,
         "page_size": page_size,
         "total_pages": max(1, math.ceil(total / page_size)),
@@ -406,7 +414,8 @@ async def list_generations(request: Request, user: CurrentUser, sb: SandboxDep) 
 @router.get("/api/ai/generations/{generation_id}")
 async def get_generation(generation_id: str, user: CurrentUser, sb: SandboxDep) -> dict[str, Any]:
     gen = _found(sb, generation_id, user, OXEN_APIS)
-    return {"generation": history_row(gen), "status": "success", "status_message": "resource_found"}
+    return {"generation": history_row(gen, sb), "status": "success",
+            "status_message": "resource_found"}
 
 
 # -- events ----------------------------------------------------------------------------------
@@ -428,11 +437,14 @@ async def event_stream(user: CurrentUser, sb: SandboxDep) -> StreamingResponse:
 
 
 def model_object(model_id: str) -> dict[str, Any]:
-    """A ``Model`` (oxen.md §11.1) built from the catalog and our pricing data."""
-    spec = catalog.MODELS[model_id]
-    developer = next(
-        (name for prefix, name in _DEVELOPERS.items() if model_id.startswith(prefix)), None
-    )
+    """A ``Model`` (oxen.md §11.1) from the sandbox's own model table and price list.
+
+    The parameter schema is served under both names the docs use: ``request_schema`` (the
+    OpenAPI spec and the models overview) and ``json_request_schema`` (each model's page says
+    the model object includes it; oxen.md §11.1 naming caveat) — the same vendored schema.
+    """
+    spec = models.MODELS[model_id]
+    schema = models.request_schema(model_id)
     return {
         "id": model_id,
         "object": "model",
@@ -444,30 +456,27 @@ def model_object(model_id: str) -> dict[str, Any]:
         "model_type": "base",
         "endpoint": "/videos/generate",
         "capabilities": {"input": ["video"], "output": ["video"]},
-        "pricing": pricing.oxen_pricing_object(model_id),
+        "pricing": prices.pricing_object(model_id),
         "fine_tuning": None,
         "deployments": [],
-        "developer": {"name": developer, "logo": None} if developer else None,
+        "developer": {"name": spec.developer, "logo": None},
         "source_model": None,
         "image_url": None,
         "released_at": None,
-        "request_schema": catalog.request_schema(model_id),
+        "request_schema": schema,
+        "json_request_schema": schema,
         "showcase": None,
     }
 
 
-def _oxen_model_ids() -> list[str]:
-    return [mid for mid, spec in catalog.MODELS.items() if spec.provider == "oxen"]
-
-
 @router.get("/api/ai/models")
 async def list_models(user: CurrentUser) -> dict[str, Any]:
-    return {"object": "list", "data": [model_object(mid) for mid in _oxen_model_ids()]}
+    return {"object": "list", "data": [model_object(mid) for mid in models.OXEN_MODEL_IDS]}
 
 
 @router.get("/api/ai/models/{model_id}")
 async def get_model(model_id: str, user: CurrentUser) -> dict[str, Any]:
-    if model_id not in _oxen_model_ids():
+    if model_id not in models.OXEN_MODEL_IDS:
         raise ApiProblem(404, f"Model not found: {model_id}")
     return model_object(model_id)
 
@@ -577,16 +586,30 @@ async def put_file(
     }
 
 
+def _is_result(sb: Sandbox, path: str) -> bool:
+    """Whether a repo path is a generation's output (``…/<generation_id>/<file>``)."""
+    parts = path.strip("/").split("/")
+    if len(parts) < 2:
+        return False
+    gen = sb.store.get(parts[-2])
+    return gen is not None and gen.api in OXEN_APIS
+
+
 @router.api_route(_FILE_ROUTE, methods=["GET", "HEAD"])
 async def get_file(
-    namespace: str, repo: str, branch: str, path: str, sb: SandboxDep
-) -> FileResponse:
+    namespace: str, repo: str, branch: str, path: str, request: Request, sb: SandboxDep
+) -> Response:
     """Download a repo file. Public (no Bearer) like a public hub repo, so a ``<video>`` tag
-    or a model worker can fetch it; ``Range`` requests get 206 so players can seek."""
+    or a model worker can fetch it; ``Range`` requests get 206 so players can seek. With
+    ``--result-ttl`` a generation's output needs its signed link, and 403s once it expired."""
     try:
         local = sb.data.repo_file(namespace, repo, branch, path)
     except UnsafePath:
         local = None
     if local is None or not local.is_file():
         raise ApiProblem(404, f"File not found: {path} on {branch} of {namespace}/{repo}")
+    if sb.links.enabled and _is_result(sb, path):
+        refusal = sb.links.refusal(request.url.path, request.query_params)
+        if refusal is not None:
+            return refusal
     return FileResponse(local, media_type=media_type_for(local))

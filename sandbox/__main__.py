@@ -1,11 +1,12 @@
-"""Command line: ``python -m studio.sandbox --port PORT [options]``.
+"""Command line: ``python -m sandbox --port PORT [options]``.
 
-Owns process-level concerns of a standalone sandbox: binding the socket (``--port 0`` picks a
-free port), printing exactly one line ``Sandbox listening on http://HOST:PORT`` (flushed) once
-connections are accepted — the app and the test fixtures wait for it — and, with
-``--parent-pid``, exiting by itself within ~2 s of that process going away, so a sandbox
-started by the app never outlives it. Without ``--data-dir`` state lives in a temp dir that is
-removed at exit.
+Owns process-level concerns of a standalone sandbox: taking the data dir's lock (one sandbox
+per data dir, :mod:`sandbox.lock`; a second one exits with code 3 and names the first),
+binding the socket (``--port 0`` picks a free port), printing exactly one line ``Sandbox
+listening on http://HOST:PORT`` (flushed) once connections are accepted — the app and the test
+fixtures wait for it — and, with ``--parent-pid``, exiting by itself within ~2 s of that
+process going away, so a sandbox started by the app or a command never outlives it. Without
+``--data-dir`` state lives in a temp dir that is removed at exit.
 
 Options: ``--host`` (default 127.0.0.1), ``--data-dir``, ``--workers`` (job threads, default 2),
 ``--preset`` (encoder speed preset, default veryfast), ``--keepalive`` (SSE keep-alive seconds,
@@ -14,11 +15,19 @@ default 15), ``--log-level`` (uvicorn, default warning).
 Misbehaving on purpose, for testing clients: ``--fault-rate F`` (0..1, default 0) injects a
 fault into that share of client-facing requests, drawn with ``random.Random(--seed S)``;
 ``--slow-s`` (default 3) is the delay of the ``slow`` fault (kinds and routes:
-:mod:`studio.sandbox.faults`; a request can force one with ``X-Sandbox-Fault: <kind>``).
+:mod:`sandbox.faults`; a request can force one with ``X-Sandbox-Fault: <kind>``).
 ``--ttl S`` makes terminal generations 404 on the Oxen queue routes (history keeps them) and
 LTX jobs 404 after S seconds instead of 24 h. ``--credits USD`` gives every user that balance
-and refuses paid POSTs it does not cover with 402 (:mod:`studio.sandbox.credits`).
+and refuses paid POSTs it does not cover with 402 (:mod:`sandbox.credits`).
+``--price-skew F`` (−1 < F < 1, default 0) bills every generation off the sandbox's list
+price by the relative difference F, measured against the charge as the client's ledger
+measures quote error (charge = list ÷ (1 − F); :mod:`sandbox.prices`), so demos show a real
+estimate-vs-actual error. ``--result-ttl S`` makes result URLs signed links that answer 403
+S seconds after they were handed out (:mod:`sandbox.signing`).
 ``GET /_sandbox/stats`` reports requests per route, accepted paid POSTs and injected faults.
+
+Exit codes: 0 stopped normally; 2 the port could not be bound; 3 another sandbox serves the
+data dir.
 """
 
 from __future__ import annotations
@@ -41,8 +50,9 @@ from typing import Any
 import uvicorn
 import uvicorn.config
 
-from studio.sandbox.faults import DEFAULT_SLOW_S
-from studio.sandbox.server import KEEPALIVE_S, create_app
+from sandbox.faults import DEFAULT_SLOW_S
+from sandbox.lock import EXIT_LOCKED, DataDirLock, DataDirLocked
+from sandbox.server import KEEPALIVE_S, create_app
 
 PARENT_POLL_S = 2.0
 # Seconds open connections get to finish at shutdown before uvicorn cancels them.
@@ -79,9 +89,19 @@ def _usd(raw: str) -> Decimal:
     return value
 
 
+def _skew(raw: str) -> Decimal:
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"not a number: {raw!r}") from None
+    if not value.is_finite() or not Decimal(-1) < value < Decimal(1):
+        raise argparse.ArgumentTypeError(f"must be between -1 and 1, exclusive (got {raw})")
+    return value
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m studio.sandbox",
+        prog="python -m sandbox",
         description="Local sandbox speaking the Oxen.ai and LTX HTTP APIs.",
     )
     p.add_argument("--port", type=int, required=True, help="TCP port; 0 picks a free one")
@@ -103,6 +123,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--ttl", type=_seconds, default=None, help="seconds terminal generations stay on the queue"
     )
     p.add_argument("--credits", type=_usd, default=None, help="every user's balance in USD")
+    p.add_argument(
+        "--price-skew", type=_skew, default=Decimal(0),
+        help="relative difference of every charge from the list price, e.g. 0.05",
+    )
+    p.add_argument(
+        "--result-ttl", type=_seconds, default=None,
+        help="seconds a result URL stays valid (default: result URLs never expire)",
+    )
     return p.parse_args(argv)
 
 
@@ -177,15 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     temp_dir = None
     data_dir = args.data_dir
     if data_dir is None:
-        temp_dir = tempfile.mkdtemp(prefix="studio-sandbox-")
+        temp_dir = tempfile.mkdtemp(prefix="sandbox-")
         data_dir = Path(temp_dir)
+    lock = DataDirLock(data_dir)
+    try:
+        lock.acquire()
+    except DataDirLocked as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_LOCKED
     try:
         sock = _bind(args.host, args.port)
     except OSError as exc:
+        lock.release()
         print(f"Sandbox could not listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 2
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
+    url = f"http://{shown_host}:{port}"
     try:
         app = create_app(
             data_dir,
@@ -197,6 +233,8 @@ def main(argv: list[str] | None = None) -> int:
             slow_s=args.slow_s,
             ttl_s=args.ttl,
             credits_usd=args.credits,
+            price_skew=args.price_skew,
+            result_ttl_s=args.result_ttl,
         )
         config = uvicorn.Config(
             app,
@@ -205,9 +243,10 @@ def main(argv: list[str] | None = None) -> int:
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_S,
             lifespan="on",
         )
+        lock.announce(url)
         server = _Server(
             config,
-            f"Sandbox listening on http://{shown_host}:{port}",
+            f"Sandbox listening on {url}",
             on_shutdown=app.state.sandbox.broker.close,
         )
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it under the handler that
@@ -223,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         server.run(sockets=[sock])
     finally:
         sock.close()
+        lock.release()
         if temp_dir is not None:
             shutil.rmtree(temp_dir, ignore_errors=True)
     return 0

@@ -5,7 +5,7 @@ process with that many US dollars (``Decimal``), and
 
     balance = credits − Σ cost of the user's succeeded generations − Σ holds
 
-where a *hold* is the quote (:func:`studio.pricing.quote`, the same rule that later sets
+where a *hold* is the expected charge (:func:`sandbox.runner.estimate`, the rule that later sets
 ``cost``) of a generation that was admitted and is not terminal yet. Holding the quote while
 a job runs is what makes two quick submits against a small balance refuse the second one,
 as prepaid billing does (ltx.md §8: 402 "when the estimated cost exceeds the balance"). A hold
@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterable
 from decimal import Decimal
 
-from studio.sandbox.store import ACTIVE, API_LTX, OXEN_APIS, Filters, GenerationStore
+from sandbox.store import ACTIVE, API_LTX, OXEN_APIS, Filters, GenerationStore
 
 _ALL_APIS = (*OXEN_APIS, API_LTX)
 _SUCCEEDED = Filters(statuses=("succeeded",))

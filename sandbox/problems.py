@@ -31,7 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-log = logging.getLogger("studio.sandbox")
+log = logging.getLogger("sandbox")
 
 # Paths answered in the LTX envelope; everything else speaks Oxen.
 LTX_PREFIXES = ("/v1/", "/v2/", "/_sandbox/uploads/", "/_sandbox/ltx-results/")
@@ -56,7 +56,7 @@ _LTX_CODES = {
     404: "not_found_error",
     405: "invalid_request_error",
     413: "request_too_large",
-    422: "invalid_request_error",
+    422: "content_filtered_error",  # ltx.md §5: LTX's only 422
     429: "rate_limit_error",
     503: "service_unavailable",
 }
