@@ -66,18 +66,23 @@ def parse_param(spec: catalog.ModelSpec, text: str) -> tuple[str, Any]:
     return key, raw
 
 
-def _sandbox(settings: Settings) -> SandboxProcess | None:
+# Sandboxes this command started; main() stops them when the command ends.
+_STARTED: list[SandboxProcess] = []
+
+
+def _sandbox_url(settings: Settings) -> str | None:
     """The sandbox for this command: none when every provider has a key or a base URL; the
-    one serving ``<data dir>/sandbox`` when it runs; else one started for this command, which
-    stops when the command ends."""
+    one serving ``<data dir>/sandbox`` when it runs (the app's); else one started for this
+    command, which stops when the command ends."""
     if not settings.needs_sandbox:
         return None
     sandbox = start_sandbox(settings.data_dir / "sandbox", port=SANDBOX_PORT)
     if sandbox.owned:
+        _STARTED.append(sandbox)
         print(f"No sandbox was running for {settings.data_dir / 'sandbox'}; started one at "
               f"{sandbox.url} for this command (it stops when the command ends).",
               file=sys.stderr)
-    return sandbox
+    return sandbox.url
 
 
 def open_store(settings: Settings) -> JobStore:
@@ -87,13 +92,10 @@ def open_store(settings: Settings) -> JobStore:
             if from_settings else JobStore(settings.data_dir / "jobs.sqlite3"))
 
 
-def open_studio(settings: Settings, *, sandbox: SandboxProcess | None = None) -> Studio:
-    """The same façade the app builds: settings, store, clients, tracker. ``sandbox`` is the
-    sandbox to use in sandbox mode (default: :func:`_sandbox` finds or starts one)."""
-    if sandbox is None:
-        sandbox = _sandbox(settings)
-    return Studio(settings, open_store(settings),
-                  sandbox_url=sandbox.url if sandbox is not None else None)
+def open_studio(settings: Settings) -> Studio:
+    """The same façade the app builds: settings, store, clients, tracker; in sandbox mode
+    with the running sandbox of the data dir, or one started for this command."""
+    return Studio(settings, open_store(settings), sandbox_url=_sandbox_url(settings))
 
 
 def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False) -> int:
@@ -340,15 +342,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "status":  # read-only: the store, nothing started
             return cmd_status(open_store(settings), args)
-        sandbox = _sandbox(settings)
         try:
-            studio = open_studio(settings, sandbox=sandbox)
+            studio = open_studio(settings)
             if args.command == "submit":
-                return cmd_submit(studio, args, follow=sandbox is not None and sandbox.owned)
+                return cmd_submit(studio, args, follow=bool(_STARTED))
             return cmd_track(studio, args)
         finally:
-            if sandbox is not None:
-                sandbox.stop()  # only one we started; a reused sandbox is left running
+            while _STARTED:  # only ones we started; a reused sandbox is left running
+                _STARTED.pop().stop()
     except ParamError as exc:
         for problem in exc.problems:
             print(f"error: {problem}", file=sys.stderr)

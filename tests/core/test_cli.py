@@ -54,7 +54,9 @@ def test_submit_status_track_round_trip(tmp_path, sandbox, realshort):
     assert out.returncode == 0 and f"{job_id[:8]}" in out.stdout and "succeeded" in out.stdout
     rows = json.loads(run_cli(["status", "--json"], env).stdout)
     assert rows[0]["id"] == job_id and rows[0]["status"] == "succeeded"
-    assert rows[0]["charge_usd"] == rows[0]["quote"]["amount_usd"]
+    # 1.2 output s (36 frames at 30 frames/s) × $0.0374 (pricing.md row 1) = $0.0449, quoted by
+    # the client's rate book and charged by the sandbox's own price list.
+    assert rows[0]["charge_usd"] == rows[0]["quote"]["amount_usd"] == "0.0449"
 
 
 def test_invalid_request_exits_2_with_every_problem(tmp_path, sandbox, realshort):

@@ -4,12 +4,13 @@ an SDR preview where the browser needs one."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from decimal import Decimal
 
 import pytest
 
-from studio import catalog, media
+from studio import catalog, media, ratebook
 from studio.config import Settings
 from studio.errors import ParamError
 from studio.jobs import JobStore
@@ -54,11 +55,73 @@ def test_hyperion_pq_end_to_end_with_charge_and_preview(studio, realshort):
     assert job.source["url"].startswith(studio.sandbox_url + "/api/repos/")
     [done] = run_until_done(studio)
     assert done.status == "succeeded", done.error
-    assert Decimal(done.charge_usd) == Decimal(done.quote["amount_usd"])  # from /generations
+    # realshort.mp4: 36 frames at 30.02 frames/s = 1.199 s; 320×240 is Hyperion's 720p tier:
+    # 1.199 × $0.0056667 (34 credits / 10 min at $0.10, pricing.md rows 11–12) = $0.0068.
+    assert_charge_matches_quote(done, "0.0068")  # the charge is Oxen's cost, from /generations
     result = media.probe(done.result_files["video"])
     assert result.codec == "hevc" and result.color_transfer == "smpte2084"
     preview = media.probe(done.preview_path)  # HDR HEVC is not browser-playable
     assert media.browser_playable(preview)
+
+
+def assert_charge_matches_quote(job, amount: str) -> None:
+    """The sandbox's charge (its own price list) equals the client's quote (the client's rate
+    book), and both equal ``amount``, worked by hand from pricing.md."""
+    assert Decimal(job.charge_usd) == Decimal(job.quote["amount_usd"]), (
+        f"charged {job.charge_usd}, quoted {job.quote['amount_usd']}")
+    assert Decimal(job.charge_usd) == Decimal(amount)
+
+
+@pytest.fixture
+def client_rates_times_10(monkeypatch):
+    """A mutation of the client only: every bundled rate ×10 (surcharge factors kept)."""
+    mutated = tuple(r if r.unit == "factor" else dataclasses.replace(r, usd=r.usd * 10)
+                    for r in ratebook.bundled_rates())
+    monkeypatch.setattr(ratebook, "bundled_rates", lambda: mutated)
+    ratebook.bundled_book.cache_clear()
+    yield
+    ratebook.bundled_book.cache_clear()
+
+
+CHARGE_CASES = [
+    # realshort.mp4 at 1080p, target_fps 30: 36 frames = 1.2 output s × $0.0374 (row 1).
+    pytest.param(catalog.STARLIGHT, {"resolution": "1080p"}, "0.0449", id="starlight"),
+    # 9 frames of 320×240 = 0.69 → 1 MP × $0.0027075 (fal, row 4) = $0.0027.
+    pytest.param(catalog.LTX_OXEN, {"prompt": "cinematic HDR", "num_frames": 9}, "0.0027",
+                 id="ltx-2.3"),
+]
+
+
+@pytest.mark.parametrize("mutation", [
+    None,
+    pytest.param("client_rates_times_10", marks=pytest.mark.xfail(
+        strict=True, raises=AssertionError,
+        reason="the sandbox prices from its own list, so a ×10 client rate is caught")),
+])
+@pytest.mark.parametrize(("model_id", "params", "amount"), CHARGE_CASES)
+def test_oxen_charge_equals_the_quote_end_to_end(studio, realshort, request, mutation,
+                                                 model_id, params, amount):
+    if mutation:
+        request.getfixturevalue(mutation)
+    prepared = studio.prepare(model_id, Source("upload", "r.mp4", path=realshort), params)
+    [job] = studio.submit(prepared)
+    [done] = run_until_done(studio)
+    assert done.status == "succeeded", done.error
+    assert_charge_matches_quote(done, amount)
+
+
+def test_a_client_price_bug_shows_as_a_charge_that_differs(studio, realshort,
+                                                           client_rates_times_10):
+    """Under the ×10 mutation the quote moves and the sandbox's charge does not: the sandbox
+    shares none of the client's pricing code."""
+    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+                              {"resolution": "1080p"})
+    assert prepared.quote.amount_usd == Decimal("0.4488")  # 1.2 s × $0.374
+    studio.submit(prepared)
+    [done] = run_until_done(studio)
+    assert Decimal(done.charge_usd) == Decimal("0.0449")
+    with pytest.raises(AssertionError, match="charged 0.0449, quoted 0.4488"):
+        assert_charge_matches_quote(done, "0.0449")
 
 
 def test_prepare_quotes_from_the_rate_book_with_team_overrides(studio, realshort):
@@ -122,7 +185,9 @@ def test_ltx_direct_round_trip_with_computed_charge(studio, realshort):
     summary = media.exr_zip_summary(done.result_files["exr_frames"])
     assert (summary.frame_count, summary.width, summary.height) == (36, 320, 240)
     assert summary.dtype == "float16" and summary.max_value > 1.0
-    assert done.charge_usd == done.quote["amount_usd"]  # LTX reports none: computed
+    # LTX reports no charge: the client computes it. 1.199 input s × $0.20 (≤1080p tier,
+    # pricing.md row 6) = $0.2398, for the quote and the computed charge alike.
+    assert done.quote["amount_usd"] == done.charge_usd == "0.2398"
     assert media.browser_playable(media.probe(done.preview_path))
 
 
