@@ -2,7 +2,7 @@
 same preset (goal: ≤ 1.5×).
 
 Both sides: 1280×720 yuv444p 20 fps in → 1920×1080 yuv420p 30 fps H.264 out, same x264
-preset, no audio. ffmpeg is the static binary from imageio-ffmpeg (a test dependency).
+preset, the source's audio copied (Topaz models keep it; the sandbox does too). ffmpeg is the static binary from imageio-ffmpeg (a test dependency).
 Prints the median of N runs of each.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import imageio_ffmpeg
 from _common import SHARED, timed
 
+from sandbox.models import STARLIGHT
 from sandbox.processing import process
-from studio.catalog import STARLIGHT
 from studio.media import probe
 
 N = 3
@@ -32,7 +32,7 @@ def main() -> None:
         ours = timed(lambda: process(STARLIGHT, params, src, out_dir, preset=PRESET), N)
         clip = probe(out_dir / "output.mp4")
         ff_out = Path(tmp) / "ffmpeg.mp4"
-        cmd = [ffmpeg, "-v", "error", "-y", "-i", str(src), "-an",
+        cmd = [ffmpeg, "-v", "error", "-y", "-i", str(src), "-c:a", "copy",
                "-vf", "scale=1920:1080:flags=bicubic,fps=30", "-c:v", "libx264",
                "-preset", PRESET, "-crf", "20", "-pix_fmt", "yuv420p", str(ff_out)]
         theirs = timed(lambda: subprocess.run(cmd, check=True), N)
