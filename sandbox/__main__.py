@@ -47,12 +47,19 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-import uvicorn.config
+try:
+    import uvicorn
+    import uvicorn.config
 
-from sandbox.faults import DEFAULT_SLOW_S
+    from sandbox.faults import DEFAULT_SLOW_S
+    from sandbox.server import KEEPALIVE_S, create_app
+except ModuleNotFoundError as _missing:  # the [sandbox] extra is not installed
+    sys.exit(
+        f"The sandbox needs its web dependencies ({_missing.name} is missing). Install them "
+        "with: pip install -e '.[sandbox]' (scripts/run and scripts/test do this)."
+    )
+
 from sandbox.lock import EXIT_LOCKED, DataDirLock, DataDirLocked
-from sandbox.server import KEEPALIVE_S, create_app
 
 PARENT_POLL_S = 2.0
 # Seconds open connections get to finish at shutdown before uvicorn cancels them.

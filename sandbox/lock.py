@@ -25,6 +25,7 @@ from typing import IO, Any
 
 LOCK_FILE = "sandbox.lock"
 EXIT_LOCKED = 3
+READER_GRACE_S = 1.0
 
 
 class DataDirLocked(Exception):
@@ -60,15 +61,23 @@ class DataDirLock:
         self._fh: IO[str] | None = None
 
     def acquire(self) -> None:
-        """Take the lock or raise :class:`DataDirLocked` at once (never waits)."""
+        """Take the lock or raise :class:`DataDirLocked`. Waits at most
+        :data:`READER_GRACE_S`: a launcher reading the record holds a shared lock for a
+        moment, which must not pass for a running sandbox."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         fh = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held for the process life
-        try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = read_record(fh)
-            fh.close()
-            raise DataDirLocked(self.data_dir, holder) from None
+        deadline = time.monotonic() + READER_GRACE_S
+        while True:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                holder = read_record(fh)
+                fh.close()
+                raise DataDirLocked(self.data_dir, holder) from None
         fh.seek(0)
         fh.truncate()
         fh.write(json.dumps({"pid": os.getpid(), "url": None, "started_at": time.time()}))
