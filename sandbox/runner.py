@@ -270,6 +270,10 @@ class JobRunner:
             return None
         return format(charged.amount_usd, "f")
 
+    def _sign(self, url: str | None) -> str | None:
+        """``url`` as a signed, expiring link under ``--result-ttl`` (else unchanged)."""
+        return self._links.sign(url) if self._links is not None else url
+
     def _fail(self, gen: Generation, message: str, error_type: str) -> None:
         if (
             self._store.mark_failed(
@@ -299,8 +303,7 @@ class JobRunner:
                 "status": "succeeded",
                 "media_type": gen.media_type,
                 "model": gen.model_name,
-                "url": self._links.sign(primary_url(outputs)) if self._links else primary_url(
-                    outputs),
+                "url": self._sign(primary_url(outputs)),
             },
         )
 

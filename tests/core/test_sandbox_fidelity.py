@@ -130,6 +130,15 @@ def test_b64_json_answers_the_mp4_bytes_inline(api: Api, clip_url: str, tmp_path
 # -- item 25: the model object carries json_request_schema ---------------------------------------
 
 
+def test_vendored_schemas_are_the_shared_ones(shared_data: Path, repo_root: Path) -> None:
+    """sandbox/schemas/ is a copy of shared/api/schemas/: re-copy when the shared files change."""
+    shared = sorted((shared_data.parent / "api" / "schemas").glob("*.json"))
+    assert shared
+    for path in shared:
+        vendored = repo_root / "sandbox" / "schemas" / path.name
+        assert vendored.read_bytes() == path.read_bytes(), f"{vendored} differs from {path}"
+
+
 def test_model_object_has_json_request_schema(api: Api) -> None:
     """The model pages say the model object includes ``json_request_schema``; the spec and the
     overview call it ``request_schema`` (oxen.md §11.1): both are served, the same schema."""
