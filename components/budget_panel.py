@@ -2,15 +2,19 @@
 and the banner every page shows at 80 %.
 
 The guard itself is in the core (:mod:`studio.budget`, enforced by ``Studio.submit``); this
-only shows it and saves the caps to ``budget.json`` in the data dir.
+only shows it and saves the caps in the store's database, where every app process sharing
+it (replicas on one PostgreSQL) applies them at once.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
-from studio.budget import BUDGET_PERIODS, BudgetConfig, BudgetStatus, usd
+from components import session
+from studio.budget import BUDGET_PERIODS, BudgetConfig, BudgetStatus
 from studio.errors import ConfigError, ParamError
+from studio.money import cents
 from studio.service import Studio
 
 PERIOD_LABELS = {"day": "Day", "week": "Week (Mon–Sun)", "month": "Calendar month"}
@@ -62,9 +66,10 @@ def render_budget_sidebar(studio: Studio, budget: tuple[BudgetConfig, BudgetStat
         for line in status.lines:
             frac = line.fraction
             st.progress(min(1.0, frac if frac is not None else 1.0),
-                        text=f"{line.name.capitalize()}: {usd(line.spent.total)} of "
-                             f"{usd(line.cap)} ({line.percent()})")
-            st.caption(f"{status.period.label} · {line.spent.breakdown}")
+                        text=f"{line.name.capitalize()}: {cents(line.spent.total)} of "
+                             f"{cents(line.cap)} ({line.percent()})")
+            st.caption(f"{status.period.label} · {line.spent.breakdown} · "
+                       f"{cents(line.left)} left")
         if flash and flash[0] != "ok":
             st.error(flash[1])
         with st.form(f"{key}:form", border=False):
@@ -81,24 +86,26 @@ def render_budget_sidebar(studio: Studio, budget: tuple[BudgetConfig, BudgetStat
             mine = st.text_input(
                 "Your own cap (USD)", value=_text(config.owner_usd.get(me)) if me in
                 config.owner_usd else "", key=f"{key}:mine", placeholder="the per-person cap",
-                help=f"Replaces the per-person cap for your key (fingerprint {me[:8]}…); "
-                     "blank = the per-person cap applies.")
+                help=f"Replaces the per-person cap for your API key (key fingerprint "
+                     f"{me[:8]}…); blank = the per-person cap applies.")
             saved = st.form_submit_button("Save budget", icon=":material/save:")
-        st.caption(f"A single submit above ${studio.settings.confirm_above_usd} asks for "
-                   "confirmation (STUDIO_CONFIRM_ABOVE_USD).")
+        st.caption(f"A single submit above {cents(studio.settings.confirm_above_usd)} asks for "
+                   "confirmation (STUDIO_CONFIRM_ABOVE_USD). Caps are shared by everyone "
+                   "using this store.")
     if saved:
         try:
             owners = {k: v for k, v in config.owner_usd.items() if k != me}
             if mine.strip():
                 owners[me] = mine.strip()
+            who = session.display_name() or f"key {me[:8]}"
             studio.budget_store().save(period=period, team_usd=team.strip() or None,
                                        default_owner_usd=owner.strip() or None,
-                                       owner_usd=owners)
+                                       owner_usd=owners, who=who)
             st.session_state[f"{key}:flash"] = ("ok", "Budget saved; it applies to every "
-                                                      "page and the CLI.")
+                                                      "page, every app replica and the CLI.")
         except ParamError as exc:
             st.session_state[f"{key}:flash"] = ("error", "Not saved: " + "; ".join(exc.problems))
-        except OSError as exc:
-            st.session_state[f"{key}:flash"] = ("error", f"Not saved: cannot write the budget "
-                                                         f"file ({exc.strerror}).")
+        except SQLAlchemyError:
+            st.session_state[f"{key}:flash"] = ("error", "Not saved: the store could not be "
+                                                         "written; try again.")
         st.rerun()

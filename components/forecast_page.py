@@ -6,6 +6,7 @@ book, so the page, the exported CSV/JSON and ``python -m studio forecast`` agree
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +18,26 @@ from components.loaders import load_turnaround_index
 from components.plan_editor import (
     frame_to_records,
     load_saved_plan,
-    plan_path,
     render_plan_editor,
     render_plan_sources,
     rows_to_frame,
     save_plan,
 )
-from components.quote_panel import BADGE
+from components.quote_panel import BADGE, render_budget_verdict, submit_label
 from components.rates_view import load_rate_book
 from studio import catalog, charts, forecast, ledger
 from studio.errors import BudgetExceededError, ParamError, StudioError
+from studio.money import cents, exact
 from studio.service import Prepared, Source, Studio
 
 TARGETS = ["720p", "1080p", "2k", "4k"]
+UNIT_WORDS = {"output_second": "per output second", "input_second": "per input second",
+              "output_megapixel": "per output megapixel", "factor": "multiplier"}
+
+
+def forecast_unit(unit: Any) -> str:
+    """A rate unit as words (``"per output second"``), blank when none."""
+    return "" if unit in (None, "") or pd.isna(unit) else UNIT_WORDS.get(str(unit), str(unit))
 
 
 def _plan_state(key: str) -> str:
@@ -38,10 +46,10 @@ def _plan_state(key: str) -> str:
 
 def render_forecast(studio: Studio, *, key: str = "forecast") -> None:
     """The whole page body."""
-    path = plan_path(studio.settings.data_dir, studio.settings.owner())
+    owner = studio.settings.owner()
     state = _plan_state(key)
     if state not in st.session_state:
-        frame, problem = load_saved_plan(path)
+        frame, problem = load_saved_plan(studio.store, owner)
         st.session_state[state] = frame
         if problem:
             st.warning(problem)
@@ -52,18 +60,18 @@ def render_forecast(studio: Studio, *, key: str = "forecast") -> None:
         added = rows_to_frame(new_rows)
         base = _current_frame(key)
         frame = added if action == "replace" else pd.concat([base, added], ignore_index=True)
-        _replace_plan(key, frame, path)
+        _replace_plan(key, frame, studio, owner)
         st.rerun()
 
     frame = st.session_state[state]
     edited = render_plan_editor(frame, key=key)
     if st.session_state.get(f"{key}:saved") != _digest(edited):
-        save_plan(path, edited)
+        save_plan(studio.store, owner, edited)
         st.session_state[f"{key}:saved"] = _digest(edited)
     c1, c2 = st.columns([1, 4])
     if c1.button("Clear the plan", key=f"{key}:clear", icon=":material/delete_sweep:",
                  disabled=edited.empty):
-        _replace_plan(key, frame.iloc[0:0], path)
+        _replace_plan(key, frame.iloc[0:0], studio, owner)
         st.rerun()
     c2.caption(f"Saved as you edit ({len(edited)} row(s)); a reload shows the same plan.")
 
@@ -106,11 +114,11 @@ def _current_frame(key: str) -> pd.DataFrame:
     return frame.drop(index=deleted).reset_index(drop=True)
 
 
-def _replace_plan(key: str, frame: pd.DataFrame, path: Path) -> None:
+def _replace_plan(key: str, frame: pd.DataFrame, studio: Studio, owner: str) -> None:
     frame = frame.reset_index(drop=True)
     st.session_state[_plan_state(key)] = frame
     st.session_state.pop(f"{key}:editor", None)  # the editor starts from the new base
-    save_plan(path, frame)
+    save_plan(studio.store, owner, frame)
     st.session_state[f"{key}:saved"] = _digest(frame)
 
 
@@ -118,10 +126,12 @@ def _render_totals(priced: forecast.PricedPlan, table: pd.DataFrame) -> None:
     st.subheader("2 · Forecast", divider="gray")
     by_model = priced.by_model()
     cols = st.columns(1 + min(len(by_model), 5))
-    cols[0].metric("Plan total", f"${priced.total_usd}",
-                   help="USD: the sum of every priced row's quote × generations.")
+    cols[0].metric("Plan total", cents(priced.total_usd),
+                   help=f"Exactly {exact(priced.total_usd)} USD: the sum of every priced "
+                        "row's quote × generations.")
     for col, (model_id, amount) in zip(cols[1:], by_model.items(), strict=False):
-        col.metric(catalog.get(model_id).display_name, f"${amount}")
+        col.metric(catalog.get(model_id).display_name, cents(amount),
+                   help=f"Exactly {exact(amount)} USD over this model's rows.")
     kinds = sorted(set(table["provenance"].dropna())) if "provenance" in table else []
     if kinds:
         st.markdown("Rates used: " + " ".join(BADGE.get(k, k) for k in kinds) +
@@ -137,7 +147,11 @@ def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> No
                                          float(rec.get("duration_s") or 0))
         turn.append(est.label if est else "")
     table["turnaround"] = turn
-    table["quote_usd"] = [f"${v}" if v not in (None, "") else "—" for v in table["quote_usd"]]
+    table["quote_usd"] = [exact(v) if v not in (None, "") else "—" for v in table["quote_usd"]]
+    table["rate_usd"] = [exact(v) if v not in (None, "") and u != "factor" else
+                         ("" if v in (None, "") else f"×{v}")
+                         for v, u in zip(table["rate_usd"], table["unit"], strict=True)]
+    table["unit"] = [forecast_unit(u) for u in table["unit"]]
     for col in ("problem", "notes", "provenance", "basis"):
         if col in table:
             table[col] = table[col].fillna("")
@@ -150,10 +164,24 @@ def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> No
         column_config={
             "row": st.column_config.NumberColumn("#", width="small"),
             "model_name": st.column_config.TextColumn("Model"),
+            "clip": st.column_config.TextColumn("Clip"),
+            "settings": st.column_config.TextColumn("Settings"),
+            "generations": st.column_config.NumberColumn("Generations"),
             "quote_usd": st.column_config.TextColumn(
                 "Quote", help="USD for all the row's generations, exact to 1/100 of a cent."),
             "provenance": st.column_config.TextColumn(
                 "Rate from", help="live · published · proxy · override (see Rates)."),
+            "basis": st.column_config.TextColumn("How it is priced"),
+            "problem": st.column_config.TextColumn("Problem"),
+            "notes": st.column_config.TextColumn("Notes"),
+            "tier": st.column_config.TextColumn("Tier"),
+            "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
+            "width": st.column_config.NumberColumn("Width (px)"),
+            "height": st.column_config.NumberColumn("Height (px)"),
+            "fps": st.column_config.NumberColumn("Frame rate", format="%.3f"),
+            "rate_usd": st.column_config.TextColumn("Rate", help="Every digit."),
+            "unit": st.column_config.TextColumn("Unit"),
+            "as_of": st.column_config.TextColumn("As of"),
             "source_url": st.column_config.LinkColumn("Source"),
             "turnaround": st.column_config.TextColumn(
                 "Turnaround", help="Median wall time of ≥ 3 finished generations of this "
@@ -196,17 +224,25 @@ def _render_charts(priced: forecast.PricedPlan, rows: list[forecast.PlanRow], bo
                                   required=True, key=f"{key}:target")
     compare = forecast.compare_models(rows, target_resolution=target, book=book)
     st.plotly_chart(charts.model_comparison(compare), width="stretch", key=f"{key}:c4")
-    best = compare[compare["cheapest_meeting_target"]]
-    for b in best.to_dict("records"):
-        kinds = f" ({b['provenance']} rates)" if b.get("provenance") else ""
-        task = "upscaling" if b.get("task") == "upscale" else "SDR → HDR"
-        st.success(f"Cheapest for the {task} rows that meets {target}: **{b['model_name']}** "
-                   f"at ${b['total_usd']}{kinds}.")
-    for task in sorted(set(compare["task"]) - set(best["task"])):
-        what = "upscaling" if task == "upscale" else "SDR → HDR"
-        st.info(f"No model can take the {what} rows to {target}: "
-                + ("HDR models keep the input resolution." if task == "hdr" else
-                   "choose a lower target."))
+    st.caption("Each bar is the whole plan's rows of that job on one model, priced at the "
+               "tier written on it (a model without the target tier at its nearest tier "
+               "above). Green: the cheapest that meets the target; blue: meets it; grey: "
+               "does not (hover a bar for why).")
+    for task, group in compare.groupby("task", sort=False):
+        what = charts.TASK_LABELS.get(str(task), str(task))
+        best = group[group["cheapest_meeting_target"]]
+        if len(best):
+            b = best.iloc[0]
+            kinds = f", {b['provenance']} rates" if b.get("provenance") else ""
+            st.success(f"{what}: the cheapest model that meets {target} is "
+                       f"**{b['model_name']}** at {cents(b['total_usd'])} "
+                       f"({b['priced_at']}{kinds}).")
+            continue
+        reasons = "; ".join(f"{r['model_name']}: {charts.comparison_note(r, target)}"
+                            for r in group.to_dict("records"))
+        st.info(f"{what}: no model takes every row of this job to {target} — {reasons}. "
+                + ("HDR models keep the input resolution; choose a lower target to compare "
+                   "them." if task == "hdr" else "Choose a lower target."))
 
 
 def _render_exports(priced: forecast.PricedPlan, *, key: str) -> None:
@@ -287,11 +323,12 @@ def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
             session.clear_batch_rows()
             st.rerun()
         return
-    total = sum((p.quote.amount_usd * n for p, n in items if p.quote), start=0)
+    total = sum((p.quote.amount_usd * n for p, n in items if p.quote), start=Decimal(0))
     st.dataframe(pd.DataFrame([{
-        "clip": p.source.label, "model": catalog.get(p.model_id).display_name, "generations": n,
-        "quote_usd": f"${p.quote.amount_usd * n}" if p.quote else "—",
-        "provenance": p.quote.provenance if p.quote else "",
+        "Clip": p.source.label, "Model": catalog.get(p.model_id).display_name,
+        "Generations": n,
+        "Quote": exact(p.quote.amount_usd * n) if p.quote else "—",
+        "Rate from": p.quote.provenance if p.quote else "",
     } for p, n in items]), hide_index=True, width="stretch")
     verdict = studio.check_budget(total)
     if not verdict.allowed:
@@ -300,13 +337,13 @@ def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
             session.clear_batch_rows()
             st.rerun()
         return
-    if verdict.warn:
-        st.warning(verdict.message)
-    st.markdown(f"**Total: ${total}** for {sum(n for _p, n in items)} generation(s). Oxen "
-                "requests carry up to 4 generations each; LTX runs two at a time and the "
+    render_budget_verdict(verdict)
+    st.markdown(f"**Total: {cents(total)}** for {sum(n for _p, n in items)} generation(s). "
+                "Oxen requests carry up to 4 generations each; LTX runs two at a time and the "
                 "rest wait their turn.")
     c1, c2 = st.columns(2)
-    if c1.button(f"Confirm and submit · ${total}", type="primary", key=f"{key}:batchgo"):
+    if c1.button(submit_label(total, verdict, verb="Confirm and submit"), type="primary",
+                 key=f"{key}:batchgo"):
         _send_batch(studio, items, key)
     if c2.button("Cancel", key=f"{key}:batchno"):
         session.clear_batch_rows()
@@ -322,7 +359,8 @@ def _send_batch(studio: Studio, items: list[tuple[Prepared, int]], key: str) -> 
         bar.progress(min(1.0, frac or 0.0), text=what)
 
     try:
-        outcomes = studio.submit_plan(items, confirmed=True, progress=progress)
+        outcomes = studio.submit_plan(items, confirmed=True, progress=progress,
+                                      owner_name=session.display_name())
     except BudgetExceededError as exc:
         session.set_flash(f"{key}:batch", "error", f"Nothing was sent. {exc}")
     except ParamError as exc:

@@ -19,7 +19,7 @@ import streamlit as st
 
 from components import links, session
 from components.loaders import load_probe, stamp
-from components.quote_panel import render_quote
+from components.quote_panel import render_budget_verdict, render_quote, submit_label
 from components.rates_view import load_rate_book
 from components.submission import submit_prepared
 from studio import catalog, manifest
@@ -97,13 +97,22 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
         close()
         return
     render_quote(prepared.quote, key=f"{scope}:retry:quote")
+    verdict = None
+    if prepared.quote is not None:
+        try:
+            verdict = studio.check_budget(prepared.quote.amount_usd)
+        except StudioError as exc:
+            verdict = str(exc)
+        render_budget_verdict(verdict)
     if prepared.problems:
         st.error("This request cannot be sent again as it is:\n\n"
                  + "\n".join(f"- {p}" for p in prepared.problems)
                  + "\n\nUse *Rerun with edits* to fix it on the model page.")
-    label = (f"Submit again · ${prepared.quote.amount_usd}" if prepared.quote else "Submit again")
+    label = submit_label(prepared.quote.amount_usd if prepared.quote else None, verdict,
+                         verb="Submit again")
+    over = isinstance(verdict, str) or (verdict is not None and not verdict.allowed)
     c1, c2 = st.columns(2)
-    confirm = c1.button(label, type="primary", disabled=not prepared.ok,
+    confirm = c1.button(label, type="primary", disabled=not prepared.ok or over,
                         key=f"{scope}:retry:confirm")
     if c2.button("Cancel", key=f"{scope}:retry:cancel"):
         session.set_retry_job(scope, None)

@@ -24,9 +24,10 @@ from components.job_actions import (
     render_retry_dialog,
     render_selection_download,
 )
-from studio import catalog, media
+from studio import catalog, ledger, media
 from studio.errors import StudioError
 from studio.jobs import Job
+from studio.money import exact
 from studio.service import Studio, source_preview
 
 STATUS_ICON = {
@@ -56,13 +57,12 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
             "Model": spec.short_name if spec else j.model_id,
             "Status": j.status,
             "Source": (j.source or {}).get("label", ""),
-            "Quote (USD)": j.quote_usd or "",
+            "Quote (USD)": exact(j.quote_usd) if j.quote_usd is not None else "",
             "Quote from": (j.quote or {}).get("provenance", ""),
-            "Charge (USD)": j.charge_usd or "",
-            # Oxen reports what it charged; LTX reports nothing, so its charge is computed
-            # from the input-tier rule and says so.
-            "Charge from": ("" if not j.charge_usd else
-                            "Oxen" if j.provider == "oxen" else "computed (LTX tier rule)"),
+            "Charge (USD)": exact(j.charge_usd) if j.charge_usd is not None else "",
+            # The live provider's own figure, the sandbox's, or computed by our rule (LTX
+            # reports no charge): each says which.
+            "Charge from": ledger.charge_source_label(j),
             "Elapsed": _elapsed(j),
             "Generation id": j.remote_id or "—",
             "Owner": j.owner_name or j.owner[:8],
@@ -180,16 +180,18 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     with st.container(horizontal=True, vertical_alignment="center"):
         if job.is_active:
             if job.provider == "oxen" and job.remote_id:
-                if st.button("Cancel generation", key=f"{key}:cancel:{job.id}"):
-                    try:
-                        studio.cancel(job)
-                        st.toast("Cancel requested.", icon="⛔")
-                    except StudioError as exc:
-                        st.error(str(exc))
+                if not session.cancel_asked(job.id) and st.button(
+                        "Cancel generation…", key=f"{key}:cancel:{job.id}",
+                        help="Asks first, and says what the provider bills for a cancel."):
+                    session.set_cancel_asked(job.id, True)  # the question shows below
             elif job.provider == "ltx":
                 st.caption("The LTX API has no cancel endpoint: this generation runs to the end.")
         render_retry_button(job, scope=scope, key=key)
         render_rerun_link(job, key=key)
+    if job.is_active and session.cancel_asked(job.id):
+        _render_cancel_confirmation(studio, job, key=key)
+    elif session.cancel_asked(job.id):
+        session.set_cancel_asked(job.id, False)  # it finished meanwhile: nothing to cancel
     if job.status == "succeeded":
         render_player(studio, job, key=key)
     with st.expander("Request details"):
@@ -197,6 +199,23 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
                  "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
                  "parent_id": getattr(job, "parent_id", None)})
+
+
+def _render_cancel_confirmation(studio: Studio, job: Job, *, key: str) -> None:
+    """The question before a cancel: what it stops and what the provider bills for it."""
+    with st.container(border=True):
+        st.warning(f"Cancel this generation? {studio.cancel_terms(job)}", icon=":material/help:")
+        c1, c2 = st.columns(2)
+        if c1.button("Yes, cancel it", type="primary", key=f"{key}:cancel-yes:{job.id}"):
+            session.set_cancel_asked(job.id, False)
+            try:
+                studio.cancel(job)
+                st.toast("Cancel requested.", icon="⛔")
+            except StudioError as exc:
+                st.error(str(exc))
+        if c2.button("Keep it running", key=f"{key}:cancel-no:{job.id}"):
+            session.set_cancel_asked(job.id, False)
+            st.rerun()
 
 
 def _playable_source(studio: Studio, job: Job) -> tuple[Path | str | None, bool]:

@@ -4,6 +4,7 @@ generations. Every model page is this component with a different :class:`ModelSp
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,16 +20,16 @@ from components.loaders import (
     stamp,
 )
 from components.preset_picker import render_presets
-from components.quote_panel import render_quote
+from components.quote_panel import render_budget_verdict, render_quote, submit_label
 from components.rates_view import load_rate_book
 from components.request_form import render_request_form, widget_values
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
 from studio import catalog, charts, export, media
+from studio.budget import BudgetVerdict
 from studio.catalog import ModelSpec
 from studio.errors import StudioError
 from studio.media import ClipInfo
-from studio.presets import presets_path
 from studio.service import Prepared, Source, Studio, file_sha256, trimmed_source
 
 
@@ -117,7 +118,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             render_clip(clip, thumb)
         st.subheader("2 · Parameters", divider="gray")
         params = render_request_form(spec, key=key)
-        render_presets(spec, params, path=presets_path(studio.settings.data_dir), key=key)
+        render_presets(spec, params, store=studio.store, key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
             c1, c2 = st.columns(2)
@@ -132,6 +133,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
                                     help="num_generations: 1–4 runs of the same request.")
 
     prepared: Prepared | None = None
+    verdict: BudgetVerdict | str | None = None
     with right:
         st.subheader("3 · Quote", divider="gray")
         if clip is None or source is None:
@@ -140,6 +142,9 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             book = load_rate_book(studio)  # overrides > live Oxen pricing > bundled
             prepared = studio.prepare(spec.id, source, params, clip=clip, book=book)
             render_quote(prepared.quote, key=f"{key}:quote", count=int(n))
+            if prepared.quote is not None:
+                verdict = _budget_verdict(studio, prepared.quote.amount_usd * int(n))
+                render_budget_verdict(verdict)
             if prepared.quote is not None:
                 est = load_turnaround(studio, spec.id, prepared.quote.tier, clip.duration_s)
                 st.caption(f":material/schedule: Turnaround: {est.label}" if est else
@@ -154,9 +159,10 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     st.subheader("4 · Submit", divider="gray")
     if prepared is not None and prepared.problems:
         st.error("Fix these before submitting:\n\n" + "\n".join(f"- {p}" for p in prepared.problems))
-    can_submit = prepared is not None and prepared.ok
-    label = (f"Submit · ${prepared.quote.amount_usd * n}" if prepared is not None and prepared.quote
-             else "Submit")
+    over_budget = isinstance(verdict, str) or (verdict is not None and not verdict.allowed)
+    can_submit = prepared is not None and prepared.ok and not over_budget
+    label = submit_label(prepared.quote.amount_usd * n if prepared is not None and prepared.quote
+                         else None, verdict)
     if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
         submit_prepared(studio, prepared, mode=mode, n=int(n))
     if prepared is not None and prepared.ok:
@@ -164,6 +170,15 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
 
     st.subheader("Generations", divider="gray")
     render_live_jobs(studio, key=f"{key}:jobs", model_id=spec.id, limit=50)
+
+
+def _budget_verdict(studio: Studio, amount: Decimal) -> BudgetVerdict | str:
+    """The budget verdict of a request quoted at ``amount`` USD, or the sentence saying why
+    the budget cannot be read (the submit is then refused by the core with it too)."""
+    try:
+        return studio.check_budget(amount)
+    except StudioError as exc:
+        return str(exc)
 
 
 def _offer_trim(studio: Studio, source: Source, clip: ClipInfo, *, key: str,

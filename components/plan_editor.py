@@ -1,32 +1,32 @@
 """The forecast plan: where its rows come from (probed files, typed rows, an imported CSV)
 and the ``st.data_editor`` that edits them.
 
-The plan is a draft, but a draft worth keeping: every change is saved as CSV in the data dir
-(``plans/<owner>.csv``), so a reload or a restart shows the same plan.
+The plan is a draft, but a draft worth keeping: every change is saved in the store (one plan
+per owner, the ``plans`` table), so a reload, a restart or another app replica shows the same
+plan.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from sqlalchemy.exc import SQLAlchemyError
 
 from components.source_picker import SAMPLE, VIDEO_TYPES, _save_upload
 from studio import catalog, forecast, media
 from studio.errors import ParamError, StudioError
+from studio.store import JobStore
 
 PLAN_COLUMNS = ["clip", "duration_s", "width", "height", "fps", "model", "params",
                 "generations", "path"]
 MODEL_NAMES = {m.id: m.display_name for m in catalog.MODELS.values()}
 MODEL_IDS = {m.display_name: m.id for m in catalog.MODELS.values()}
-
-
-def plan_path(data_dir: Path, owner: str) -> Path:
-    return data_dir / "plans" / f"{owner}.csv"
 
 
 def empty_plan() -> pd.DataFrame:
@@ -83,23 +83,29 @@ def frame_to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return records
 
 
-def load_saved_plan(path: Path) -> tuple[pd.DataFrame, str | None]:
-    """The saved plan, or an empty one and a sentence when the file cannot be read."""
-    if not path.exists():
-        return empty_plan(), None
+def load_saved_plan(store: JobStore, owner: str) -> tuple[pd.DataFrame, str | None]:
+    """``owner``'s saved plan, or an empty one and a sentence when it cannot be read (rows
+    that no longer parse are named; the rest load)."""
+    problem = store.import_problems.get("plans")
     try:
-        return rows_to_frame(forecast.read_plan_csv(path)), None
-    except (ParamError, OSError, StudioError) as exc:
-        return empty_plan(), f"The saved plan {path.name} could not be read ({exc}); starting empty."
+        saved = store.plans.get(owner)
+    except SQLAlchemyError:
+        return empty_plan(), "The saved plan could not be read from the store; starting empty."
+    if saved is None:
+        return empty_plan(), problem
+    rows, problems = forecast.rows_from_records(saved[0])
+    if problems:
+        problem = ((problem + " ") if problem else "") + (
+            "Some rows of the saved plan could not be read and were left out: "
+            + "; ".join(problems[:5]) + (" …" if len(problems) > 5 else ""))
+    return rows_to_frame(rows), problem
 
 
-def save_plan(path: Path, frame: pd.DataFrame) -> None:
-    """Write the plan rows that parse (the editor keeps the rest on screen)."""
+def save_plan(store: JobStore, owner: str, frame: pd.DataFrame) -> None:
+    """Save the plan rows that parse (the editor keeps the rest on screen) as ``owner``'s
+    plan in the store."""
     rows, _problems = forecast.rows_from_records(frame_to_records(frame))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".csv.part")
-    tmp.write_text(forecast.plan_csv(rows), encoding="utf-8")
-    tmp.replace(path)
+    store.plans.put(owner, [r.to_record() for r in rows], datetime.now(UTC))
 
 
 def probe_files(paths: Sequence[tuple[str, Path]], *, model_id: str, params: dict[str, Any],

@@ -15,6 +15,7 @@ from components import session
 from components.quote_panel import BADGE
 from studio import catalog, ratebook
 from studio.errors import ConfigError, ParamError, StudioError
+from studio.money import exact
 from studio.service import Studio
 
 
@@ -52,7 +53,7 @@ def live_pricing(studio: Studio) -> tuple[dict[str, Any], list[str]]:
 def load_rate_book(studio: Studio) -> ratebook.RateBook:
     """The rate book every page quotes from: team overrides > live Oxen pricing > bundled."""
     live, _errors = live_pricing(studio)
-    return ratebook.load_book(studio.settings.data_dir, live=live or None)
+    return ratebook.load_book(studio.store, live=live or None)
 
 
 def _who(studio: Studio) -> str:
@@ -84,18 +85,22 @@ def render_rates(studio: Studio, *, key: str = "rates") -> None:
     today = datetime.now(UTC).date()
     entries = book.entries(today=today, max_age_days=s.rate_stale_days)
     frame = _entries_frame(entries)
-    stale = int(frame["stale"].sum()) if len(frame) else 0
+    stale = int(frame["Stale"].sum()) if len(frame) else 0
     c1, c2, c3 = st.columns(3)
     c1.metric("Rates", len(frame))
-    c2.metric("Team overrides", int((frame["provenance"] == "override").sum()) if len(frame) else 0)
+    c2.metric("Team overrides", int((frame["From"] == "override").sum()) if len(frame) else 0)
     c3.metric(f"Stale (> {s.rate_stale_days} days)", stale,
               help="As-of date older than STUDIO_RATE_STALE_DAYS.")
     st.dataframe(
         frame, width="stretch", hide_index=True, key=f"{key}:table",
         column_config={
-            "source_url": st.column_config.LinkColumn("Source"),
-            "stale": st.column_config.CheckboxColumn("Stale"),
-            "live_differs": st.column_config.CheckboxColumn("Live ≠ bundled"),
+            "Source": st.column_config.LinkColumn("Source"),
+            "Stale": st.column_config.CheckboxColumn("Stale"),
+            "Live ≠ bundled": st.column_config.CheckboxColumn("Live ≠ bundled"),
+            "From": st.column_config.TextColumn(
+                help="live · published · proxy · override: where the rate quotes use comes "
+                     "from."),
+            "Rate": st.column_config.TextColumn(help="What quotes use now, every digit."),
         })
     st.caption("Provenance: " + " · ".join(f"{BADGE[k]}" for k in
                                            ("live", "published", "proxy", "override")))
@@ -103,26 +108,39 @@ def render_rates(studio: Studio, *, key: str = "rates") -> None:
     _render_audit(studio, key=key)
 
 
+def rate_text(usd: Decimal, unit: str) -> str:
+    """A rate at full precision: ``$0.1494`` per unit, or ``×2`` for a factor."""
+    return f"×{usd}" if unit == "factor" else exact(usd)
+
+
+def unit_text(unit: str) -> str:
+    """``"per output second"``, ``"multiplier"``."""
+    return "multiplier" if unit == "factor" else f"per {ratebook.UNIT_LABELS.get(unit, unit)}"
+
+
 def _entries_frame(entries: list[Any]) -> pd.DataFrame:
+    """The rate table with human headers; every amount at full precision."""
     names = {m.id: m.display_name for m in catalog.MODELS.values()}
     rows = []
     for e in entries:
         r = e.effective
         rows.append({
-            "model": names.get(r.model_id, r.model_id), "tier": r.tier, "unit": r.unit,
-            "usd": str(r.usd), "provenance": r.provenance,
-            "bundled_usd": str(e.bundled.usd) if e.bundled else "",
-            "live_usd": str(e.live.usd) if e.live else "",
-            "live_differs": bool(e.live_differs),
-            "as_of": r.as_of, "stale": bool(e.stale), "confidence": r.confidence,
-            "source_url": r.source_url, "derivation": r.derivation,
+            "Model": names.get(r.model_id, r.model_id), "Tier": r.tier,
+            "Rate": rate_text(r.usd, r.unit), "Unit": unit_text(r.unit),
+            "From": r.provenance,
+            "Bundled": rate_text(e.bundled.usd, r.unit) if e.bundled else "",
+            "Live": rate_text(e.live.usd, r.unit) if e.live else "",
+            "Live ≠ bundled": bool(e.live_differs),
+            "As of": r.as_of, "Stale": bool(e.stale), "Confidence": r.confidence,
+            "Source": r.source_url, "How it was derived": r.derivation,
         })
     return pd.DataFrame(rows)
 
 
 def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> None:
     st.subheader("Team overrides", divider="gray")
-    store = ratebook.OverrideStore(studio.settings.data_dir / "rates")
+    live, _errors = live_pricing(studio)
+    store = ratebook.OverrideStore(studio.store, live=live)
     flash = session.flash(key)
     if flash:
         (st.success if flash[0] == "success" else st.error)(flash[1])
@@ -135,14 +153,15 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
         key=f"{key}:pick")
     entry = by_choice[pick]
     current = entry.effective
-    st.caption(f"Now: ${current.usd} per {current.unit.replace('_', ' ')} · "
+    st.caption(f"Now: {rate_text(current.usd, current.unit)} {unit_text(current.unit)} · "
                f"{current.provenance} · as of {current.as_of}"
-               + (f" · bundled ${entry.bundled.usd}" if entry.bundled and
-                  entry.bundled.usd != current.usd else ""))
+               + (f" · bundled {rate_text(entry.bundled.usd, current.unit)}"
+                  if entry.bundled and entry.bundled.usd != current.usd else ""))
     with st.form(f"{key}:override", border=True):
         c1, c2 = st.columns([1, 3])
         usd = c1.text_input(
-            f"New rate (USD per {entry.effective.unit.replace('_', ' ')})",
+            f"New rate (USD {unit_text(entry.effective.unit)})"
+            if entry.effective.unit != "factor" else "New multiplier",
             key=f"{key}:usd", placeholder=str(entry.effective.usd))
         reason = c2.text_input("Reason (required, shown as the source)", key=f"{key}:reason",
                                placeholder="e.g. invoice INV-123 shows $0.14/s since October")
@@ -154,7 +173,9 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
             if save:
                 rate = store.set(pick[0], pick[1], usd.strip(), reason=reason, who=_who(studio))
                 session.set_flash(key, "success", f"Saved: {names[pick[0]]} {pick[1]} is now "
-                                  f"${rate.usd} (team override). Quotes use it from now on.")
+                                  f"{rate_text(rate.usd, rate.unit)} (team override). Quotes "
+                                  "use it from now on, in every app process sharing this "
+                                  "store.")
             else:
                 store.remove(pick[0], pick[1], reason=reason, who=_who(studio))
                 session.set_flash(key, "success", f"Removed the override on {names[pick[0]]} "
@@ -166,8 +187,34 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
         st.rerun()
 
 
+def audit_frame(audit: list[ratebook.AuditEntry]) -> pd.DataFrame:
+    """The audit trail with human headers: the rate before each change (for a first
+    override, the live or bundled rate it replaced), the rate after, every digit."""
+    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    bundled = {(r.model_id, r.tier): r for r in ratebook.bundled_rates()}
+    rows = []
+    for a in audit:
+        base = bundled.get((a.model_id, a.tier))
+        unit = base.unit if base else "output_second"
+        if a.old_usd is not None:
+            kind = a.old_provenance or "override"
+            old = f"{rate_text(a.old_usd, unit)} ({kind})"
+        elif base is not None:  # a first-release line: it recorded no earlier override
+            old = f"{rate_text(base.usd, unit)} ({base.provenance}, bundled today)"
+        else:
+            old = ""
+        rows.append({
+            "When (UTC)": a.when.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+            "Who": a.who, "Model": names.get(a.model_id, a.model_id), "Tier": a.tier,
+            "Change": a.action, "Before": old,
+            "After": rate_text(a.new_usd, unit) if a.new_usd is not None else "(removed)",
+            "Reason": a.reason,
+        })
+    return pd.DataFrame(rows)
+
+
 def _render_audit(studio: Studio, *, key: str) -> None:
-    store = ratebook.OverrideStore(studio.settings.data_dir / "rates")
+    store = ratebook.OverrideStore(studio.store)
     try:
         audit = store.audit()
     except StudioError as exc:
@@ -175,18 +222,11 @@ def _render_audit(studio: Studio, *, key: str) -> None:
         return
     st.subheader("Audit trail", divider="gray")
     if not audit:
-        st.caption("No overrides yet: every change (who, when, old → new, why) is listed here.")
+        st.caption("No overrides yet: every change (who, when, before → after, why) is "
+                   "listed here.")
         return
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
-    st.dataframe(pd.DataFrame([{
-        "when": a.when, "who": a.who, "model": names.get(a.model_id, a.model_id),
-        "tier": a.tier, "old_usd": _usd(a.old_usd), "new_usd": _usd(a.new_usd) or "(removed)",
-        "reason": a.reason,
-    } for a in audit]), hide_index=True, width="stretch", key=f"{key}:audit")
-
-
-def _usd(value: Decimal | str | None) -> str:
-    return "" if value is None else f"${value}"
+    st.dataframe(audit_frame(audit), hide_index=True, width="stretch", key=f"{key}:audit")
+    st.caption("Append-only: the store refuses to edit or delete an audit line.")
 
 
 __all__ = ["live_pricing", "load_rate_book", "render_rates"]

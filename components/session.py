@@ -123,3 +123,19 @@ def clear_batch_rows() -> None:
     """Close every batch dialog (its ✕ cannot say which scope it was)."""
     for k in [k for k in st.session_state if str(k).startswith("batch_rows:")]:
         st.session_state[k] = ()
+
+
+_CANCEL = "cancel_asked"
+
+
+def cancel_asked(job_id: str) -> bool:
+    """True while the Cancel confirmation of generation ``job_id`` is open."""
+    return job_id in st.session_state.get(_CANCEL, set())
+
+
+def set_cancel_asked(job_id: str, asked: bool) -> None:
+    asked_for: set[str] = st.session_state.setdefault(_CANCEL, set())
+    if asked:
+        asked_for.add(job_id)
+    else:
+        asked_for.discard(job_id)

@@ -1,6 +1,7 @@
 """The one place the UI sends a paid request: progress, errors as sentences, and the
-follow-up writes that need no core change (the sidebar's display name on the new rows, the
-link from a retry to the generation it repeats)."""
+confirmation dialog. The sidebar's display name and a retry's link to the generation it
+repeats go to the core with the request (:meth:`studio.service.Studio.submit`), which writes
+them with the rows before the paid request leaves; components never write the store."""
 
 from __future__ import annotations
 
@@ -9,12 +10,8 @@ import streamlit as st
 from components import session
 from studio.errors import BudgetExceededError, ConfirmationRequired, NetworkError, StudioError
 from studio.jobs import Job
+from studio.money import cents, exact
 from studio.service import Prepared, Studio
-
-
-def has_parent_link() -> bool:
-    """True when this version of the job store records ``parent_id`` (retry links)."""
-    return "parent_id" in getattr(Job, "__dataclass_fields__", {})
 
 
 def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", n: int = 1,
@@ -49,7 +46,8 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             if mode == "sync":
                 status.update(label="Running synchronously — this blocks until the video is ready")
             jobs = studio.submit(prepared, mode=mode, num_generations=n, progress=progress,
-                                 confirmed=confirmed)
+                                 confirmed=confirmed, owner_name=session.display_name(),
+                                 parent_id=parent.id if parent is not None else None)
         except NetworkError as exc:
             status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
                           state="error")
@@ -59,7 +57,6 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             status.update(label="Not submitted", state="error")
             st.error(str(exc))
             return []
-        jobs = annotate(studio, jobs, parent=parent)
         ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)
         status.update(label=f"Submitted {len(jobs)} generation(s): {ids}", state="complete")
     return jobs
@@ -72,7 +69,9 @@ def _confirm_dialog(studio: Studio, pending: dict) -> None:
     quote = prepared.quote
     st.markdown(pending["why"])
     if quote is not None:
-        st.metric("Quote" if n == 1 else f"Quote for {n} generations", f"${quote.amount_usd * n}")
+        st.metric("Quote" if n == 1 else f"Quote for {n} generations",
+                  cents(quote.amount_usd * n),
+                  help=f"Exactly {exact(quote.amount_usd * n)} (USD).")
         st.caption(f"{quote.basis} · rate: {quote.rate.label}")
     c1, c2 = st.columns(2)
     if c1.button("Confirm and submit", type="primary", key="confirm-submit:yes"):
@@ -91,17 +90,3 @@ def render_confirm_dialog(studio: Studio) -> None:
     pending = session.pending_confirmation()
     if pending:
         _confirm_dialog(studio, pending)
-
-
-def annotate(studio: Studio, jobs: list[Job], *, parent: Job | None = None) -> list[Job]:
-    """Write this browser's display name and, for a retry, the parent link onto new rows."""
-    name = session.display_name()
-    out = []
-    for job in jobs:
-        changes: dict[str, str] = {}
-        if name and name != job.owner_name:
-            changes["owner_name"] = name
-        if parent is not None and has_parent_link():
-            changes["parent_id"] = parent.id
-        out.append(studio.store.update(job.id, **changes) if changes else job)
-    return out

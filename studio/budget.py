@@ -1,8 +1,7 @@
 """Budgets: how much the team and each owner may spend per period, and the guard on submits.
 
-Owns the budget rule, the saved caps (``budget.json`` in the data dir) and the sentences that
-explain a refusal or a warning. Pure functions over the job store's rows; the only I/O is
-:class:`BudgetStore` (one small JSON file, written atomically).
+Owns the budget rule, the saved caps (in the store's database, shared by every replica:
+:class:`BudgetStore`) and the sentences that explain a verdict, a refusal or a warning.
 
 The rule:
 
@@ -13,7 +12,8 @@ The rule:
   ``waiting``, ``queued``, ``processing``) or ``unknown`` (the paid request may have reached
   the provider), and ``succeeded`` ones whose charge is not known yet. ``failed``,
   ``cancelled`` and ``expired`` generations without a charge cost nothing (failed jobs are not
-  billed). A row with neither quote nor charge counts 0.
+  billed). A row with neither quote nor charge counts 0. On a store this is one SQL
+  aggregate (:meth:`studio.store.JobStore.spend`); :func:`spend` is the same rule over rows.
 - *Team* spend covers every owner; *owner* spend only rows with ``job.owner == owner`` (the
   key fingerprint :meth:`studio.config.Settings.owner`).
 - A request is refused when spend + request > cap for the team cap or the owner's cap (equal
@@ -21,68 +21,38 @@ The rule:
   after the request.
 
 Caps come from :class:`studio.config.Settings` (``STUDIO_BUDGET_*``) unless saved from the app;
-saved values win. Money is :class:`~decimal.Decimal` USD throughout.
+saved values win. Money is :class:`~decimal.Decimal` USD throughout; every amount in a
+sentence reads to the cent (:func:`studio.money.cents`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, localcontext
-from pathlib import Path
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.engine import Connection
 
 from studio.config import BUDGET_PERIODS
 from studio.errors import ConfigError, ParamError, shown_value
-from studio.jobs import Job, JobStore
+from studio.money import cents
+from studio.store import SPEND_FREE, SPEND_IN_FLIGHT, Job, JobStore, Status
 
 if TYPE_CHECKING:
     from studio.config import Settings
 
 WARN_FRACTION = Decimal("0.8")
 # Rows whose quote counts while no charge is known (see the module docstring).
-IN_FLIGHT_STATUSES = ("submitting", "waiting", "queued", "processing", "unknown")
-FREE_STATUSES = ("failed", "cancelled", "expired")  # no charge known → cost nothing
-BUDGET_FILE = "budget.json"
+IN_FLIGHT_STATUSES = SPEND_IN_FLIGHT
+FREE_STATUSES = SPEND_FREE  # no charge known → cost nothing
 
 
 # -- money --------------------------------------------------------------------------------
 MAX_CAP_USD = Decimal(1_000_000_000)  # the largest cap that can be saved (USD)
 CAP_DECIMALS = 2  # caps are whole cents
-USD_SHOWN_MAX = Decimal(10) ** 15  # usd() spells out amounts below this; above, "more than"
-
-
-def usd(amount: Decimal) -> str:
-    """``$10.00``, ``$8.50``, ``$2.0916``, ``$1,234.50``, ``-$0.50``: cents always, up to 4
-    decimals (quote precision, rounded half-up), plain digits (never ``1E+3``).
-
-    Never raises: amounts of $10¹⁵ or more read ``"more than $1,000,000,000,000,000"``, NaN
-    reads ``"$NaN"`` and infinities ``"$Infinity"`` / ``"-$Infinity"``.
-    """
-    if not isinstance(amount, Decimal):
-        try:
-            amount = Decimal(str(amount))
-        except (ArithmeticError, ValueError, TypeError):
-            return f"${amount}"
-    if amount.is_nan():
-        return "$NaN"
-    sign = "-" if amount.is_signed() else ""
-    if amount.is_infinite():
-        return f"{sign}$Infinity"
-    if amount and amount.adjusted() >= 15:  # |amount| ≥ 10¹⁵, checked without arithmetic
-        return f"{'less than -' if sign else 'more than '}${USD_SHOWN_MAX:,f}"
-    with localcontext() as ctx:
-        ctx.rounding = ROUND_HALF_UP
-        text = format(amount.copy_abs(), ",.4f")  # formatting is exact: no precision traps
-    whole, frac = text.split(".")
-    frac = frac.rstrip("0").ljust(2, "0")
-    if whole == "0" and frac == "00":
-        sign = ""  # -0.00001 rounds to $0.00, not -$0.00
-    return f"{sign}${whole}.{frac}"
+usd = cents  # the first release's name for the sentence format
 
 
 def _decimal_places(amount: Decimal) -> int:
@@ -97,8 +67,6 @@ def _decimal_places(amount: Decimal) -> int:
     if trailing == len(digits):  # zero
         return 0
     return max(0, -(exponent + trailing))
-
-
 
 
 def parse_usd(value: Any, name: str) -> tuple[Decimal | None, str | None]:
@@ -129,7 +97,7 @@ def parse_usd(value: Any, name: str) -> tuple[Decimal | None, str | None]:
     if amount < 0:
         return None, f"{name}: must be zero or more USD, or empty for no cap (got {got})"
     if amount > MAX_CAP_USD:
-        return None, (f"{name}: must be at most {usd(MAX_CAP_USD)}, or empty for no cap "
+        return None, (f"{name}: must be at most {cents(MAX_CAP_USD)}, or empty for no cap "
                       f"(got {got})")
     if _decimal_places(amount) > CAP_DECIMALS:
         return None, (f"{name}: must be in whole cents, at most {CAP_DECIMALS} decimal places "
@@ -267,46 +235,34 @@ def validate_config(
 
 
 class BudgetStore:
-    """Caps saved from the app: ``<data_dir>/budget.json`` =
-    ``{"period", "team_usd", "owner_usd": {fingerprint: usd}, "default_owner_usd"}``
-    (amounts as decimal strings or ``null`` = no cap). Saved values win over Settings."""
+    """The caps saved from the app, in the store's database (``budget_settings`` and
+    ``budget_owner_caps``): one budget for everyone sharing the store, so a cap saved in
+    one app process is in force in every other at once. Saved values win over Settings."""
 
-    def __init__(self, path: Path):
-        self.path = Path(path)
+    def __init__(self, store: JobStore):
+        self.store = store
 
-    @classmethod
-    def in_dir(cls, data_dir: Path) -> BudgetStore:
-        return cls(Path(data_dir) / BUDGET_FILE)
+    def load(self, settings: Settings, *, conn: Connection | None = None) -> BudgetConfig:
+        """The caps in force: the saved ones when there are any, else ``settings``.
 
-    def load(self, settings: Settings) -> BudgetConfig:
-        """The caps in force: the saved file when there is one, else ``settings``.
-
-        Raises ``ConfigError`` when the file exists but cannot be read or holds a value that
-        is not a cap (not JSON, not an object, an unknown period, an amount that
-        :func:`parse_usd` refuses, owner caps that are not an object): a guard must not
-        silently drop the caps someone saved.
+        Raises ``ConfigError`` when a ``budget.json`` of an earlier version could not be
+        imported (a guard must not silently drop the caps someone saved) or the saved
+        values are not caps. ``conn`` reads inside a transaction (see
+        :meth:`studio.store.JobStore.exclusive`).
         """
-        if not self.path.exists():
+        problem = self.store.import_problems.get("budget")
+        if problem:
+            raise ConfigError(problem)
+        raw = self.store.budgets.read(conn)
+        if raw is None:
             return config_from_settings(settings)
         try:
-            raw = json.loads(self.path.read_text(encoding="utf-8"))
-            if not isinstance(raw, dict):
-                raise ValueError("not a JSON object")
-            owners = raw.get("owner_usd") or {}
-            if not isinstance(owners, Mapping):
-                raise ValueError("owner_usd is not an object of fingerprint: amount")
-            base = config_from_settings(settings)
-            return validate_config(
-                period=raw.get("period", base.period),
-                team_usd=raw.get("team_usd", base.team_usd),
-                default_owner_usd=raw.get("default_owner_usd", base.default_owner_usd),
-                owner_usd=owners,
-            )
-        except (OSError, ValueError, TypeError, AttributeError, ArithmeticError, RecursionError,
-                ParamError) as exc:
-            raise ConfigError(f"The saved budget in {self.path} cannot be read ({exc}). Save the "
-                              "budget again from the app, or delete the file to use the "
-                              "STUDIO_BUDGET_* settings.") from None
+            return validate_config(period=raw["period"], team_usd=raw["team_usd"],
+                                   default_owner_usd=raw["default_owner_usd"],
+                                   owner_usd=raw["owner_usd"])
+        except ParamError as exc:
+            raise ConfigError("The saved budget cannot be used (" + "; ".join(exc.problems)
+                              + "). Save the budget again from the app.") from None
 
     def save(
         self,
@@ -315,28 +271,22 @@ class BudgetStore:
         team_usd: Any = None,
         default_owner_usd: Any = None,
         owner_usd: Mapping[str, Any] | None = None,
+        who: str | None = None,
+        now: datetime | None = None,
     ) -> BudgetConfig:
-        """Validate and write the caps (atomically: a temporary file renamed over the old
-        one); returns the config now in force. Raises ``ParamError`` listing every problem,
-        ``OSError`` when the file cannot be written."""
+        """Validate and store the caps (one transaction); returns the config now in force.
+        Raises ``ParamError`` listing every problem (nothing is stored then)."""
         config = validate_config(period=period, team_usd=team_usd,
                                  default_owner_usd=default_owner_usd, owner_usd=owner_usd)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".budget-", suffix=".json", dir=self.path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(config.to_json(), fh, indent=2)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        self.store.budgets.write(period=config.period, team_usd=config.team_usd,
+                                 default_owner_usd=config.default_owner_usd,
+                                 owner_usd=dict(config.owner_usd),
+                                 saved_at=now or datetime.now(UTC), saved_by=who)
         return config
 
     def clear(self) -> None:
         """Forget the saved caps (the Settings apply again)."""
-        self.path.unlink(missing_ok=True)
+        self.store.budgets.clear()
 
 
 # -- spend --------------------------------------------------------------------------------
@@ -363,10 +313,10 @@ class Spend:
     @property
     def breakdown(self) -> str:
         """``"charged $8.50 + in flight $0.00"`` (``+ awaiting charge $x`` when non-zero)."""
-        parts = [f"charged {usd(self.charged)}"]
+        parts = [f"charged {cents(self.charged)}"]
         if self.pending:
-            parts.append(f"awaiting charge {usd(self.pending)}")
-        parts.append(f"in flight {usd(self.in_flight)}")
+            parts.append(f"awaiting charge {cents(self.pending)}")
+        parts.append(f"in flight {cents(self.in_flight)}")
         return " + ".join(parts)
 
 
@@ -378,7 +328,7 @@ def job_spend(job: Job) -> Spend:
     quoted = job.quote_amount
     if quoted is None or job.status in FREE_STATUSES:
         return Spend()
-    if job.status == "succeeded":
+    if job.status == Status.SUCCEEDED:
         return Spend(pending=quoted)
     return Spend(in_flight=quoted)  # in flight or unknown: may have been charged
 
@@ -390,6 +340,24 @@ def spend(jobs: Iterable[Job], period: Period, *, owner: str | None = None) -> S
         if period.contains(job.created_at) and (owner is None or job.owner == owner):
             total = total + job_spend(job)
     return total
+
+
+SpendSource = JobStore | Iterable[Job]
+
+
+def _spent(source: SpendSource, period: Period, owner: str,
+           targets: Mapping[str, str] | None, conn: Connection | None) -> tuple[Spend, Spend]:
+    """(team, owner) spend in ``period``: one SQL aggregate on a store, the same rule in
+    Python over rows. ``targets`` keeps only rows of each provider's current target."""
+    if isinstance(source, JobStore):
+        team, mine = source.spend(start=period.start, end=period.end, owner=owner,
+                                  targets=targets, conn=conn)
+        assert mine is not None
+        return (Spend(team.charged, team.pending, team.in_flight),
+                Spend(mine.charged, mine.pending, mine.in_flight))
+    rows = [j for j in source
+            if targets is None or targets.get(j.provider) == j.target]
+    return spend(rows, period), spend(rows, period, owner=owner)
 
 
 # -- verdicts -----------------------------------------------------------------------------
@@ -411,12 +379,22 @@ class BudgetLine:
         return "team budget" if self.scope == "team" else "your budget"
 
     @property
+    def cap_name(self) -> str:
+        """``"the team cap"`` or ``"your cap"``."""
+        return "the team cap" if self.scope == "team" else "your cap"
+
+    @property
     def after(self) -> Decimal:
         return self.spent.total + self.request
 
     @property
     def over_by(self) -> Decimal:
         return max(Decimal(0), self.after - self.cap)
+
+    @property
+    def left(self) -> Decimal:
+        """What may still be spent after the request (0 when over)."""
+        return max(Decimal(0), self.cap - self.after)
 
     @property
     def exceeded(self) -> bool:
@@ -436,15 +414,14 @@ class BudgetLine:
         return "no allowance" if self.fraction is None else f"{self.fraction:.0%}"
 
 
-def _lines(store_jobs: list[Job], config: BudgetConfig, owner: str, amount: Decimal,
-           period: Period) -> list[BudgetLine]:
+def _lines(spent: tuple[Spend, Spend], config: BudgetConfig, owner: str,
+           amount: Decimal) -> list[BudgetLine]:
     lines = []
     if config.team_usd is not None:
-        lines.append(BudgetLine("team", config.team_usd, spend(store_jobs, period), amount))
+        lines.append(BudgetLine("team", config.team_usd, spent[0], amount))
     owner_cap = config.owner_cap(owner)
     if owner_cap is not None:
-        lines.append(BudgetLine("owner", owner_cap, spend(store_jobs, period, owner=owner),
-                                amount))
+        lines.append(BudgetLine("owner", owner_cap, spent[1], amount))
     return lines
 
 
@@ -460,40 +437,81 @@ class BudgetVerdict:
     request_usd: Decimal
     lines: tuple[BudgetLine, ...] = ()
 
+    @property
+    def headline(self) -> str:
+        """The verdict in a few words, for a quote card and its Submit button, before the
+        click: ``"fits the team cap"`` (``"fits the budget"`` with a team and an own cap),
+        ``"would cross the team cap by $1.90"`` (each cap it would cross, joined by
+        "and"), ``""`` when no cap applies."""
+        if not self.lines:
+            return ""
+        over = [line for line in self.lines if line.exceeded]
+        if over:
+            return " and ".join(f"would cross {line.cap_name} by {cents(line.over_by)}"
+                                for line in over)
+        return "fits the budget" if len(self.lines) > 1 else f"fits {self.lines[0].cap_name}"
+
+    @property
+    def detail(self) -> str:
+        """One sentence per cap with its arithmetic, to the cent: ``"Team cap for November
+        2026: $4.81 spent + this request $2.09 = $6.90 of $10.00, $3.10 left."``; ``""``
+        when no cap applies."""
+        parts = []
+        for line in self.lines:
+            tail = (f"{cents(line.over_by)} over" if line.exceeded
+                    else f"{cents(line.left)} left")
+            what = "Team cap" if line.scope == "team" else "Your cap"
+            parts.append(f"{what} for {self.period.label}: "
+                         f"{cents(line.spent.total)} spent + this request "
+                         f"{cents(line.request)} = {cents(line.after)} of {cents(line.cap)}, "
+                         f"{tail}.")
+        return " ".join(parts)
+
+
+def _refusal(lines: list[BudgetLine], period: Period, amount_usd: Decimal) -> str:
+    sentences = [
+        f"{line.name} for {period.label} is {cents(line.cap)}; spent "
+        f"{cents(line.spent.total)} ({line.spent.breakdown}) + this request "
+        f"{cents(amount_usd)} = {cents(line.after)}, which is {cents(line.over_by)} over."
+        for line in lines
+    ]
+    return ("Refused: " + " Also: ".join(sentences)
+            + f" Raise the budget or wait until {period.resets} (UTC).")
+
 
 def check(
-    store: JobStore | Iterable[Job],
+    store: SpendSource,
     config: BudgetConfig,
     owner: str,
     amount_usd: Decimal,
     now: datetime,
+    *,
+    targets: Mapping[str, str] | None = None,
+    conn: Connection | None = None,
 ) -> BudgetVerdict:
     """Whether a request quoted at ``amount_usd`` (USD, all its generations) fits the caps of
     ``config`` for ``owner`` in the period holding ``now`` (aware). ``store`` is a
-    :class:`~studio.jobs.JobStore` or the rows themselves. Refused when either cap would be
-    crossed; the message then spells out cap, spend, request and sum, e.g. "Refused: team
-    budget for November 2026 is $10.00; spent $8.50 (charged $8.50 + in flight $0.00) + this
-    request $2.0916 = $10.5916, which is $0.5916 over. Raise the budget or wait until 1
-    December (UTC)."
+    :class:`~studio.store.JobStore` (spend is then one SQL aggregate, run on ``conn`` when
+    given) or the rows themselves; ``targets`` counts only rows of each provider's current
+    target (``{"oxen": "live", "ltx": "sandbox"}``). Refused when either cap would be
+    crossed; the message then spells out cap, spend, request and sum to the cent, e.g.
+    "Refused: team budget for November 2026 is $10.00; spent $8.50 (charged $8.50 + in
+    flight $0.00) + this request $2.09 = $10.59, which is $0.59 over. Raise the budget or
+    wait until 1 December (UTC)."
     """
     period = period_for(config.period, now)
-    jobs = store.list() if isinstance(store, JobStore) else list(store)
-    lines = _lines(jobs, config, owner, amount_usd, period)
+    if not config.any_cap:
+        return BudgetVerdict(True, False, "", period, amount_usd, ())
+    spent = _spent(store, period, owner, targets, conn)
+    lines = _lines(spent, config, owner, amount_usd)
     refused = [line for line in lines if line.exceeded]
     warn = any(line.warn for line in lines)
     if refused:
-        sentences = [
-            f"{line.name} for {period.label} is {usd(line.cap)}; spent "
-            f"{usd(line.spent.total)} ({line.spent.breakdown}) + this request "
-            f"{usd(amount_usd)} = {usd(line.after)}, which is {usd(line.over_by)} over."
-            for line in refused
-        ]
-        message = ("Refused: " + " Also: ".join(sentences)
-                   + f" Raise the budget or wait until {period.resets} (UTC).")
-        return BudgetVerdict(False, True, message, period, amount_usd, tuple(lines))
+        return BudgetVerdict(False, True, _refusal(refused, period, amount_usd), period,
+                             amount_usd, tuple(lines))
     message = " ".join(
-        f"{line.name.capitalize()} for {period.label}: {usd(line.spent.total)} of "
-        f"{usd(line.cap)} spent + this request {usd(amount_usd)} = {usd(line.after)} "
+        f"{line.name.capitalize()} for {period.label}: {cents(line.spent.total)} of "
+        f"{cents(line.cap)} spent + this request {cents(amount_usd)} = {cents(line.after)} "
         f"({line.percent()})." for line in lines if line.warn)
     return BudgetVerdict(True, warn, message, period, amount_usd, tuple(lines))
 
@@ -518,17 +536,24 @@ class BudgetStatus:
 
 
 def status(
-    store: JobStore | Iterable[Job], config: BudgetConfig, owner: str, now: datetime
+    store: SpendSource,
+    config: BudgetConfig,
+    owner: str,
+    now: datetime,
+    *,
+    targets: Mapping[str, str] | None = None,
 ) -> BudgetStatus:
     """Spend so far in the period holding ``now`` against each cap of ``config`` for
-    ``owner``. The message reads e.g. "Team budget for November 2026: $8.50 of $10.00 spent
-    (85 %), resets 1 December (UTC).", one sentence per cap (warned caps first)."""
+    ``owner`` (``store`` and ``targets`` as in :func:`check`). The message reads e.g. "Team
+    budget for November 2026: $8.50 of $10.00 spent (85 %), resets 1 December (UTC).", one
+    sentence per cap (warned caps first). No cap: no query at all."""
     period = period_for(config.period, now)
-    jobs = store.list() if isinstance(store, JobStore) else list(store)
-    lines = _lines(jobs, config, owner, Decimal(0), period)
+    if not config.any_cap:
+        return BudgetStatus(period, (), False, "")
+    lines = _lines(_spent(store, period, owner, targets, None), config, owner, Decimal(0))
     ordered = sorted(lines, key=lambda line: not line.warn)
     message = " ".join(
-        f"{line.name.capitalize()} for {period.label}: {usd(line.spent.total)} of "
-        f"{usd(line.cap)} spent ({line.percent()}), resets {period.resets} (UTC)."
+        f"{line.name.capitalize()} for {period.label}: {cents(line.spent.total)} of "
+        f"{cents(line.cap)} spent ({line.percent()}), resets {period.resets} (UTC)."
         for line in ordered)
     return BudgetStatus(period, tuple(lines), any(line.warn for line in lines), message)

@@ -22,6 +22,7 @@ import plotly.graph_objects as go
 
 from studio import catalog, forecast, pricing
 from studio.media import ClipInfo
+from studio.money import cents, exact
 
 if TYPE_CHECKING:
     from studio.ratebook import RateBook
@@ -90,7 +91,7 @@ def cost_curve(
     fig.add_trace(go.Scatter(
         x=[x_now], y=[float(current.amount_usd)], mode="markers+text", name="this clip",
         marker={"size": 12, "symbol": "diamond", "color": "#e4572e"},
-        text=[f"${current.amount_usd}"], textposition="top center",
+        text=[cents(current.amount_usd)], textposition="top center",
     ))
     fig.update_layout(
         xaxis_title="Clip duration (min)" if model_id != catalog.LTX_OXEN
@@ -134,12 +135,12 @@ def plan_by_model(priced: forecast.PricedPlan) -> go.Figure:
         label = f"{_short(model_id)} ({', '.join(sorted(kinds.get(model_id, ())))})"
         fig.add_trace(go.Bar(
             x=xs, y=[float(per_clip[c]) for c in xs], name=label,
-            customdata=[f"${per_clip[c]}" for c in xs],
+            customdata=[exact(per_clip[c]) for c in xs],
             hovertemplate="%{x}: %{customdata}<extra>" + label + "</extra>",
         ))
     fig.update_layout(
         barmode="stack", xaxis_title="Clip", yaxis_title="Cost (USD)", yaxis_tickprefix="$",
-        height=360, title={"text": f"Plan cost by clip and model · total ${priced.total_usd}",
+        height=360, title={"text": f"Plan cost by clip and model · total {cents(priced.total_usd)}",
                            "font": {"size": 14}}, **_LAYOUT,
     )
     return fig
@@ -189,7 +190,7 @@ def plan_cost_vs_duration(
         provenance = ok[0].quote.provenance if ok and ok[0].quote else "proxy"
         fig.add_trace(go.Scatter(
             x=[r.row.duration_s / 60 for r in ok], y=[_usd(r.amount_usd) for r in ok],
-            customdata=[f"${r.amount_usd}" for r in ok], mode="lines",
+            customdata=[exact(r.amount_usd) for r in ok], mode="lines",
             name=f"{label} ({provenance})",
             line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
             hovertemplate="%{x:.1f} min → %{customdata}<extra>" + label + "</extra>",
@@ -210,7 +211,7 @@ def plan_heatmap(grid: pd.DataFrame) -> go.Figure:
     cost of one generation in USD (blank where there is no quote)."""
     z = [[_usd(v) if isinstance(v, Decimal) else None for v in row]
          for row in grid.itertuples(index=False)]
-    text = [[f"${v}" if isinstance(v, Decimal) else "" for v in row]
+    text = [[cents(v) if isinstance(v, Decimal) else "" for v in row]
             for row in grid.itertuples(index=False)]
     y = [f"{float(d):g} s" for d in grid.index]
     fig = go.Figure(go.Heatmap(
@@ -230,14 +231,36 @@ def plan_heatmap(grid: pd.DataFrame) -> go.Figure:
     return fig
 
 
+TASK_LABELS = {"upscale": "Upscaling", "hdr": "SDR → HDR"}
+
+
+def comparison_note(rec: Mapping[str, Any], target: str | None) -> str:
+    """Why a model of :func:`studio.forecast.compare_models` does or does not meet the
+    target, in words: ``"meets 1080p"``, ``"1 row below 1080p · 6 rows over its input
+    limits"``."""
+    parts = []
+    if rec.get("short_rows"):
+        parts.append(f"{rec['short_rows']} row(s) below {target}")
+    if rec.get("limit_rows"):
+        parts.append(f"{rec['limit_rows']} row(s) over its input limits")
+    if rec.get("problems"):
+        parts.append(f"{rec['problems']} row(s) not priced")
+    if parts:
+        return " · ".join(parts)
+    return f"meets {target}" if target else "can do every row"
+
+
 def model_comparison(compare: pd.DataFrame) -> go.Figure:
-    """Bars of a :func:`studio.forecast.compare_models` frame: one bar per model (x = its
-    name, y = plan total in USD). The cheapest model meeting the target is
-    :data:`CHEAPEST_COLOR` and annotated; other models meeting it are :data:`MEETS_COLOR`,
-    the rest :data:`MISSES_COLOR`. Hover shows the output resolution."""
+    """Bars of a :func:`studio.forecast.compare_models` frame: one bar per model, grouped by
+    task (x = task, model name; y = plan total in USD). Each bar is labelled with its total
+    to the cent and what it is priced at (``"1080p tier"``, ``"input resolution …"``). The
+    cheapest model meeting the target per task is :data:`CHEAPEST_COLOR` and annotated;
+    other models meeting it are :data:`MEETS_COLOR`, the rest :data:`MISSES_COLOR`. Hover
+    says why a model does or does not meet the target."""
     target = compare.attrs.get("target_resolution")
-    names, ys, colors, hover = [], [], [], []
+    tasks, names, ys, colors, labels, hover = [], [], [], [], [], []
     for rec in compare.to_dict("records"):
+        tasks.append(TASK_LABELS.get(str(rec["task"]), str(rec["task"])))
         names.append(str(rec["model_name"]))
         ys.append(float(rec["total_usd"]))
         if bool(rec["cheapest_meeting_target"]):
@@ -246,27 +269,29 @@ def model_comparison(compare: pd.DataFrame) -> go.Figure:
             colors.append(MEETS_COLOR)
         else:
             colors.append(MISSES_COLOR)
-        note = "" if not rec.get("limit_rows") else \
-            f" · {rec['limit_rows']} row(s) over its input limits"
+        labels.append(f"{cents(rec['total_usd'])}<br>{rec.get('priced_at', '')}")
         kinds = f" · {rec['provenance']} rates" if rec.get("provenance") else ""
-        hover.append(f"${rec['total_usd']}{kinds} · output {rec['output_resolution']}{note}")
+        hover.append(f"{exact(rec['total_usd'])}{kinds}<br>priced at {rec.get('priced_at', '')}"
+                     f"<br>output {rec['output_resolution']}<br>"
+                     f"{comparison_note(rec, target)}")
     fig = go.Figure(go.Bar(
-        x=names, y=ys, marker={"color": colors}, customdata=hover, name="plan total",
-        hovertemplate="%{x}: %{customdata}<extra></extra>",
+        x=[tasks, names], y=ys, marker={"color": colors}, customdata=hover, text=labels,
+        textposition="outside", cliponaxis=False, name="plan total",
+        hovertemplate="%{x}<br>%{customdata}<extra></extra>",
     ))
     for rec in compare[compare["cheapest_meeting_target"]].to_dict("records"):
         what = f"cheapest meeting {target}" if target else "cheapest"
         fig.add_annotation(
-            x=str(rec["model_name"]), y=float(rec["total_usd"]),
-            text=f"{what}: ${rec['total_usd']}"
-                 + (f" ({rec['provenance']})" if rec.get("provenance") else ""),
-            showarrow=True, arrowhead=2, ay=-30, font={"color": CHEAPEST_COLOR},
+            x=[TASK_LABELS.get(str(rec["task"]), str(rec["task"])), str(rec["model_name"])],
+            y=float(rec["total_usd"]), text=what, showarrow=True, arrowhead=2, ay=-60,
+            font={"color": CHEAPEST_COLOR},
         )
     title = "Same plan, every model that can do it"
     if target:
         title += f" · target {target}"
-    fig.update_layout(xaxis_title="Model", yaxis_title="Plan total (USD)", yaxis_tickprefix="$",
-                      height=360, showlegend=False,
+    top = max(ys, default=1.0) or 1.0
+    fig.update_layout(yaxis_title="Plan total (USD)", yaxis_tickprefix="$",
+                      yaxis_range=[0, top * 1.3], height=420, showlegend=False,
                       title={"text": title, "font": {"size": 14}}, **_LAYOUT)
     return fig
 
@@ -276,33 +301,42 @@ def ledger_quote_vs_charge(rows: pd.DataFrame, names: Mapping[str, str] | None =
                            ) -> go.Figure:
     """Quote (x, USD) against charge (y, USD) per generation, one colour per model, with the
     y = x line: points above it cost more than quoted. ``rows`` is
-    :func:`studio.ledger.generation_rows`; rows without both amounts are left out."""
+    :func:`studio.ledger.generation_rows`; rows without both amounts are left out. Computed
+    charges (our own rule, not a measurement) are open markers named "… (computed)"."""
     names = names or {}
-    pairs = rows[rows["quote_usd"].notna() & rows["charge_usd"].notna()]
+    both = rows[rows["quote_usd"].notna() & rows["charge_usd"].notna()]
     fig = go.Figure()
     top = 0.0
-    for model_id, group in pairs.groupby("model_id", sort=True):
+    for (model_id, computed), group in both.groupby(
+            [both["model_id"], both["charge_source"] == "computed"], sort=True):
         xs = [float(v) for v in group["quote_usd"]]
         ys = [float(v) for v in group["charge_usd"]]
         top = max([top, *xs, *ys])
+        name = names.get(str(model_id), str(model_id)) + (" (computed)" if computed else "")
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="markers", name=names.get(str(model_id), str(model_id)),
+            x=xs, y=ys, mode="markers", name=name,
+            marker={"symbol": "circle-open" if computed else "circle", "size": 9},
             customdata=list(group["job_id"].str[:8]),
             hovertemplate="quote $%{x:.4f} → charge $%{y:.4f}<br>%{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0, top or 1], y=[0, top or 1], mode="lines",
                              name="charge = quote", line={"dash": "dot", "color": "#888"}))
     fig.update_layout(xaxis_title="Quote (USD)", yaxis_title="Charge (USD)",
-                      margin={"t": 30, "b": 40}, legend={"orientation": "h"})
+                      margin={"t": 30, "b": 40}, legend={"orientation": "h", "y": -0.3})
     return fig
 
 
 def ledger_spend_per_day(per_day: pd.DataFrame) -> go.Figure:
-    """Charged USD per UTC day (bars); ``per_day`` is :func:`studio.ledger.spend_per_day`."""
+    """Charged USD per UTC day (bars, labelled to the cent); ``per_day`` is
+    :func:`studio.ledger.spend_per_day`. Days are categories, so one day is one bar with a
+    date under it."""
     fig = go.Figure(go.Bar(
         x=[str(d) for d in per_day["day"]], y=[float(v) for v in per_day["charged_usd"]],
-        text=[f"${v}" for v in per_day["charged_usd"]], textposition="outside",
-        customdata=list(per_day["generations"]),
-        hovertemplate="%{x}: $%{y:.4f} over %{customdata} generation(s)<extra></extra>"))
+        text=[cents(v) for v in per_day["charged_usd"]], textposition="outside",
+        customdata=[[n, exact(v), exact(c)] for n, v, c in zip(
+            per_day["generations"], per_day["charged_usd"], per_day["computed_usd"],
+            strict=True)],
+        hovertemplate="%{x}: %{customdata[1]} charged over %{customdata[0]} generation(s), "
+                      "%{customdata[2]} of it computed<extra></extra>"))
     fig.update_layout(xaxis_title="Day (UTC)", yaxis_title="Charged (USD)",
-                      margin={"t": 30, "b": 40})
+                      xaxis={"type": "category"}, margin={"t": 30, "b": 40})
     return fig

@@ -33,6 +33,7 @@ from studio.config import Settings
 from studio.errors import ConfirmationRequired, ParamError, StudioError
 from studio.jobs import JobStore, job_to_dict
 from studio.local_sandbox import SandboxProcess, start_sandbox
+from studio.money import cents, exact
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 from studio.service import live_model as fetch_live_model
@@ -115,7 +116,8 @@ def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False
         return 2
     if prepared.quote:
         q = prepared.quote
-        print(f"Quote: ${q.amount_usd * args.num} ({q.provenance}: {q.basis})", file=sys.stderr)
+        print(f"Quote: {cents(q.amount_usd * args.num)} ({q.provenance}: {q.basis})",
+              file=sys.stderr)
     before = {j.id for j in studio.store.list()}
     try:
         jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num,
@@ -141,10 +143,15 @@ def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False
 
 def load_rate_book(settings: Settings,
                    live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
-    """The team's rate book: bundled rates, the overrides saved in ``settings.data_dir`` (none
-    saved = bundled only) and ``live`` Oxen ``pricing`` objects by model id — the book the
-    Forecast page builds. Raises ``ConfigError`` when the overrides file is damaged."""
-    return load_book(settings.data_dir, live=live or None)
+    """The team's rate book: bundled rates, the overrides saved in the team's store
+    (``DATABASE_URL``, else the data dir's SQLite file; none saved = bundled only) and
+    ``live`` Oxen ``pricing`` objects by model id — the book the Forecast page builds.
+    Raises ``ConfigError`` when overrides of an earlier version could not be imported."""
+    store = JobStore.from_settings(settings.data_dir, settings.database_url)
+    try:
+        return load_book(store, live=live or None)
+    finally:
+        store.close()
 
 
 def live_oxen_pricing(settings: Settings, model_ids: Iterable[str]
@@ -187,13 +194,14 @@ def rate_sources(book: RateBook) -> str:
 
 
 def _money(d: Any) -> str:
-    return f"${d}"
+    """A total, to the cent."""
+    return cents(d)
 
 
 def cmd_forecast(args: argparse.Namespace) -> int:
     """Price a plan CSV: one line per row, per-model totals, the grand total.
 
-    Rates as on the Forecast page: bundled + team overrides from the data dir, + live Oxen
+    Rates as on the Forecast page: bundled + team overrides from the store, + live Oxen
     pricing for the plan's Oxen models (and, with ``--target-resolution``, every Oxen model
     of the plan's tasks) when ``OXEN_API_KEY`` is set. Stderr names the rate sources used.
     No sandbox is started and nothing is sent."""
@@ -225,8 +233,9 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         if r.quote is None or r.amount_usd is None:
             print(f"{head}  {'—':>11}  not priced: {r.problem}")
             continue
-        gens = f" ({r.row.generations} × ${r.quote.amount_usd})" if r.row.generations > 1 else ""
-        print(f"{head}  {_money(r.amount_usd):>11}  {r.quote.provenance}: {r.quote.basis}{gens}"
+        gens = (f" ({r.row.generations} × {exact(r.quote.amount_usd)})"
+                if r.row.generations > 1 else "")
+        print(f"{head}  {exact(r.amount_usd):>11}  {r.quote.provenance}: {r.quote.basis}{gens}"
               f" · {r.quote.rate.source_url} (as of {r.quote.rate.as_of})")
         for note in r.notes:
             print(f"{'':5}note: {note}")

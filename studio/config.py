@@ -19,6 +19,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+from studio.errors import ConfigError
+
 OXEN_DEFAULT_URL = "https://hub.oxen.ai"
 LTX_DEFAULT_URL = "https://api.ltx.video"
 SANDBOX_KEY = "sandbox-local-key"  # not a secret: the sandbox accepts any bearer token
@@ -154,8 +156,6 @@ class Settings:
                 raise ConfigError(f"{name} must not be negative (got {raw!r}).")
             return value
 
-        from studio.errors import ConfigError
-
         period = (get("STUDIO_BUDGET_PERIOD") or "month").lower()
         if period not in BUDGET_PERIODS:
             raise ConfigError(f"STUDIO_BUDGET_PERIOD must be one of {', '.join(BUDGET_PERIODS)} "
@@ -213,8 +213,6 @@ class Settings:
     def base_url_for(self, provider: str, sandbox_url: str | None = None) -> str:
         """Base URL for ``provider``: explicit setting, else the real service when live,
         else ``sandbox_url`` (raises ``ConfigError`` if no sandbox is running)."""
-        from studio.errors import ConfigError
-
         explicit = self.oxen_base_url if provider == "oxen" else self.ltx_base_url
         if explicit:
             return explicit

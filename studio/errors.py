@@ -26,10 +26,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-if TYPE_CHECKING:
-    from studio.budget import BudgetVerdict
+from studio.money import cents
+
+
+class _Verdict(Protocol):
+    """What :class:`BudgetExceededError` needs of a :class:`studio.budget.BudgetVerdict`
+    (typed structurally, so this module imports nothing but :mod:`studio.money`)."""
+
+    message: str
 
 
 def shown_value(value: object) -> str:
@@ -90,7 +96,7 @@ class BudgetExceededError(StudioError):
     shows the cap, the spend so far, the request and the sum.
     """
 
-    def __init__(self, verdict: BudgetVerdict):
+    def __init__(self, verdict: _Verdict):
         self.verdict = verdict
         super().__init__(verdict.message)
 
@@ -104,12 +110,10 @@ class ConfirmationRequired(StudioError):
     """
 
     def __init__(self, total_usd: Decimal, threshold_usd: Decimal, *, what: str = "This request"):
-        from studio.budget import usd  # budget imports this module
-
         self.total_usd = total_usd
         self.threshold_usd = threshold_usd
         super().__init__(
-            f"{what} is quoted at {usd(total_usd)}, above the {usd(threshold_usd)} that needs "
+            f"{what} is quoted at {cents(total_usd)}, above the {cents(threshold_usd)} that needs "
             "a confirmation: confirm to send it.")
 
 

@@ -34,8 +34,10 @@ Required columns: ``duration_s, width, height, fps, model_id``. ``clip``, ``para
 A sample plan is ``samples/plans/twenty_clips.csv``.
 
 Reading and writing: :func:`read_plan_text` parses CSV text (uploads), :func:`read_plan_csv`
-a file; :func:`plan_csv` writes the plan columns only (autosave, no pricing) and
+a file; :func:`plan_csv` writes the plan columns only (no pricing) and
 :meth:`PricedPlan.to_csv` the plan plus its quotes. Readers raise only ``ParamError``.
+Writers neutralise text cells a spreadsheet would run as a formula (a leading ``'``,
+:mod:`studio.csvsafe`); the readers take it off again, so an export re-imports unchanged.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from studio import catalog, pricing
+from studio.csvsafe import SafeWriter, restore_cell
 from studio.errors import ParamError, StudioError, shown_value
 from studio.media import ClipInfo
 
@@ -396,8 +399,9 @@ def read_plan_text(text: str) -> list[PlanRow]:
         if missing:
             raise ParamError([f"columns: missing {', '.join(missing)} (a plan has "
                               f"{', '.join(PLAN_COLUMNS)}; found {', '.join(names)})"])
-        records = [dict(zip(names, cells, strict=False)) for cells in reader
-                   if any(c.strip() for c in cells)]
+        # Cells our exports neutralised against spreadsheet formulas read back as written.
+        records = [dict(zip(names, (restore_cell(c) for c in cells), strict=False))
+                   for cells in reader if any(c.strip() for c in cells)]
     except csv.Error as exc:  # e.g. a field over the csv module's size limit (128 KiB)
         raise ParamError([f"plan: not a readable CSV file ({exc}); save it again as CSV "
                           "(UTF-8, comma-separated)"]) from None
@@ -437,7 +441,7 @@ def plan_csv(rows: Sequence[PlanRow]) -> str:
     defaults filled in). An empty plan is the header alone.
     """
     buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
+    w = SafeWriter(buf, lineterminator="\n")
     w.writerow(PLAN_COLUMNS)
     for row in rows:
         w.writerow(_plan_cells(row))
@@ -670,7 +674,7 @@ class PricedPlan:
         ``units``, ``unit``, ``rate_usd``, ``provenance``, ``source_url``, ``as_of``,
         ``basis``, ``notes``, ``problem``. Summing ``quote_usd`` gives :attr:`total_usd`."""
         buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
+        w = SafeWriter(buf, lineterminator="\n")
         w.writerow([*PLAN_COLUMNS, *QUOTE_COLUMNS])
         for r in self.rows:
             rec = self._record(r)
@@ -795,11 +799,48 @@ def _ltx_frames_for(duration_s: float, params: Mapping[str, Any]) -> int:
     return min(hi, max(lo, round(duration_s * out_fps)))
 
 
+def resolution_tiers(model_id: str) -> tuple[str, ...]:
+    """The output resolution tiers ``model_id`` offers (``"720p"`` … ``"4k"``, smallest
+    first), or ``()`` when its ``resolution`` parameter is not a tier (LTX 2.3's size
+    presets) or it has none (the output keeps the input's size)."""
+    spec = catalog.get(model_id)
+    try:
+        offered = tuple(spec.param("resolution").enum or ())
+    except KeyError:
+        return ()
+    if not offered or any(t not in catalog.RESOLUTION_HEIGHTS for t in offered):
+        return ()
+    return tuple(sorted(offered, key=catalog.RESOLUTION_HEIGHTS.__getitem__))
+
+
+def tier_for_target(model_id: str, target: str) -> str | None:
+    """The tier a model with resolution tiers is priced at for ``target``: the target itself
+    when offered, else the smallest offered tier above it (Starlight has no 720p: 1080p),
+    else ``None`` (it offers nothing that large)."""
+    need = catalog.RESOLUTION_HEIGHTS[target]
+    return next((t for t in resolution_tiers(model_id)
+                 if catalog.RESOLUTION_HEIGHTS[t] >= need), None)
+
+
+# The box a target resolution names (width × height, landscape), for outputs that keep the
+# input's size: an output reaches the target when its long side reaches the box's long side
+# or its short side the box's short side (1920×800 is a 1080p-class frame).
+TARGET_BOXES = {"720p": (1280, 720), "1080p": (1920, 1080), "2k": (2560, 1440),
+                "4k": (3840, 2160)}
+
+
+def reaches(width: int, height: int, target: str) -> bool:
+    """True when a ``width`` × ``height`` output (either orientation) is at least ``target``
+    by :data:`TARGET_BOXES`."""
+    long_side, short_side = TARGET_BOXES[target]
+    return max(width, height) >= long_side or min(width, height) >= short_side
+
+
 def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[str, Any]:
     """The row's job on ``candidate``: the row's settings that ``candidate`` also has and
-    accepts, its defaults for the rest; an upscaler's ``resolution`` = ``target`` when it
-    offers it; LTX 2.3 (when the row is on another model) renders enough frames to cover the
-    clip (capped at 481)."""
+    accepts, its defaults for the rest; a model with resolution tiers is priced at
+    :func:`tier_for_target` (its largest tier when none reaches the target); LTX 2.3 (when
+    the row is on another model) renders enough frames to cover the clip (capped at 481)."""
     spec = catalog.get(candidate)
     if candidate == row.model_id:
         params = dict(row.params)
@@ -812,14 +853,27 @@ def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[
                     params[p.name] = value
         if candidate == catalog.LTX_OXEN:
             params["num_frames"] = _ltx_frames_for(row.duration_s, params)
-    if spec.task == "upscale" and target is not None:
-        try:
-            offered = spec.param("resolution").enum or ()
-        except KeyError:
-            offered = ()
-        if target in offered:
-            params["resolution"] = target
+    tiers = resolution_tiers(candidate)
+    if tiers and target is not None:
+        params["resolution"] = tier_for_target(candidate, target) or tiers[-1]
     return catalog.with_defaults(candidate, params)
+
+
+def _priced_at(tiers_used: set[str], sizes: list[tuple[int, int]], same_as_input: bool,
+               target: str | None) -> str:
+    """What a comparison bar is priced at, in words: ``"1080p tier"``, ``"1080p tier (its
+    lowest; no 720p)"``, ``"input resolution (1280×720 … 3840×2160)"``."""
+    if tiers_used:
+        ordered = sorted(tiers_used, key=catalog.RESOLUTION_HEIGHTS.__getitem__)
+        text = ", ".join(ordered) + (" tier" if len(ordered) == 1 else " tiers")
+        if target is not None and len(ordered) == 1 and ordered[0] != target:
+            above = catalog.RESOLUTION_HEIGHTS[ordered[0]] > catalog.RESOLUTION_HEIGHTS[target]
+            text += (f" (its lowest; it has no {target})" if above
+                     else f" (its highest; it has no {target})")
+        return text
+    if same_as_input:
+        return f"input resolution ({_size_range(sizes)})"
+    return f"output {_size_range(sizes)}"
 
 
 def compare_models(
@@ -833,35 +887,35 @@ def compare_models(
 
     A row's job is its model's catalog task: ``"upscale"`` rows go to every upscaler,
     ``"hdr"`` rows to every HDR model. On each candidate a row keeps the settings the
-    candidate also has, an upscaler's ``resolution`` is set to ``target_resolution`` when
-    the model offers it (else its default), and LTX 2.3 on Oxen renders enough frames to
-    cover the clip (capped at 481) when the row is on another model.
+    candidate also has; a model with resolution tiers (:func:`resolution_tiers`) is priced
+    at :func:`tier_for_target` — the target, or its smallest tier above it — and LTX 2.3 on
+    Oxen renders enough frames to cover the clip (capped at 481) when the row is on another
+    model.
 
-    *Meets target resolution*: every row of the task is priced and its output short side
-    (:func:`studio.catalog.output_geometry`) is at least the target's short side
-    (720p → 720, 1080p → 1080, 2k → 1440, 4k → 2160 px). With ``target_resolution=None``
-    every fully priced model meets it.
+    *Meets the target*: every row of the task is priced and reaches the target — for a model
+    with resolution tiers, the tier it is priced at is the target or above; for a model
+    whose output size follows the input, the output reaches the target's box
+    (:func:`reaches`). With ``target_resolution=None`` every fully priced model meets it.
 
     Returns one row per (task, candidate model), columns: ``task``, ``model_id``,
     ``model_name``, ``rows`` (plan rows of that task), ``total_usd`` (Decimal USD, quote ×
-    generations summed), ``output_resolution`` (``"3840×2160"``, or the smallest and largest
+    generations summed), ``priced_at`` (what the total is priced at, in words:
+    :func:`_priced_at`), ``output_resolution`` (``"3840×2160"``, or the smallest and largest
     output by short side ``"1280×720 … 3840×2160"``), ``min_short_side_px``,
-    ``meets_target`` (bool), ``limit_rows`` (rows the model cannot do whole: over its
-    documented input limits, :func:`studio.catalog.check_limits`, or — LTX 2.3 — output
-    shorter than the clip), ``problems`` (rows not priced), ``provenance`` (the rate
-    provenances behind ``total_usd``, sorted and joined: ``"published"``, ``"proxy,
-    published"``; surcharge factors count; ``""`` when no row is priced) and
-    ``cheapest_meeting_target``
-    (bool): per task, exactly one True — the cheapest model that meets the target with
-    ``limit_rows == 0`` — when any does (a plan of one task has one True at most). Ties go
-    to catalog order. ``attrs["target_resolution"]`` holds the target.
+    ``meets_target`` (bool), ``short_rows`` (rows below the target), ``limit_rows`` (rows
+    the model cannot do whole: over its documented input limits,
+    :func:`studio.catalog.check_limits`, or — LTX 2.3 — output shorter than the clip),
+    ``problems`` (rows not priced), ``provenance`` (the rate provenances behind
+    ``total_usd``, sorted and joined; ``""`` when no row is priced) and
+    ``cheapest_meeting_target`` (bool): per task, exactly one True — the cheapest model that
+    meets the target with ``limit_rows == 0`` — when any does. Ties go to catalog order.
+    ``attrs["target_resolution"]`` holds the target.
 
     Raises ``ParamError`` for an unknown target resolution.
     """
     if target_resolution is not None and target_resolution not in catalog.RESOLUTION_HEIGHTS:
         raise ParamError([f"target_resolution: must be one of "
                           f"{', '.join(catalog.RESOLUTION_HEIGHTS)} (got {target_resolution!r})"])
-    need = catalog.RESOLUTION_HEIGHTS[target_resolution] if target_resolution else 0
     by_task: dict[str, list[PlanRow]] = {}
     for row in rows:
         spec = catalog.MODELS.get(row.model_id)
@@ -875,8 +929,11 @@ def compare_models(
             if spec.task != task:
                 continue
             kwargs = _quote_kwargs(book, (live_pricing or {}).get(candidate))
-            total, problems, limit_rows = ZERO, 0, 0
+            tiered = bool(resolution_tiers(candidate))
+            total, problems, limit_rows, short_rows = ZERO, 0, 0, 0
             sizes: list[tuple[int, int]] = []
+            tiers_used: set[str] = set()
+            same_as_input = True
             provenances: set[str] = set()
             for row in task_rows:
                 if _row_problems(row):
@@ -894,6 +951,17 @@ def compare_models(
                                               fps=clip.fps, frame_count=clip.frame_count,
                                               params=params)
                 sizes.append((geo.width, geo.height))
+                same_as_input &= (geo.width, geo.height) == (clip.width, clip.height)
+                if tiered:
+                    tier = str(params["resolution"])
+                    tiers_used.add(tier)
+                    below = target_resolution is not None and (
+                        catalog.RESOLUTION_HEIGHTS[tier]
+                        < catalog.RESOLUTION_HEIGHTS[target_resolution])
+                else:
+                    below = target_resolution is not None and not reaches(
+                        geo.width, geo.height, target_resolution)
+                short_rows += below
                 if catalog.check_limits(candidate, clip, params) or \
                         _coverage_note(candidate, clip, params):
                     limit_rows += 1
@@ -901,9 +969,11 @@ def compare_models(
             records.append({
                 "task": task, "model_id": candidate, "model_name": spec.display_name,
                 "rows": len(task_rows), "total_usd": total,
+                "priced_at": _priced_at(tiers_used, sizes, same_as_input, target_resolution)
+                if sizes else "not priced",
                 "output_resolution": _size_range(sizes), "min_short_side_px": short,
-                "meets_target": bool(sizes) and problems == 0 and short >= need,
-                "limit_rows": limit_rows, "problems": problems,
+                "meets_target": bool(sizes) and problems == 0 and short_rows == 0,
+                "short_rows": short_rows, "limit_rows": limit_rows, "problems": problems,
                 "provenance": ", ".join(sorted(provenances)),
                 "cheapest_meeting_target": False,
             })
@@ -912,9 +982,9 @@ def compare_models(
         if eligible:
             min(eligible, key=lambda r: r["total_usd"])["cheapest_meeting_target"] = True
     frame = pd.DataFrame(records, columns=[
-        "task", "model_id", "model_name", "rows", "total_usd", "output_resolution",
-        "min_short_side_px", "meets_target", "limit_rows", "problems", "provenance",
-        "cheapest_meeting_target"])
+        "task", "model_id", "model_name", "rows", "total_usd", "priced_at",
+        "output_resolution", "min_short_side_px", "meets_target", "short_rows", "limit_rows",
+        "problems", "provenance", "cheapest_meeting_target"])
     frame.attrs["target_resolution"] = target_resolution
     return frame
 

@@ -1,21 +1,30 @@
 """The ledger: quotes against charges, spend over time and turnaround, read from job rows.
 
 Owns the accounting views of the job store: per generation what was quoted and what was
-charged, the quote error by day, model and owner, spend per day, and how long generations of
-a kind took (the turnaround forecast). Everything is a pure function over a list of
-:class:`~studio.jobs.Job` (``JobStore.list()``); tables are pandas DataFrames whose columns
-are documented on each function. Money stays :class:`~decimal.Decimal` (object columns);
+charged, quote against charge by day, model and owner, spend per day, and how long
+generations of a kind took (the turnaround forecast). Everything is a pure function over a
+list of :class:`~studio.store.Job`; tables are pandas DataFrames whose columns are
+documented on each function. Money stays :class:`~decimal.Decimal` (object columns);
 ratios and durations are floats.
 
-Quote error of one generation (defined here, used everywhere below)::
+Every figure covers a named set, and the sets nest so totals reconcile (issue 10 item 3):
+
+- *generations*: rows with a quote or a charge;
+- *charged*: those with a known charge — the spend per day, and the ``charged_usd`` and
+  ``quoted_usd`` of :func:`error_by`, cover exactly this set, so a day's bar equals that
+  day's row and the headline totals equal the tables' column sums;
+- *measured pairs*: charged generations whose charge was *reported* (by the live provider or
+  the sandbox, :class:`~studio.store.ChargeSource`), with a quote and a charge above zero.
+  A *computed* charge (LTX reports none, so ours comes from the quote's own rule) is shown,
+  labelled as computed, and left out of the error: holding a rule against itself measures
+  nothing.
+
+Quote error of one measured pair::
 
     abs_pct_error = |charge − quote| / charge × 100
 
-i.e. the absolute error *relative to what was actually charged*, in percent. It is defined
-only when both are known, the charge is above zero and the charge was *reported by the
-provider*: LTX reports no charge, so its charge is computed from the same input-tier rule as
-its quote (``charge_source == "computed"``) and holding the two against each other would
-measure nothing. A "mean absolute % error" (MAPE) is the mean over the measured pairs only.
+i.e. the absolute error *relative to what was actually charged*, in percent; the mean
+absolute % error (MAPE) is the mean over the measured pairs only.
 
 Days are UTC calendar days of ``created_at`` (the same instant budgets use).
 """
@@ -33,19 +42,22 @@ from typing import Any
 import pandas as pd
 
 from studio.jobs import Job
+from studio.store import ChargeSource
+from studio.store.schema import charge_source_for
 
 GENERATION_COLUMNS = ["job_id", "model_id", "owner", "owner_name", "created_at", "day", "status",
                       "quote_usd", "quote_provenance", "charge_usd", "charge_source",
                       "error_usd", "abs_pct_error"]
-ERROR_COLUMNS = ["generations", "pairs", "quoted_usd", "charged_usd", "mean_abs_pct_error"]
+ERROR_COLUMNS = ["generations", "charged", "quoted_usd", "charged_usd", "computed_usd",
+                 "pairs", "mean_abs_pct_error"]
 GROUPINGS = ("day", "model_id", "owner")
+MEASURED_SOURCES = (ChargeSource.REPORTED.value, ChargeSource.SANDBOX.value)
 # Duration buckets of the source clip for the turnaround forecast: (upper bound s, label).
 DURATION_BUCKETS: tuple[tuple[float, str], ...] = (
     (10, "≤10 s"), (30, "≤30 s"), (60, "≤60 s"), (300, "≤300 s"), (math.inf, ">300 s"),
 )
 MIN_SAMPLES = 3  # fewer finished generations than this give no forecast
-
-
+PROVIDER_NAMES = {"oxen": "Oxen", "ltx": "LTX"}
 
 
 def abs_pct_error(quote: Decimal | None, charge: Decimal | None) -> float | None:
@@ -56,6 +68,47 @@ def abs_pct_error(quote: Decimal | None, charge: Decimal | None) -> float | None
     return float(abs(charge - quote) / charge * 100)
 
 
+def charge_source(job: Job) -> str | None:
+    """``"reported"``, ``"computed"`` or ``"sandbox"`` for a generation with a charge (rows
+    stored before the source was recorded are classified as the migration does), ``None``
+    while its charge is unknown."""
+    if job.charge_usd is None:
+        return None
+    if job.charge_source is not None:
+        return str(job.charge_source)
+    return charge_source_for(job.provider, job.target, True)
+
+
+def charge_source_label(job: Job) -> str:
+    """Where a generation's charge came from, as the screen says it: the provider's name
+    (``"Oxen"``) for a live reported charge, ``"sandbox"`` for the sandbox's figure,
+    ``"computed (billing rule)"`` for ours (``"computed (billing rule) · sandbox"`` for a
+    sandbox run), ``""`` while no charge is known."""
+    source = charge_source(job)
+    if source is None:
+        return ""
+    if source == ChargeSource.SANDBOX:
+        return "sandbox"
+    if source == ChargeSource.COMPUTED:
+        return "computed (billing rule)" + (" · sandbox" if job.target == "sandbox" else "")
+    return PROVIDER_NAMES.get(job.provider, job.provider)
+
+
+def duration_text(seconds: float | None) -> str:
+    """A duration as people say it: ``"36 s"``, ``"1 min 36 s"``, ``"2 h 05 min"``; ``""`` for
+    ``None`` or NaN. Rounded to the second."""
+    if seconds is None or (isinstance(seconds, float) and math.isnan(seconds)):
+        return ""
+    total = max(0, round(float(seconds)))
+    if total < 60:
+        return f"{total} s"
+    minutes, secs = divmod(total, 60)
+    if minutes < 60:
+        return f"{minutes} min {secs} s" if secs else f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
 # -- quote vs charge ----------------------------------------------------------------------
 def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
     """One row per generation that has a quote or a charge, oldest first.
@@ -64,19 +117,17 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
     None), ``created_at`` (aware UTC datetime), ``day`` (UTC ``datetime.date``), ``status``,
     ``quote_usd`` (Decimal or None), ``quote_provenance`` (the quoted rate's ``"live"`` /
     ``"published"`` / ``"proxy"`` / ``"override"``, or None), ``charge_usd`` (Decimal or None),
-    ``charge_source`` (``"provider"``: reported by Oxen; ``"computed"``: LTX, from its tier
-    rule; None while unknown), ``error_usd`` (charge − quote, Decimal or None),
-    ``abs_pct_error`` (float percent, NaN when undefined or the charge is computed; see the
-    module docstring).
+    ``charge_source`` (``"reported"``, ``"sandbox"`` or ``"computed"``; None while unknown),
+    ``error_usd`` (charge − quote, Decimal or None), ``abs_pct_error`` (float percent, NaN
+    unless the row is a measured pair; see the module docstring).
     """
     rows = []
     for job in sorted(jobs, key=lambda j: j.created_at):
         quote, charge = job.quote_amount, job.charge_amount
         if quote is None and charge is None:
             continue
-        source = None if charge is None else ("provider" if job.provider == "oxen"
-                                              else "computed")
-        error = abs_pct_error(quote, charge) if source == "provider" else None
+        source = charge_source(job)
+        error = abs_pct_error(quote, charge) if source in MEASURED_SOURCES else None
         rows.append({
             "job_id": job.id,
             "model_id": job.model_id,
@@ -84,7 +135,7 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
             "owner_name": job.owner_name,
             "created_at": job.created_at,
             "day": job.created_at.date(),
-            "status": job.status,
+            "status": str(job.status),
             "quote_usd": quote,
             "quote_provenance": (job.quote or {}).get("provenance"),
             "charge_usd": charge,
@@ -95,15 +146,36 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=GENERATION_COLUMNS)
 
 
+def _dsum(values: Iterable[Any]) -> Decimal:
+    return sum((v for v in values if isinstance(v, Decimal)), Decimal(0))
+
+
+def _summary(group: pd.DataFrame) -> dict[str, Any]:
+    charged = group[group["charge_usd"].notna()]
+    pairs = group[group["abs_pct_error"].notna()]
+    computed = charged[charged["charge_source"] == ChargeSource.COMPUTED.value]
+    return {
+        "generations": len(group),
+        "charged": len(charged),
+        "quoted_usd": _dsum(charged["quote_usd"]),
+        "charged_usd": _dsum(charged["charge_usd"]),
+        "computed_usd": _dsum(computed["charge_usd"]),
+        "pairs": len(pairs),
+        "mean_abs_pct_error": float(pairs["abs_pct_error"].mean()) if len(pairs) else math.nan,
+    }
+
+
 def error_by(jobs: Iterable[Job], by: str) -> pd.DataFrame:
-    """Quote vs charge grouped by ``by`` (``"day"``, ``"model_id"`` or ``"owner"``), sorted by
-    that key.
+    """Quote against charge grouped by ``by`` (``"day"``, ``"model_id"`` or ``"owner"``),
+    sorted by that key.
 
     Columns: the key (plus ``owner_name``, the latest name seen, when ``by="owner"``),
-    ``generations`` (rows with a quote or a charge), ``pairs`` (rows with both and a charge
-    above 0), ``quoted_usd`` and ``charged_usd`` (Decimal sums over the pairs, so they compare
-    like for like), ``mean_abs_pct_error`` (float percent over the pairs; NaN when none).
-    Raises ``ValueError`` for another ``by``.
+    ``generations`` (rows with a quote or a charge), ``charged`` (those with a known
+    charge), ``quoted_usd`` and ``charged_usd`` (Decimal sums over the *charged* rows, so
+    they compare like for like and ``charged_usd`` per day equals :func:`spend_per_day`),
+    ``computed_usd`` (the part of ``charged_usd`` that was computed, not reported),
+    ``pairs`` (measured pairs) and ``mean_abs_pct_error`` (float percent over the measured
+    pairs; NaN when none). Raises ``ValueError`` for another ``by``.
     """
     if by not in GROUPINGS:
         raise ValueError(f"group by one of {', '.join(GROUPINGS)}, not {by!r}")
@@ -111,38 +183,61 @@ def error_by(jobs: Iterable[Job], by: str) -> pd.DataFrame:
     columns = [by, *(["owner_name"] if by == "owner" else []), *ERROR_COLUMNS]
     out = []
     for key, group in table.groupby(by, sort=True):
-        pairs = group[group["abs_pct_error"].notna()]
         row: dict[str, Any] = {by: key}
         if by == "owner":
             names = [n for n in group["owner_name"] if isinstance(n, str) and n]
             row["owner_name"] = names[-1] if names else None
-        row.update(
-            generations=len(group),
-            pairs=len(pairs),
-            quoted_usd=sum(pairs["quote_usd"], Decimal(0)),
-            charged_usd=sum(pairs["charge_usd"], Decimal(0)),
-            mean_abs_pct_error=float(pairs["abs_pct_error"].mean()) if len(pairs) else math.nan,
-        )
+        row.update(_summary(group))
         out.append(row)
     return pd.DataFrame(out, columns=columns)
 
 
+@dataclass(frozen=True)
+class LedgerTotals:
+    """The headline figures of a set of generations (see the module docstring for the
+    sets): ``generations``, ``charged`` (how many have a charge), ``quoted_usd`` and
+    ``charged_usd`` over the charged ones, ``computed_usd`` (of ``charged_usd``), ``pairs``
+    (measured) and ``mean_abs_pct_error`` over them (NaN when none)."""
+
+    generations: int
+    charged: int
+    quoted_usd: Decimal
+    charged_usd: Decimal
+    computed_usd: Decimal
+    pairs: int
+    mean_abs_pct_error: float
+
+    @property
+    def reported_usd(self) -> Decimal:
+        return self.charged_usd - self.computed_usd
+
+
+def totals(jobs: Iterable[Job]) -> LedgerTotals:
+    """:class:`LedgerTotals` of ``jobs``: the column sums of :func:`error_by` for any
+    grouping (the mean error is over every measured pair, not a mean of means)."""
+    return LedgerTotals(**_summary(generation_rows(jobs)))
+
+
 def spend_per_day(jobs: Iterable[Job]) -> pd.DataFrame:
     """Charges per UTC day of ``created_at``, oldest first (generations with a known charge
-    only; quotes are not spend here).
+    only; quotes are not spend here). The same set as :func:`error_by`'s ``charged_usd``.
 
-    Columns: ``day`` (``datetime.date``), ``charged_usd`` (Decimal), ``generations`` (int).
+    Columns: ``day`` (``datetime.date``), ``charged_usd`` (Decimal), ``computed_usd``
+    (Decimal, the computed part), ``generations`` (int).
     """
-    totals: dict[date, tuple[Decimal, int]] = {}
+    totals_: dict[date, tuple[Decimal, Decimal, int]] = {}
     for job in jobs:
         charge = job.charge_amount
         if charge is None:
             continue
         day = job.created_at.date()
-        total, count = totals.get(day, (Decimal(0), 0))
-        totals[day] = (total + charge, count + 1)
-    rows = [{"day": d, "charged_usd": t, "generations": n} for d, (t, n) in sorted(totals.items())]
-    return pd.DataFrame(rows, columns=["day", "charged_usd", "generations"])
+        total, computed, count = totals_.get(day, (Decimal(0), Decimal(0), 0))
+        if charge_source(job) == ChargeSource.COMPUTED:
+            computed += charge
+        totals_[day] = (total + charge, computed, count + 1)
+    rows = [{"day": d, "charged_usd": t, "computed_usd": c, "generations": n}
+            for d, (t, c, n) in sorted(totals_.items())]
+    return pd.DataFrame(rows, columns=["day", "charged_usd", "computed_usd", "generations"])
 
 
 # -- turnaround ---------------------------------------------------------------------------

@@ -17,7 +17,6 @@ so the archive cannot carry a credential.
 from __future__ import annotations
 
 import contextlib
-import csv
 import io
 import json
 import os
@@ -32,6 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from studio.checksums import file_sha256
+from studio.csvsafe import SafeDictWriter
 from studio.jobs import Job
 
 COLUMNS: tuple[str, ...] = (
@@ -124,9 +124,11 @@ def manifest_row(job: Job, file: str = "", sha256: str = "") -> dict[str, Any]:
 
 
 def manifest_csv(rows: Iterable[dict[str, Any]]) -> str:
-    """The manifest as CSV text (header + rows, ``\\r\\n`` line ends per RFC 4180)."""
+    """The manifest as CSV text (header + rows, ``\\r\\n`` line ends per RFC 4180). Text
+    cells a spreadsheet would run as a formula (a source label ``=HYPERLINK(…)``, a URL
+    starting with ``-``) start with ``'`` (:mod:`studio.csvsafe`); numbers stay numbers."""
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(COLUMNS))
+    writer = SafeDictWriter(buf, fieldnames=list(COLUMNS))
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue()

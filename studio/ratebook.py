@@ -11,20 +11,17 @@ Provenances:
   ``as_of`` is ``"live"``.
 - ``"published"``: the billing provider's own number (pricing.md §1).
 - ``"proxy"``: the closest documented stand-in from another provider or product.
-- ``"override"``: a team override, stored in ``<data_dir>/rates/overrides.json``.
+- ``"override"``: a team override, stored in the store's database (``rate_overrides``).
 
 Every rate carries ``source_url``, ``as_of`` (ISO date or ``"live"``), a ``confidence`` note
 and a ``derivation``; a quote is never made from an unsourced number. Money is
-:class:`decimal.Decimal` USD. Apart from :class:`OverrideStore` (two files) and the ``fetch``
-callable handed to :class:`LivePricingCache`, nothing here does I/O.
+:class:`decimal.Decimal` USD. Apart from :class:`OverrideStore` (the store's database) and the
+``fetch`` callable handed to :class:`LivePricingCache`, nothing here does I/O.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -33,12 +30,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
 from importlib import resources
-from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio import catalog
 from studio.errors import ConfigError, ParamError, StudioError
+
+if TYPE_CHECKING:
+    from studio.store import JobStore
 
 PROVENANCES = ("live", "published", "proxy", "override")
 UNIT_LABELS = {
@@ -162,8 +161,12 @@ def stale(rate: Rate, today: date, max_age_days: int) -> bool:
 @dataclass(frozen=True)
 class AuditEntry:
     """One change to the team overrides: ``who`` changed ``model_id``/``tier`` at ``when`` (UTC)
-    from ``old_usd`` to ``new_usd`` because of ``reason``. ``None`` as ``old_usd`` means there
-    was no override before; ``None`` as ``new_usd`` means it was removed."""
+    from ``old_usd`` to ``new_usd`` because of ``reason``.
+
+    ``old_usd`` is the rate in force before the change and ``old_provenance`` what it was
+    (``"override"``, or the ``"live"``/``"published"``/``"proxy"`` rate a first override
+    replaced); ``None`` for both on lines of the first release, which recorded only a
+    previous override. ``None`` as ``new_usd`` means the override was removed."""
 
     who: str
     when: datetime
@@ -172,16 +175,19 @@ class AuditEntry:
     old_usd: Decimal | None
     new_usd: Decimal | None
     reason: str
+    old_provenance: str | None = None
 
     @property
     def action(self) -> str:
         """``"added"``, ``"changed"`` or ``"removed"``."""
         if self.new_usd is None:
             return "removed"
-        return "added" if self.old_usd is None else "changed"
+        if self.old_provenance is None:
+            return "added" if self.old_usd is None else "changed"
+        return "changed" if self.old_provenance == "override" else "added"
 
     def to_json(self) -> dict[str, Any]:
-        """One ``audit.jsonl`` line (amounts as decimal strings, ``when`` as UTC ISO 8601)."""
+        """The entry as JSON (amounts as decimal strings, ``when`` as UTC ISO 8601)."""
         return {
             "who": self.who,
             "when": self.when.isoformat(),
@@ -190,19 +196,8 @@ class AuditEntry:
             "old_usd": None if self.old_usd is None else format(self.old_usd, "f"),
             "new_usd": None if self.new_usd is None else format(self.new_usd, "f"),
             "reason": self.reason,
+            "old_provenance": self.old_provenance,
         }
-
-
-_PATH_LOCKS: dict[str, threading.Lock] = {}
-_PATH_LOCKS_GUARD = threading.Lock()
-
-
-def _lock_for(path: Path) -> threading.Lock:
-    """One lock per overrides directory, shared by every store object in this process
-    (Streamlit sessions are threads of one process, each may build its own store)."""
-    key = str(path.resolve())
-    with _PATH_LOCKS_GUARD:
-        return _PATH_LOCKS.setdefault(key, threading.Lock())
 
 
 def _utc(now: datetime | None) -> datetime:
@@ -214,84 +209,42 @@ def _utc(now: datetime | None) -> datetime:
 
 
 class OverrideStore:
-    """Team rate overrides in ``dir/overrides.json`` with an audit trail in ``dir/audit.jsonl``.
+    """Team rate overrides with their append-only audit trail, in the store's database
+    (``rate_overrides`` and ``rate_audit``, shared by every replica: an override saved in
+    one app process is quoted from in every other at once).
 
-    ``overrides.json`` is ``{"version": 1, "overrides": [{model_id, tier, unit, usd, who, when,
-    reason}, ...]}`` (``usd`` a decimal string, ``when`` UTC ISO 8601) and is rewritten
-    atomically (temporary file + ``os.replace``). ``audit.jsonl`` gets one JSON line per change
-    and is only ever appended to; the audit line is written before the overrides file, so an
-    applied change is never missing from the trail.
+    Each change and its audit line are written in one transaction that one writer at a time
+    holds across replicas, so an applied change is never missing from the trail; the
+    database itself refuses to update or delete an audit line.
 
     An override may only replace an existing bundled ``(model_id, tier)`` rate (``bundled``
     defaults to :func:`bundled_rates`). Invalid input raises :class:`ParamError` listing every
-    problem; an unreadable ``overrides.json`` or ``audit.jsonl`` raises :class:`ConfigError`
-    naming the file, and so does a failed write.
+    problem; team state of an earlier version that could not be imported raises
+    :class:`ConfigError` (no quote uses team overrides until it is fixed).
     """
 
-    FILENAME = "overrides.json"
-    AUDIT_FILENAME = "audit.jsonl"
-
-    def __init__(self, dir: Path, *, bundled: Iterable[Rate] | None = None):
-        self.dir = Path(dir)
+    def __init__(self, store: JobStore, *, bundled: Iterable[Rate] | None = None,
+                 live: Mapping[str, Mapping[str, Any]] | None = None):
+        self.store = store
         rates = bundled_rates() if bundled is None else tuple(bundled)
         self._bundled = {(r.model_id, r.tier): r for r in rates}
+        self._live = dict(live or {})
 
-    @property
-    def path(self) -> Path:
-        return self.dir / self.FILENAME
-
-    @property
-    def audit_path(self) -> Path:
-        return self.dir / self.AUDIT_FILENAME
-
-    # -- reading ---------------------------------------------------------------------------
-    def _corrupt(self, why: str) -> ConfigError:
-        return ConfigError(
-            f"The team rate overrides file {self.path} is damaged ({why}). Fix or restore it; "
-            "no quote uses team overrides until it can be read."
-        )
-
-    def _records(self) -> list[dict[str, Any]]:
-        """The stored override records, checked; ``[]`` when the file does not exist yet."""
-        try:
-            text = self.path.read_text("utf-8")
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError) as e:
-            raise self._corrupt(f"cannot be read: {e}") from e
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise self._corrupt(f"not valid JSON: {e.msg} at line {e.lineno}") from e
-        if not isinstance(raw, dict) or not isinstance(raw.get("overrides"), list):
-            raise self._corrupt('expected an object with an "overrides" list')
-        records: list[dict[str, Any]] = raw["overrides"]
-        for i, rec in enumerate(records, start=1):
-            if not isinstance(rec, dict):
-                raise self._corrupt(f"override {i} is not an object")
-            missing = [k for k in ("model_id", "tier", "unit", "usd", "who", "when", "reason")
-                       if not isinstance(rec.get(k), str) or not rec[k]]
-            if missing:
-                raise self._corrupt(f"override {i} lacks {', '.join(missing)}")
-            try:
-                usd = Decimal(rec["usd"])
-                at = datetime.fromisoformat(rec["when"])
-            except (InvalidOperation, ValueError) as e:
-                raise self._corrupt(f"override {i} has a bad amount or time: {e}") from e
-            if not usd.is_finite() or usd <= 0 or at.tzinfo is None:
-                raise self._corrupt(f"override {i} has a bad amount or time")
-        return records
+    def _check_import(self) -> None:
+        problem = self.store.import_problems.get("overrides")
+        if problem:
+            raise ConfigError(problem)
 
     @staticmethod
-    def _rate(rec: Mapping[str, str]) -> Rate:
-        at = datetime.fromisoformat(rec["when"]).astimezone(UTC)
+    def _rate(rec: Mapping[str, Any]) -> Rate:
+        at = rec["set_at"].astimezone(UTC)
         day = at.date().isoformat()
         who, reason = rec["who"], rec["reason"]
         return Rate(
             model_id=rec["model_id"],
             tier=rec["tier"],
             unit=rec["unit"],
-            usd=Decimal(rec["usd"]),
+            usd=Decimal(format(Decimal(rec["usd"]).normalize(), "f")),
             provenance="override",
             source_url=f"team override by {who} on {day}: {reason}",
             as_of=day,
@@ -304,42 +257,21 @@ class OverrideStore:
         """Every team override as a :class:`Rate` with provenance ``"override"``.
 
         ``source_url`` reads ``"team override by <who> on <YYYY-MM-DD>: <reason>"`` and
-        ``as_of`` is that date. Raises :class:`ConfigError` when the file is damaged.
+        ``as_of`` is that date. Raises :class:`ConfigError` when the overrides of an
+        earlier version could not be imported.
         """
-        return [self._rate(rec) for rec in self._records()]
+        self._check_import()
+        return [self._rate(rec) for rec in self.store.overrides.records()]
 
     def audit(self) -> list[AuditEntry]:
-        """Every recorded change, newest first (the file is append-only, so newest = last).
-
-        Raises :class:`ConfigError` naming the file and line when a line cannot be read.
-        """
-        try:
-            lines = self.audit_path.read_text("utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        except (OSError, UnicodeDecodeError) as e:
-            raise ConfigError(f"The rate audit trail {self.audit_path} cannot be read: {e}.") from e
-        entries: list[AuditEntry] = []
-        for n, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            try:
-                d = json.loads(line)
-                entries.append(AuditEntry(
-                    who=str(d["who"]),
-                    when=datetime.fromisoformat(d["when"]).astimezone(UTC),
-                    model_id=str(d["model_id"]),
-                    tier=str(d["tier"]),
-                    old_usd=None if d["old_usd"] is None else Decimal(d["old_usd"]),
-                    new_usd=None if d["new_usd"] is None else Decimal(d["new_usd"]),
-                    reason=str(d["reason"]),
-                ))
-            except (ValueError, KeyError, TypeError, InvalidOperation) as e:
-                raise ConfigError(
-                    f"The rate audit trail {self.audit_path} is damaged at line {n} ({e}); "
-                    "fix that line (the file is append-only, so earlier lines are intact)."
-                ) from e
-        entries.reverse()
+        """Every recorded change, newest first."""
+        self._check_import()
+        entries = [AuditEntry(
+            who=r["who"], when=r["at"], model_id=r["model_id"], tier=r["tier"],
+            old_usd=r["old_usd"], new_usd=r["new_usd"], reason=r["reason"],
+            old_provenance=r["old_provenance"],
+        ) for r in self.store.overrides.audit()]
+        entries.sort(key=lambda e: e.when, reverse=True)  # stable: same time keeps seq order
         return entries
 
     # -- writing ---------------------------------------------------------------------------
@@ -383,44 +315,17 @@ class OverrideStore:
             problems.append(f"usd: at most {OVERRIDE_MAX_PLACES} decimal places (got {value})")
         return value, problems
 
-    def _append_audit(self, entry: AuditEntry) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        line = json.dumps(entry.to_json(), ensure_ascii=False) + "\n"
-        with open(self.audit_path, "a+b") as f:
-            # A crash mid-append can leave a line without its newline: start a fresh line.
-            f.seek(0, os.SEEK_END)
-            if f.tell() > 0:
-                f.seek(-1, os.SEEK_END)
-                if f.read(1) != b"\n":
-                    line = "\n" + line
-            f.write(line.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-
-    def _write(self, records: list[dict[str, Any]]) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": 1, "overrides": records}, indent=2, ensure_ascii=False)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=self.FILENAME + ".", suffix=".tmp")
+    def _in_force(self, model_id: str, tier: str,
+                  old: Mapping[str, Any] | None) -> tuple[Decimal | None, str | None]:
+        """The rate a change replaces: the override, else the live, else the bundled one."""
+        if old is not None:
+            return Decimal(old["usd"]), "override"
+        book = RateBook(self._bundled.values(), (), self._live)
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-
-    def _commit(self, records: list[dict[str, Any]], entry: AuditEntry) -> None:
-        try:
-            self._append_audit(entry)
-            self._write(records)
-        except OSError as e:
-            raise ConfigError(
-                f"Could not save the team rate override in {self.dir}: {e.strerror or e}. "
-                "Check that the data folder is writable."
-            ) from e
+            rate = book.rate_for(model_id, tier)
+        except KeyError:
+            return None, None
+        return rate.usd, rate.provenance
 
     def set(
         self,
@@ -436,36 +341,35 @@ class OverrideStore:
 
         ``usd`` is USD per the bundled rate's unit (a multiplier for unit ``"factor"``): a
         number > 0 and ≤ 1000 with at most 7 decimal places. ``now`` (timezone-aware, default
-        the current time) is recorded in UTC. Returns the override :class:`Rate`. Raises
-        :class:`ParamError` listing every problem (unknown model or tier, bad amount, empty
-        reason or who) and :class:`ConfigError` when the files cannot be read or written.
+        the current time) is recorded in UTC. The audit line records the rate in force
+        before (the previous override, or the live or bundled rate a first override
+        replaces). Returns the override :class:`Rate`. Raises :class:`ParamError` listing
+        every problem (unknown model or tier, bad amount, empty reason or who).
         """
         value, amount_problems = self._amount(usd)
         problems = (self._check_target(model_id, tier) + amount_problems
                     + self._check_change(reason, who))
         if problems or value is None:
             raise ParamError(problems)
+        self._check_import()
         at = _utc(now)
         value = Decimal(format(value.normalize(), "f"))  # "100", "0.0000001": no exponents
         rec = {
             "model_id": model_id,
             "tier": tier,
             "unit": self._bundled[(model_id, tier)].unit,
-            "usd": format(value, "f"),
+            "usd": value,
             "who": who.strip(),
-            "when": at.isoformat(),
+            "set_at": at,
             "reason": reason.strip(),
         }
-        with _lock_for(self.dir):
-            records = self._records()
-            old = next((r for r in records
-                        if r["model_id"] == model_id and r["tier"] == tier), None)
-            records = [r for r in records if r is not old] + [rec]
-            self._commit(records, AuditEntry(
-                who=rec["who"], when=at, model_id=model_id, tier=tier,
-                old_usd=None if old is None else Decimal(old["usd"]), new_usd=value,
-                reason=rec["reason"],
-            ))
+        with self.store.overrides.change() as change:
+            old = change.get(model_id, tier)
+            old_usd, old_provenance = self._in_force(model_id, tier, old)
+            change.audit({"at": at, "who": rec["who"], "model_id": model_id, "tier": tier,
+                          "old_usd": old_usd, "new_usd": value, "reason": rec["reason"],
+                          "old_provenance": old_provenance})
+            change.put(rec)
         return self._rate(rec)
 
     def remove(
@@ -479,29 +383,27 @@ class OverrideStore:
     ) -> Rate:
         """Remove the team override of ``model_id`` at ``tier``; returns the removed rate.
 
-        The audit line records ``new_usd: null``. Raises :class:`ParamError` when there is no
-        such override or ``reason``/``who`` is empty, :class:`ConfigError` when the files
-        cannot be read or written.
+        The audit line records ``new_usd`` ``None``. Raises :class:`ParamError` when there is
+        no such override or ``reason``/``who`` is empty.
         """
         problems: list[str] = []
         if not isinstance(reason, str) or not reason.strip():
             problems.append("reason: say why the override is removed (it goes in the audit trail)")
         if not isinstance(who, str) or not who.strip():
             problems.append("who: name the person making the change (it goes in the audit trail)")
+        self._check_import()
         at = _utc(now)
-        with _lock_for(self.dir):
-            records = self._records()
-            old = next((r for r in records
-                        if r["model_id"] == model_id and r["tier"] == tier), None)
+        with self.store.overrides.change() as change:
+            old = change.get(model_id, tier)
             if old is None:
                 problems.insert(0, f"override: there is no team override for {model_id} at "
                                    f"tier '{tier}' to remove")
             if problems or old is None:
                 raise ParamError(problems)
-            self._commit([r for r in records if r is not old], AuditEntry(
-                who=who.strip(), when=at, model_id=model_id, tier=tier,
-                old_usd=Decimal(old["usd"]), new_usd=None, reason=reason.strip(),
-            ))
+            change.audit({"at": at, "who": who.strip(), "model_id": model_id, "tier": tier,
+                          "old_usd": Decimal(old["usd"]), "new_usd": None,
+                          "reason": reason.strip(), "old_provenance": "override"})
+            change.remove(model_id, tier)
         return self._rate(old)
 
 
@@ -631,11 +533,11 @@ def bundled_book() -> RateBook:
     return RateBook(bundled_rates())
 
 
-def load_book(data_dir: Path, live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
-    """The book for ``data_dir``: bundled rates, team overrides from ``data_dir / "rates"``
-    and ``live`` Oxen ``pricing`` objects by model id. Raises :class:`ConfigError` when the
-    overrides file is damaged."""
-    return RateBook(bundled_rates(), OverrideStore(Path(data_dir) / "rates").load(), live)
+def load_book(store: JobStore, live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
+    """The book of ``store``: bundled rates, the team overrides saved in its database and
+    ``live`` Oxen ``pricing`` objects by model id. Raises :class:`ConfigError` when the
+    overrides of an earlier version could not be imported."""
+    return RateBook(bundled_rates(), OverrideStore(store).load(), live)
 
 
 # -- live pricing cache --------------------------------------------------------------------

@@ -9,7 +9,10 @@ Owns the submit path and its invariants:
   the facts, never resent silently;
 - before anything is uploaded or stored, the request's quote (× generations, summed over a
   batch) is checked against the team's and the owner's budget (:mod:`studio.budget`) and,
-  above ``Settings.confirm_above_usd``, needs ``confirmed=True``;
+  above ``Settings.confirm_above_usd``, needs ``confirmed=True``; the budget is checked
+  again where the rows are stored, in one exclusive transaction
+  (:meth:`studio.store.JobStore.exclusive`), so concurrent submits — from any replica
+  sharing the store — never together cross a cap;
 - local clips reach the provider through its own upload path (Oxen repo file PUT, LTX
   ``/v1/upload``), cached by content hash so the same clip is uploaded once.
 
@@ -19,7 +22,6 @@ Used by the Streamlit pages and the command line alike; never imports Streamlit.
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +50,7 @@ from studio.errors import (
 )
 from studio.events import CompletionStream, mark_all_oxen_due, mark_due
 from studio.jobs import Job, JobStore, utcnow
+from studio.money import cents
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient, require_namespace
 from studio.ratebook import RateBook
@@ -136,11 +139,6 @@ class RowOutcome:
 
 
 UPLOAD_ATTEMPTS = 3
-# Serialises "check the budget, then store the rows" across the Studios of one process (the
-# app serves every browser session from one process), so two quick submits cannot both fit
-# under a cap that only one of them fits. Replicas sharing a store can still race; the
-# window is one store read.
-_BUDGET_LOCK = threading.Lock()
 # Errors after which the other rows of a batch are not sent: every row would hit them too.
 _BATCH_STOPPERS = (AuthError, PaymentRequiredError, BudgetExceededError)
 
@@ -325,8 +323,14 @@ class Studio:
         num_generations: int = 1,
         progress: Progress | None = None,
         confirmed: bool = False,
+        owner_name: str | None = None,
+        parent_id: str | None = None,
     ) -> list[Job]:
         """Send ``prepared`` once and return its job rows (one per generation).
+
+        ``owner_name`` is the display name stored on the rows (default
+        ``Settings.display_name``); ``parent_id`` links a retry to the generation it repeats.
+        Both are written with the rows, before the paid request leaves.
 
         ``mode`` is ``"queue"`` (Oxen ``POST /api/ai/queue``; LTX's route is always async) or
         ``"sync"`` (Oxen ``POST /api/ai/videos/generate``, blocks until done; one generation
@@ -342,7 +346,7 @@ class Studio:
         self.check_submit(prepared, mode=mode, num_generations=num_generations,
                           confirmed=confirmed)
         jobs, error = self._send(prepared, mode=mode, num_generations=num_generations,
-                                 progress=progress)
+                                 progress=progress, owner_name=owner_name, parent_id=parent_id)
         if error is not None:
             raise error
         return jobs
@@ -372,8 +376,11 @@ class Studio:
         *,
         progress: Progress | None = None,
         confirmed: bool = False,
+        owner_name: str | None = None,
     ) -> list[RowOutcome]:
         """Send a batch: ``items`` are ``(Prepared, num_generations)`` rows, all queued.
+        ``owner_name`` is the display name stored on every row (default
+        ``Settings.display_name``).
 
         First every row is validated (its ``Prepared.problems``, the model's clip limits,
         ``num_generations`` 1–4 for Oxen and exactly 1 for LTX, a quote to check against the
@@ -412,7 +419,7 @@ class Studio:
                     progress(f"Row {n} of {len(items)}: {what}", frac)
 
             jobs, error = self._send(prepared, mode="queue", num_generations=count,
-                                     progress=row_progress)
+                                     progress=row_progress, owner_name=owner_name)
             # Rows the provider refused are stored as failed/unknown: show them as stored.
             outcomes.append(RowOutcome(n, prepared.model_id, count, tuple(jobs),
                                        str(error) if error else None, sent=bool(jobs)))
@@ -422,40 +429,36 @@ class Studio:
 
     # -- budget ---------------------------------------------------------------------------
     def budget_store(self) -> BudgetStore:
-        """The caps saved from the app: ``<data_dir>/budget.json``."""
-        return BudgetStore.in_dir(self.settings.data_dir)
+        """The caps saved from the app, in the store's database (shared by every replica)."""
+        return BudgetStore(self.store)
 
     def budget_config(self) -> BudgetConfig:
-        """The caps in force: saved ones, else Settings. Raises ``ConfigError`` for an
-        unreadable ``budget.json``."""
+        """The caps in force: saved ones, else Settings. Raises ``ConfigError`` when the
+        saved budget cannot be used."""
         return self.budget_store().load(self.settings)
+
+    def budget_targets(self) -> dict[str, str]:
+        """Which target's generations count against the caps, per provider: the one each
+        provider uses now (sandbox runs never eat a live budget, and live spend is not
+        hidden by a switch to the sandbox of the other provider)."""
+        return {p: self.target(p) for p in ("oxen", "ltx")}
 
     def budget_status(self, now: datetime | None = None) -> BudgetStatus:
         """This owner's and the team's spend against their caps in the current period (for
-        the 80 % banner shown on every page)."""
+        the 80 % banner shown on every page): one SQL aggregate, none without a cap."""
         now = now or utcnow()
         config = self.budget_config()
-        return budget.status(self._budget_jobs(config, now), config, self.settings.owner(), now)
+        return budget.status(self.store, config, self.settings.owner(), now,
+                             targets=self.budget_targets())
 
     def check_budget(self, amount_usd: Decimal, now: datetime | None = None) -> BudgetVerdict:
         """Whether a request quoted at ``amount_usd`` (USD, all generations) fits the caps
-        now; the page can show the verdict's sentence before the submit button."""
+        now; the page shows the verdict (:attr:`BudgetVerdict.headline`) before the submit
+        button. The submit itself checks again, atomically with storing its rows."""
         now = now or utcnow()
         config = self.budget_config()
-        return budget.check(self._budget_jobs(config, now), config, self.settings.owner(),
-                            amount_usd, now)
-
-    def _budget_jobs(self, config: BudgetConfig, now: datetime) -> list[Job]:
-        """The generations that count against the caps: created in the current period, on
-        the target each provider is using now (sandbox runs never eat a live budget, and
-        live spend is not hidden by a switch to the sandbox of the other provider). No cap,
-        no query: the banner on every page costs nothing then."""
-        if not config.any_cap:
-            return []
-        period = budget.period_for(config.period, now)
-        targets = {p: self.target(p) for p in ("oxen", "ltx")}
-        return [j for j in self.store.list_for_spend(period.start)
-                if j.target == targets.get(j.provider)]
+        return budget.check(self.store, config, self.settings.owner(), amount_usd, now,
+                            targets=self.budget_targets())
 
     def _guard(self, items: Sequence[PlanItem], *, confirmed: bool,
                what: str = "This request") -> BudgetVerdict:
@@ -471,11 +474,11 @@ class Studio:
 
     # -- rates ----------------------------------------------------------------------------
     def rate_book(self, live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
-        """The rate book quotes use: bundled rates, team overrides saved under ``data_dir``
+        """The rate book quotes use: bundled rates, team overrides saved in the store
         and ``live`` Oxen ``pricing`` objects by model id (see
-        :func:`studio.ratebook.load_book`). Raises ``ConfigError`` for a damaged overrides
-        file."""
-        return ratebook.load_book(self.settings.data_dir, live=live)
+        :func:`studio.ratebook.load_book`). Raises ``ConfigError`` when the overrides of an
+        earlier version could not be imported."""
+        return ratebook.load_book(self.store, live=live)
 
     # -- sending --------------------------------------------------------------------------
     def _request_problems(self, prepared: Prepared, mode: str,
@@ -512,6 +515,8 @@ class Studio:
         mode: str,
         num_generations: int,
         progress: Progress | None,
+        owner_name: str | None = None,
+        parent_id: str | None = None,
     ) -> tuple[list[Job], StudioError | None]:
         """Upload, store, send once (``prepared`` is validated and the total guarded).
 
@@ -535,7 +540,8 @@ class Studio:
                 model_id=model_id,
                 provider=spec.provider,
                 owner=self.settings.owner(),
-                owner_name=self.settings.display_name,
+                owner_name=(owner_name or "").strip() or self.settings.display_name,
+                parent_id=parent_id,
                 params=catalog.request_params(model_id, params),
                 source={**prepared.source.to_json(sha), "url": source_url},
                 clip=dataclasses.asdict(prepared.clip),
@@ -548,13 +554,16 @@ class Studio:
             for _ in range(num_generations)
         ]
         busy = spec.provider == "ltx" and self._ltx_in_flight() >= LTX_MAX_IN_FLIGHT
-        with _BUDGET_LOCK:
-            # Checked again where the rows land: another submit may have been stored while
-            # this one uploaded.
-            verdict = self.check_budget((prepared.amount_usd or Decimal(0)) * num_generations)
+        amount = (prepared.amount_usd or Decimal(0)) * num_generations
+        with self.store.exclusive() as txn:
+            # Checked again where the rows land, in one transaction no other submit on this
+            # database overlaps (any replica): the check and the insert are one step.
+            config = self.budget_store().load(self.settings, conn=txn.conn)
+            verdict = budget.check(self.store, config, self.settings.owner(), amount, utcnow(),
+                                   targets=self.budget_targets(), conn=txn.conn)
             if not verdict.allowed:
                 return [], BudgetExceededError(verdict)
-            self.store.insert_many(jobs)  # durable before the paid request leaves
+            txn.insert_many(jobs)  # durable before the paid request leaves
         if busy:
             # LTX runs at most 2 generations per key (ltx.md §6): wait client-side instead of
             # collecting a 429; the tracker sends it when a slot frees.
@@ -653,6 +662,21 @@ class Studio:
                                   error=f"Not submitted: {exc}")
 
     # -- actions --------------------------------------------------------------------------
+    @staticmethod
+    def cancel_terms(job: Job) -> str:
+        """What the provider bills for cancelling ``job``, in a sentence for the confirmation
+        that comes before a cancel. Oxen documents its cancel route but not whether a
+        cancelled generation is billed (oxen.md §8: "Whether a cancel refunds anything is not
+        documented"); the LTX API has no cancel at all (ltx.md)."""
+        if job.provider != "oxen":
+            return ("The LTX API has no cancel: this generation runs to the end and is billed "
+                    "as quoted.")
+        quote = job.quote_usd
+        what = f" (quoted at {cents(quote)})" if quote is not None else ""
+        return ("Oxen does not document whether a cancelled generation is billed (oxen.md §8): "
+                f"the work done so far may still be charged{what}. A charge Oxen reports "
+                "afterwards shows on the Estimate vs actual page.")
+
     def cancel(self, job: Job) -> Job:
         """Cancel an in-flight Oxen generation (``DELETE /api/ai/queue/{id}``).
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from studio.errors import NetworkError, NotFoundError, StudioError
 from studio.jobs import Job, JobStore, utcnow
+from studio.store.types import ChargeSource, reported_charge_source
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,7 @@ def transition(job: Job, remote: RemoteState, now: float) -> dict[str, Any]:
         changes["next_poll_at"] = now + next_poll_delay(job.poll_count + 1)
     if remote.charge_usd is not None:
         changes["charge_usd"] = remote.charge_usd
+        changes["charge_source"] = reported_charge_source(job.target)
     return changes
 
 
@@ -264,6 +266,8 @@ class Tracker:
             charge = self._charge(job)
             if charge is not None:
                 changes["charge_usd"] = charge
+                changes["charge_source"] = (ChargeSource.COMPUTED if job.provider == "ltx"
+                                            else reported_charge_source(job.target))
         return self.store.update(job.id, **changes)
 
     def _after_404(self, client: Any, job: Job) -> RemoteState | None:

@@ -34,7 +34,7 @@ def test_store_round_trips_and_survives_reopen(tmp_path):
                  completed_at=datetime.now(UTC))
     store.close()
     again = JobStore(db).get(job.id)  # a restart sees the same row
-    assert again.status == "succeeded" and again.quote_usd == "2.0916"
+    assert again.status == "succeeded" and again.quote_usd == Decimal("2.0916")
     assert again.result_urls == {"video": "http://x/out.mp4"}
     assert again.created_at.tzinfo is not None
 
@@ -125,7 +125,8 @@ def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
     tracker.poll_due(now=time.time() + 60)
     done = store.get(job.id)
     # the queue row has no cost: the charge comes from the history route, once
-    assert done.status == "succeeded" and done.charge_usd == "0.5236" and fake.calls == 3
+    assert done.status == "succeeded" and done.charge_usd == Decimal("0.5236") and fake.calls == 3
+    assert done.charge_source == "sandbox"  # the job ran on the sandbox (make_job's target)
     assert tracker.download_results() == 1
     files = store.get(job.id).result_files
     assert (tmp_path / "results" / job.id / "o.mp4").read_bytes() == b"video"
@@ -155,7 +156,7 @@ def test_oxen_404_on_the_queue_route_falls_back_to_history(tmp_path):
     Tracker(store, lambda j: fake, tmp_path).poll_due(now=time.time())
     done = store.get(job.id)
     assert done.status == "succeeded" and done.result_urls == {"video": "http://s/o.mp4"}
-    assert done.charge_usd == "1.5"
+    assert done.charge_usd == Decimal("1.5")
 
 
 class FakeLtx:

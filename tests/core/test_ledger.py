@@ -14,6 +14,7 @@ from studio import catalog, ledger
 from studio.config import Settings
 from studio.jobs import Job, JobStore
 from studio.local_sandbox import start_sandbox
+from studio.money import cents
 from studio.service import Source, Studio
 
 D = Decimal
@@ -99,7 +100,74 @@ def test_spend_per_day_counts_known_charges():
     assert list(table["day"]) == [date(2026, 11, 18), date(2026, 11, 20)]
     assert list(table["charged_usd"]) == [D("2.00"), D("2")]
     assert list(table["generations"]) == [2, 1]
-    assert list(ledger.spend_per_day([]).columns) == ["day", "charged_usd", "generations"]
+    assert list(ledger.spend_per_day([]).columns) == ["day", "charged_usd", "computed_usd",
+                                                      "generations"]
+
+
+def ltx_job(*, quote: str, charge: str | None, created_at: datetime = T0) -> Job:
+    return Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner="alice", params={},
+               source={}, status="succeeded", created_at=created_at, charge_usd=charge,
+               charge_source="computed" if charge else None,
+               quote={"amount_usd": quote, "tier": "1080p"})
+
+
+def test_every_figure_names_its_set_and_the_totals_reconcile():
+    """Issue 10 item 3. Four generations on one day: Rhea quoted 2.9994 charged 2.9994
+    (reported), Rhea quoted 1.00 charged 1.10 (reported), LTX direct quoted 1.81 with a
+    computed charge of 1.81, and a queued Rhea quoted 5.00 with no charge.
+
+    Charged covers the 3 with a charge: 2.9994 + 1.10 + 1.81 = 5.9094, and Quoted covers the
+    same 3: 2.9994 + 1.00 + 1.81 = 5.8094 — not the pairs only. The day's spend bar is the
+    day's Charged row (5.9094). LTX's computed charge is shown as charged and computed
+    (1.81), and it has no measured pair and no error (blank, not $0 and not 0 %)."""
+    rows = [job(quote="2.9994", charge="2.9994"), job(quote="1.00", charge="1.10"),
+            ltx_job(quote="1.81", charge="1.81"), job(quote="5.00", charge=None,
+                                                      status="queued")]
+    total = ledger.totals(rows)
+    assert (total.generations, total.charged, total.pairs) == (4, 3, 2)
+    assert (total.charged_usd, total.quoted_usd) == (D("5.9094"), D("5.8094"))
+    assert (total.computed_usd, total.reported_usd) == (D("1.81"), D("4.0994"))
+    # |1.10 − 1.00| / 1.10 = 9.0909 %, and 0 % for the exact pair: mean 4.5455 %.
+    assert total.mean_abs_pct_error == pytest.approx(100 * 0.10 / 1.10 / 2)
+    for by in ("model_id", "day", "owner"):
+        table = ledger.error_by(rows, by)
+        assert sum(table["charged_usd"], D(0)) == total.charged_usd, by
+        assert sum(table["quoted_usd"], D(0)) == total.quoted_usd, by
+        assert sum(table["generations"]) == total.generations, by
+        assert sum(table["pairs"]) == total.pairs, by
+    per_day = ledger.spend_per_day(rows)
+    by_day = ledger.error_by(rows, "day")
+    assert list(per_day["charged_usd"]) == list(by_day["charged_usd"]) == [D("5.9094")]
+    ltx = ledger.error_by(rows, "model_id").set_index("model_id").loc[catalog.LTX_DIRECT]
+    assert (ltx["charged_usd"], ltx["computed_usd"], ltx["quoted_usd"]) == (
+        D("1.81"), D("1.81"), D("1.81"))
+    assert ltx["pairs"] == 0 and math.isnan(ltx["mean_abs_pct_error"])
+    shown = ledger.generation_rows(rows)
+    assert list(shown["charge_source"].fillna("—")) == ["sandbox", "sandbox", "computed", "—"]
+
+
+@pytest.mark.parametrize(("provider", "target", "source", "label"), [
+    ("oxen", "live", "reported", "Oxen"),
+    ("oxen", "sandbox", "sandbox", "sandbox"),  # issue 10 item 10: not "Oxen"
+    ("ltx", "live", "computed", "computed (billing rule)"),
+    ("ltx", "sandbox", "computed", "computed (billing rule) · sandbox"),
+    ("oxen", "sandbox", None, "sandbox"),  # a row from before charge_source: classified
+])
+def test_charge_from_says_where_the_charge_came_from(provider, target, source, label):
+    j = Job(model_id=catalog.RHEA, provider=provider, owner="a", params={}, source={},
+            status="succeeded", target=target, charge_usd="1.00", charge_source=source)
+    assert ledger.charge_source_label(j) == label
+    assert ledger.charge_source_label(Job(model_id=catalog.RHEA, provider=provider, owner="a",
+                                          params={}, source={}, target=target)) == ""
+
+
+@pytest.mark.parametrize(("seconds", "text"), [
+    (35.7172, "36 s"), (96, "1 min 36 s"), (120, "2 min"), (0.2, "0 s"), (3725, "1 h 02 min"),
+    (None, ""), (float("nan"), ""),
+])
+def test_durations_read_like_people_say_them(seconds, text):
+    """Issue 10 item 12: "35.7172" seconds is "36 s"; 96 s is "1 min 36 s"."""
+    assert ledger.duration_text(seconds) == text
 
 
 @pytest.mark.parametrize(("duration", "bucket"), [
@@ -170,6 +238,7 @@ def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort, monk
     done = run_until_done(studio)
     assert len(done) == 10 and {j.status for j in done} == {"succeeded"}
     assert all(j.charge_usd is not None for j in done), "Oxen cost not recorded as charge"
+    assert {j.charge_source for j in done} == {"sandbox"}  # the sandbox's figure, said so
 
     rows = ledger.generation_rows(done)
     pairs = rows[rows["abs_pct_error"].notna()]
@@ -180,7 +249,7 @@ def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort, monk
     # The sandbox charges the quote of the probed clip: no error.
     assert list(by_model["mean_abs_pct_error"]) == [0.0, 0.0]
     assert ledger.spend_per_day(done)["charged_usd"].sum() == sum(
-        (D(j.charge_usd) for j in done), D(0))
+        (j.charge_usd for j in done), D(0))
 
     estimate = ledger.turnaround_estimate(done, catalog.RHEA, "720p", rhea.clip.duration_s)
     assert estimate is not None and estimate.samples == 8 and estimate.minutes >= 1
@@ -201,10 +270,13 @@ def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort, monk
     try:
         at = open_page("ledger")
         assert not at.exception, at.exception
-        assert {m.label: m.value for m in at.metric}["Quote/charge pairs"] == "10"
-        table = at.dataframe[0].value  # "Error per model"
-        assert dict(zip(table["model"], table["pairs"], strict=True)) == {
+        metrics = {m.label: m.value for m in at.metric}
+        assert metrics["Mean abs. % error (10 measured pairs)"] == "0.00 %"
+        assert metrics["Charged (10 generations)"] == cents(sum((j.charge_usd for j in done),
+                                                                D(0)))
+        table = at.dataframe[0].value  # "Per model"
+        assert dict(zip(table["Model"], table["Measured pairs"], strict=True)) == {
             "Topaz Rhea": 8, "Topaz Hyperion HDR": 2}
-        assert list(table["mean_abs_pct_error"]) == [0.0, 0.0]
+        assert list(table["Mean abs. % error"]) == [0.0, 0.0]
     finally:
         st.cache_resource.clear()

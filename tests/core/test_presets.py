@@ -1,41 +1,47 @@
-"""Presets: validated on save and on load, atomic writes, nothing but form parameters."""
+"""Presets: validated on save and on load, nothing but form parameters, kept in the store's
+database (shared by every app process), concurrent saves lose nothing."""
 
 from __future__ import annotations
 
-import json
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
 from studio import catalog, presets
 from studio.errors import ParamError
+from studio.store import JobStore
 
 
 @pytest.fixture()
-def path(tmp_path):
-    return presets.presets_path(tmp_path)
+def store(tmp_path):
+    s = JobStore(tmp_path / "jobs.sqlite3")
+    yield s
+    s.close()
 
 
-def test_save_load_delete_round_trip(path):
-    assert presets.load(path, catalog.STARLIGHT) == {}
-    stored = presets.save(path, catalog.STARLIGHT, " fast 1080p ",
+def test_save_load_delete_round_trip(store, tmp_path):
+    assert presets.load(store, catalog.STARLIGHT) == {}
+    stored = presets.save(store, catalog.STARLIGHT, " fast 1080p ",
                           {"resolution": "1080p", "target_fps": 30, "interpolate_frames": True})
     assert stored == {"resolution": "1080p", "target_fps": 30, "interpolate_frames": True}
-    presets.save(path, catalog.STARLIGHT, "4k", {"resolution": "4k"})
-    presets.save(path, catalog.RHEA, "soft", {"resolution": "720p", "grain": 0.02})
-    assert list(presets.load(path, catalog.STARLIGHT)) == ["4k", "fast 1080p"]  # sorted, stripped
-    assert presets.load(path, catalog.RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
-    assert presets.delete(path, catalog.STARLIGHT, "4k") is True
-    assert presets.delete(path, catalog.STARLIGHT, "4k") is False
-    assert list(presets.load(path, catalog.STARLIGHT)) == ["fast 1080p"]
-    doc = json.loads(path.read_text())
-    assert doc["version"] == 1 and set(doc["presets"]) == {catalog.STARLIGHT, catalog.RHEA}
+    presets.save(store, catalog.STARLIGHT, "4k", {"resolution": "4k"})
+    presets.save(store, catalog.RHEA, "soft", {"resolution": "720p", "grain": 0.02})
+    assert list(presets.load(store, catalog.STARLIGHT)) == ["4k", "fast 1080p"]  # sorted, stripped
+    assert presets.load(store, catalog.RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
+    # Another process on the same database sees the same presets at once.
+    other = JobStore(tmp_path / "jobs.sqlite3")
+    assert presets.load(other, catalog.RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
+    assert presets.delete(store, catalog.STARLIGHT, "4k") is True
+    assert presets.delete(other, catalog.STARLIGHT, "4k") is False
+    assert list(presets.load(other, catalog.STARLIGHT)) == ["fast 1080p"]
+    assert not (tmp_path / "presets.json").exists()  # no per-replica file
 
 
-def test_same_name_replaces(path):
-    presets.save(path, catalog.STARLIGHT, "mine", {"resolution": "4k"})
-    presets.save(path, catalog.STARLIGHT, "mine", {"resolution": "2k"})
-    assert presets.load(path, catalog.STARLIGHT) == {"mine": {"resolution": "2k"}}
+def test_same_name_replaces(store):
+    presets.save(store, catalog.STARLIGHT, "mine", {"resolution": "4k"})
+    presets.save(store, catalog.STARLIGHT, "mine", {"resolution": "2k"})
+    assert presets.load(store, catalog.STARLIGHT) == {"mine": {"resolution": "2k"}}
 
 
 @pytest.mark.parametrize("params, problem", [
@@ -45,56 +51,43 @@ def test_same_name_replaces(path):
     ({"api_key": "sk-live-123"}, "api_key: not a form parameter"),
     ({"input_video": "https://example.com/signed?token=abc"}, "input_video: not a form parameter"),
 ])
-def test_invalid_params_are_refused_and_nothing_is_written(path, params, problem):
+def test_invalid_params_are_refused_and_nothing_is_written(store, params, problem):
     with pytest.raises(ParamError) as err:
-        presets.save(path, catalog.STARLIGHT, "bad", params)
+        presets.save(store, catalog.STARLIGHT, "bad", params)
     assert any(problem in p for p in err.value.problems), err.value.problems
-    assert not path.exists()
+    assert store.presets.entries(catalog.STARLIGHT) == []
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 61])
-def test_bad_names_are_refused(path, name):
+def test_bad_names_are_refused(store, name):
     with pytest.raises(ParamError):
-        presets.save(path, catalog.STARLIGHT, name, {"resolution": "4k"})
+        presets.save(store, catalog.STARLIGHT, name, {"resolution": "4k"})
 
 
-def test_missing_prompt_is_allowed_and_empty_values_are_dropped(path):
-    stored = presets.save(path, catalog.LTX_OXEN, "look",
+def test_missing_prompt_is_allowed_and_empty_values_are_dropped(store):
+    stored = presets.save(store, catalog.LTX_OXEN, "look",
                           {"prompt": "", "video_quality": "maximum", "seed": None})
     assert stored == {"video_quality": "maximum"}
-    assert presets.load(path, catalog.LTX_OXEN) == {"look": {"video_quality": "maximum"}}
+    assert presets.load(store, catalog.LTX_OXEN) == {"look": {"video_quality": "maximum"}}
 
 
-def test_presets_that_no_longer_validate_are_skipped_on_load(path):
-    path.write_text(json.dumps({"version": 1, "presets": {catalog.STARLIGHT: {
-        "old": {"params": {"resolution": "720p"}},  # Starlight has no 720p
-        "junk": "not an object",
-        "ok": {"params": {"resolution": "2k"}},
-    }, "no-such-model": {"x": {"params": {}}}}}))
-    assert presets.load(path, catalog.STARLIGHT) == {"ok": {"resolution": "2k"}}
+def test_presets_that_no_longer_validate_are_skipped_on_load(store):
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    store.presets.put(catalog.STARLIGHT, "old", {"resolution": "720p"}, now)  # no 720p
+    store.presets.put(catalog.STARLIGHT, "ok", {"resolution": "2k"}, now)
+    assert presets.load(store, catalog.STARLIGHT) == {"ok": {"resolution": "2k"}}
+    assert len(store.presets.entries(catalog.STARLIGHT)) == 2  # kept, only not offered
 
 
-def test_unreadable_file_loads_empty_and_is_kept_aside_on_save(path):
-    path.write_text("{ this is not json")
-    assert presets.load(path, catalog.STARLIGHT) == {}
-    presets.save(path, catalog.STARLIGHT, "new", {"resolution": "4k"})
-    assert path.with_name("presets.json.bad").read_text() == "{ this is not json"
-    assert presets.load(path, catalog.STARLIGHT) == {"new": {"resolution": "4k"}}
-
-
-def test_writes_are_atomic_and_leave_no_temporary_files(path):
-    presets.save(path, catalog.STARLIGHT, "a", {"resolution": "4k"})
-    leftovers = [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")]
-    assert leftovers == []
-
-
-def test_concurrent_saves_lose_nothing(path):
+def test_concurrent_saves_lose_nothing(tmp_path):
+    """20 threads on two store objects (two app processes) save at once: all 20 kept."""
+    stores = [JobStore(tmp_path / "jobs.sqlite3") for _ in range(2)]
     names = [f"p{i}" for i in range(20)]
     threads = [threading.Thread(target=presets.save,
-                                args=(path, catalog.STARLIGHT, n, {"resolution": "2k"}))
-               for n in names]
+                                args=(stores[i % 2], catalog.STARLIGHT, n, {"resolution": "2k"}))
+               for i, n in enumerate(names)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(presets.load(path, catalog.STARLIGHT)) == sorted(names)
+    assert sorted(presets.load(stores[0], catalog.STARLIGHT)) == sorted(names)

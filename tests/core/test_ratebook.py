@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import threading
 import time
 from datetime import UTC, date, datetime, timedelta, timezone
@@ -26,6 +25,7 @@ from studio.ratebook import (
     load_book,
     stale,
 )
+from studio.store import JobStore
 
 T0 = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
@@ -116,11 +116,18 @@ def test_stale(as_of, today, max_age, expected):
 # -- team overrides -------------------------------------------------------------------------------
 
 @pytest.fixture
-def store(tmp_path: Path) -> OverrideStore:
-    return OverrideStore(tmp_path / "rates")
+def db(tmp_path: Path) -> JobStore:
+    s = JobStore(tmp_path / "jobs.sqlite3")
+    yield s
+    s.close()
 
 
-def test_set_load_and_audit(store):
+@pytest.fixture
+def store(db: JobStore) -> OverrideStore:
+    return OverrideStore(db)
+
+
+def test_set_load_and_audit(store, tmp_path):
     r = store.set(STARLIGHT, "4k", "0.20", reason="Oxen invoice Nov 2026", who="ana", now=T0)
     assert (r.usd, r.provenance, r.unit, r.as_of) == (Decimal("0.2"), "override",
                                                       "output_second", "2026-11-21")
@@ -136,18 +143,37 @@ def test_set_load_and_audit(store):
     assert [(x.model_id, x.tier) for x in store.load()] == [(LTX_DIRECT, "1440p")]
 
     trail = store.audit()
-    assert [(e.who, e.action, e.old_usd, e.new_usd) for e in trail] == [
-        ("cy", "removed", Decimal("0.18"), None),
-        ("ana", "added", None, Decimal("0.35")),
-        ("bo", "changed", Decimal("0.2"), Decimal("0.18")),
-        ("ana", "added", None, Decimal("0.2")),
+    # The first override of a tier records the rate it replaced (the bundled published
+    # $0.1494 for Starlight 4k, $0.40 for LTX 1440p: rates.json), not a blank.
+    assert [(e.who, e.action, e.old_usd, e.old_provenance, e.new_usd) for e in trail] == [
+        ("cy", "removed", Decimal("0.18"), "override", None),
+        ("ana", "added", Decimal("0.4"), "published", Decimal("0.35")),
+        ("bo", "changed", Decimal("0.2"), "override", Decimal("0.18")),
+        ("ana", "added", Decimal("0.1494"), "published", Decimal("0.2")),
     ]
-    assert trail[0].when == T0 + timedelta(days=3) and trail[0].when.tzinfo is not None
-    lines = store.audit_path.read_text("utf-8").splitlines()
-    assert json.loads(lines[0]) == {"who": "ana", "when": "2026-11-21T09:30:00+00:00",
-                                    "model_id": STARLIGHT, "tier": "4k", "old_usd": None,
-                                    "new_usd": "0.2", "reason": "Oxen invoice Nov 2026"}
-    assert json.loads(lines[-1])["new_usd"] is None
+    assert trail[0].when == T0 + timedelta(days=3) and trail[0].when.tzinfo is UTC
+    # Another app process on the same database quotes from the same overrides at once.
+    other = OverrideStore(JobStore(tmp_path / "jobs.sqlite3"))
+    assert other.load() == store.load() and other.audit() == trail
+
+
+def test_a_first_override_over_a_live_rate_records_the_live_rate(db):
+    live = {STARLIGHT: {"cost_per_second": 0.05, "cost_per_second_high_res": 0.16}}
+    OverrideStore(db, live=live).set(STARLIGHT, "4k", "0.2", reason="x", who="a", now=T0)
+    [entry] = OverrideStore(db).audit()
+    assert (entry.old_usd, entry.old_provenance, entry.action) == (Decimal("0.16"), "live",
+                                                                   "added")
+
+
+def test_the_audit_trail_is_append_only_in_the_database(store, db):
+    import sqlalchemy as sa
+
+    store.set(STARLIGHT, "4k", "0.2", reason="x", who="a", now=T0)
+    for sql in ("UPDATE rate_audit SET reason = 'edited'", "DELETE FROM rate_audit"):
+        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
+            with db._write() as conn:
+                conn.exec_driver_sql(sql)
+    assert [e.reason for e in store.audit()] == ["x"]
 
 
 def test_now_is_recorded_in_utc(store):
@@ -160,19 +186,11 @@ def test_now_is_recorded_in_utc(store):
         store.set(HYPERION, "720p", "0.01", reason="x", who="a", now=datetime(2026, 11, 22))
 
 
-def test_writes_are_atomic_and_leave_no_temp_files(store):
-    store.set(STARLIGHT, "4k", "0.2", reason="x", who="a", now=T0)
-    store.set(STARLIGHT, "1080p", "0.05", reason="x", who="a", now=T0)
-    assert sorted(p.name for p in store.dir.iterdir()) == ["audit.jsonl", "overrides.json"]
-    raw = json.loads(store.path.read_text("utf-8"))
-    assert raw["version"] == 1 and [o["usd"] for o in raw["overrides"]] == ["0.2", "0.05"]
-
-
-def test_amounts_are_stored_without_exponents(store):
+def test_amounts_are_stored_without_exponents(store, db):
     assert store.set(STARLIGHT, "4k", "100", reason="x", who="a").usd == Decimal("100")
     store.set(STARLIGHT, "2k", "0.0000001", reason="x", who="a")
-    raw = json.loads(store.path.read_text("utf-8"))
-    assert [o["usd"] for o in raw["overrides"]] == ["100", "0.0000001"]
+    assert sorted(format(r.usd, "f") for r in store.load()) == ["0.0000001", "100"]
+    assert [format(r["usd"], "f") for r in db.overrides.records()] == ["100", "0.0000001"]
 
 
 @pytest.mark.parametrize("model_id, tier, usd, reason, expected", [
@@ -188,18 +206,19 @@ def test_amounts_are_stored_without_exponents(store):
     (STARLIGHT, "4k", "0.1", "  ", ["reason: say why"]),
     ("nope", "4k", "x", "", ["model:", "usd:", "reason:"]),  # every problem at once
 ])
-def test_set_validation(store, model_id, tier, usd, reason, expected):
+def test_set_validation(store, db, model_id, tier, usd, reason, expected):
     with pytest.raises(ParamError) as err:
         store.set(model_id, tier, usd, reason=reason, who="ana")
     assert len(err.value.problems) == len(expected)
     for problem, start in zip(err.value.problems, expected, strict=True):
         assert problem.startswith(start), problem
-    assert not store.path.exists() and not store.audit_path.exists()
+    assert db.overrides.records() == [] and db.overrides.audit() == []
 
 
 @pytest.mark.parametrize("usd", ["1000", "0.0000001", "1E+2", Decimal("0.1494"), 2])
 def test_set_accepts_boundary_amounts(store, usd):
     assert store.set(STARLIGHT, "4k", usd, reason="r", who="a").usd == Decimal(str(usd))
+    assert store.load()[0].usd == Decimal(str(usd))
 
 
 def test_empty_who_is_rejected(store):
@@ -217,52 +236,60 @@ def test_remove_needs_an_existing_override_and_a_reason(store):
 
 
 @pytest.mark.parametrize("content, why", [
-    ("{not json", "not valid JSON"),
+    ("{not json", "not JSON"),
     ('["a"]', '"overrides" list'),
     ('{"overrides": [1]}', "override 1 is not an object"),
     ('{"overrides": [{"model_id": "m"}]}', "override 1 lacks"),
     ('{"overrides": [{"model_id": "m", "tier": "t", "unit": "u", "usd": "x", "who": "w",'
      ' "when": "2026-11-21T00:00:00+00:00", "reason": "r"}]}', "bad amount"),
     ('{"overrides": [{"model_id": "m", "tier": "t", "unit": "u", "usd": "1", "who": "w",'
-     ' "when": "2026-11-21T00:00:00", "reason": "r"}]}', "bad amount or time"),
+     ' "when": "2026-11-21T00:00:00", "reason": "r"}]}', "time without a zone"),
 ])
-def test_corrupt_overrides_file_raises_naming_the_file(store, content, why):
-    store.dir.mkdir(parents=True)
-    store.path.write_text(content, "utf-8")
+def test_a_damaged_overrides_file_of_the_first_release_stops_quotes_naming_it(
+        tmp_path, content, why):
+    """An overrides.json that cannot be imported is left in place, and no quote uses team
+    overrides until it is fixed (as the first release refused a damaged file)."""
+    rates = tmp_path / "rates"
+    rates.mkdir()
+    (rates / "overrides.json").write_text(content, "utf-8")
+    db = JobStore.from_settings(tmp_path)
+    store = OverrideStore(db)
     with pytest.raises(ConfigError) as err:
         store.load()
-    assert str(store.path) in str(err.value) and why in str(err.value)
-    with pytest.raises(ConfigError):  # a write never replaces what it could not read
+    assert str(rates / "overrides.json") in str(err.value) and why in str(err.value)
+    with pytest.raises(ConfigError):  # a write never goes past what could not be read
         store.set(STARLIGHT, "4k", "0.2", reason="x", who="a")
-    assert store.path.read_text("utf-8") == content
+    assert (rates / "overrides.json").read_text("utf-8") == content
     with pytest.raises(ConfigError, match="overrides.json"):
-        load_book(store.dir.parent)
+        load_book(db)
 
 
-def test_corrupt_audit_line_raises_naming_file_and_line(store):
-    store.set(STARLIGHT, "4k", "0.2", reason="x", who="a", now=T0)
-    with open(store.audit_path, "a", encoding="utf-8") as f:
-        f.write('{"who": "half a li')  # a crash mid-append
-    with pytest.raises(ConfigError, match=r"audit.jsonl is damaged at line 2"):
-        store.audit()
-    store.set(STARLIGHT, "4k", "0.3", reason="y", who="b", now=T0)
-    lines = store.audit_path.read_text("utf-8").splitlines()
-    assert json.loads(lines[-1])["new_usd"] == "0.3"  # the new entry starts on its own line
+def test_a_damaged_audit_line_of_the_first_release_is_named(tmp_path):
+    rates = tmp_path / "rates"
+    rates.mkdir()
+    (rates / "audit.jsonl").write_text(
+        '{"who": "a", "when": "2026-11-21T00:00:00+00:00", "model_id": "m", "tier": "t", '
+        '"old_usd": null, "new_usd": "1", "reason": "r"}\n{"who": "half a li', "utf-8")
+    with pytest.raises(ConfigError, match=r"audit.jsonl .*line 2 cannot be read"):
+        OverrideStore(JobStore.from_settings(tmp_path)).audit()
 
 
-def test_concurrent_sets_lose_nothing(tmp_path):
+def test_concurrent_sets_on_two_stores_lose_nothing(tmp_path):
+    """Eight tiers set at once from two store objects (two app processes): every override
+    and every audit line is kept."""
     tiers = [(STARLIGHT, "1080p"), (STARLIGHT, "2k"), (STARLIGHT, "4k"), (RHEA, "720p"),
              (RHEA, "1080p"), (HYPERION, "4k"), (LTX_DIRECT, "1080p"), (LTX_OXEN, "any")]
+    dbs = [JobStore(tmp_path / "jobs.sqlite3") for _ in range(2)]
 
-    def work(model_id, tier):
-        OverrideStore(tmp_path / "rates").set(model_id, tier, "0.5", reason="r", who="t")
+    def work(i, model_id, tier):
+        OverrideStore(dbs[i % 2]).set(model_id, tier, "0.5", reason="r", who="t")
 
-    threads = [threading.Thread(target=work, args=mt) for mt in tiers]
+    threads = [threading.Thread(target=work, args=(i, *mt)) for i, mt in enumerate(tiers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    store = OverrideStore(tmp_path / "rates")
+    store = OverrideStore(dbs[0])
     assert len(store.load()) == len(tiers) and len(store.audit()) == len(tiers)
 
 
@@ -274,7 +301,7 @@ LIVE = {STARLIGHT: {"method": "per_video_output_second", "cost_per_second": 0.05
 
 def test_precedence_override_then_live_then_bundled(store):
     store.set(STARLIGHT, "1080p", "0.04", reason="contract", who="ana", now=T0)
-    book = load_book(store.dir.parent, live=LIVE)
+    book = load_book(store.store, live=LIVE)
     assert book.rate_for(STARLIGHT, "1080p").provenance == "override"
     assert book.rate_for(STARLIGHT, "4k").provenance == "live"
     assert book.rate_for(RHEA, "4k").provenance == "proxy"
@@ -299,7 +326,7 @@ def test_quote_uses_the_book(store):
     c = clip(14.0)
     store.set(STARLIGHT, "4k", "0.2", reason="contract", who="ana", now=T0)
     store.set(RHEA, "interpolate_frames", "1.5", reason="measured on invoices", who="bo", now=T0)
-    book = load_book(store.dir.parent)
+    book = load_book(store.store)
     q = pricing.quote(STARLIGHT, c, {"resolution": "4k"}, book=book)
     assert q.amount_usd == Decimal("2.8000") and q.provenance == "override"
     assert q.to_json()["source_url"].startswith("team override by ana")
@@ -318,7 +345,7 @@ def test_quote_uses_the_book(store):
 
 def test_entries_for_the_rates_view(store):
     store.set(STARLIGHT, "1080p", "0.04", reason="contract", who="ana", now=T0)
-    book = load_book(store.dir.parent, live=LIVE)
+    book = load_book(store.store, live=LIVE)
     entries = book.entries(today=date(2026, 11, 21), max_age_days=180)
     keys = [(e.model_id, e.tier) for e in entries]
     assert keys == [(r.model_id, r.tier) for r in bundled_rates()]
@@ -338,8 +365,8 @@ def test_entries_for_the_rates_view(store):
     assert e.unit == "factor" and e.effective.provenance == "proxy"
 
 
-def test_load_book_without_overrides_dir(tmp_path):
-    book = load_book(tmp_path)
+def test_load_book_without_overrides(db):
+    book = load_book(db)
     assert book.overrides == () and book.rate_for(STARLIGHT, "4k").provenance == "published"
 
 

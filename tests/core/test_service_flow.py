@@ -125,12 +125,12 @@ def test_a_client_price_bug_shows_as_a_charge_that_differs(studio, realshort,
 
 
 def test_prepare_quotes_from_the_rate_book_with_team_overrides(studio, realshort):
-    """A team override saved under the data dir wins over the bundled rate in the quote."""
+    """A team override saved in the store wins over the bundled rate in the quote."""
     from studio.ratebook import OverrideStore
 
     src = Source("upload", "r.mp4", path=realshort)
     bundled = studio.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
-    OverrideStore(studio.settings.data_dir / "rates").set(
+    OverrideStore(studio.store).set(
         catalog.RHEA, "720p", "0.01", reason="negotiated rate", who="test")
     overridden = studio.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
     assert bundled.provenance != "override" and overridden.provenance == "override"
@@ -187,7 +187,8 @@ def test_ltx_direct_round_trip_with_computed_charge(studio, realshort):
     assert summary.dtype == "float16" and summary.max_value > 1.0
     # LTX reports no charge: the client computes it. 1.199 input s × $0.20 (≤1080p tier,
     # pricing.md row 6) = $0.2398, for the quote and the computed charge alike.
-    assert done.quote["amount_usd"] == done.charge_usd == "0.2398"
+    assert done.quote["amount_usd"] == "0.2398" and done.charge_usd == Decimal("0.2398")
+    assert done.charge_source == "computed"
     assert media.browser_playable(media.probe(done.preview_path))
 
 

@@ -15,6 +15,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta, timezone
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,7 @@ from studio.jobs import (
     job_to_dict,
     jobs_table,
 )
+from studio.store import ChargeSource, SpendSums, Status
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -144,7 +146,7 @@ def test_every_field_round_trips_and_survives_reopen(open_store):
         error="none", result_urls={"video": "http://x/out.mp4", "exr_frames": "http://x/f.zip"},
         result_files={"video": "/r/out.mp4"}, preview_path="/r/p.mp4", charge_usd="0.5236",
         poll_count=7, next_poll_at=1740830400.25, parent_id="failed-1", attempts=2,
-        lease_owner="host:1", lease_until=1740830460.5,
+        lease_owner="host:1", lease_until=1740830460.5, charge_source="reported",
     )
     first = open_store()
     first.insert(job)
@@ -155,7 +157,60 @@ def test_every_field_round_trips_and_survives_reopen(open_store):
     assert job_to_dict(again) == job_to_dict(job) | {"submitted_at": "2025-03-01T12:00:02+00:00"}
     for name in ("created_at", "updated_at", "submitted_at", "started_at", "completed_at"):
         assert getattr(again, name).tzinfo is UTC
-    assert isinstance(again.charge_usd, str) and again.quote_usd == "2.0916"
+    assert again.charge_usd == Decimal("0.5236") and type(again.charge_usd) is Decimal
+    assert again.quote_usd == Decimal("2.0916") and again.status is Status.SUCCEEDED
+    assert again.charge_source is ChargeSource.REPORTED
+
+
+def test_columns_are_typed_in_the_database(store):
+    """Money is NUMERIC (an exact nano-dollar INTEGER on SQLite), times are timestamptz (ISO
+    text on SQLite), JSON is JSONB on PostgreSQL; quote_usd is filled from the quote."""
+    job = store.insert(make_job(quote={"amount_usd": "2.0916"}, charge_usd=Decimal("1.81"),
+                                charge_source="computed", created_at=T0))
+    with store._engine.connect() as conn:
+        if store.backend == "postgresql":
+            types = dict(conn.exec_driver_sql(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_name = 'jobs' AND table_schema = current_schema()").all())
+            assert types["charge_usd"] == types["quote_usd"] == "numeric"
+            assert types["created_at"] == "timestamp with time zone"
+            assert types["params"] == types["quote"] == "jsonb"
+            row = conn.exec_driver_sql(
+                "SELECT charge_usd, quote_usd, quote->>'amount_usd', created_at "
+                f"FROM jobs WHERE id = '{job.id}'").one()
+            assert (row[0], row[1], row[2]) == (Decimal("1.81"), Decimal("2.0916"), "2.0916")
+            assert row[3] == T0
+        else:
+            row = conn.exec_driver_sql(
+                "SELECT charge_usd, typeof(charge_usd), quote_usd, created_at, charge_source "
+                f"FROM jobs WHERE id = '{job.id}'").one()
+            # $1.81 = 1,810,000,000 nano-dollars; $2.0916 = 2,091,600,000.
+            assert tuple(row) == (1_810_000_000, "integer", 2_091_600_000,
+                                  "2025-03-01T12:00:00.000000+00:00", "computed")
+
+
+def test_status_is_an_enum_and_unknown_ones_raise(store):
+    job = store.insert(make_job(status="queued"))
+    assert store.get(job.id).status is Status.QUEUED
+    assert store.update(job.id, status=Status.FAILED).status == "failed"
+    with pytest.raises(ValueError):
+        store.update(job.id, status="exploded")
+    with pytest.raises(ValueError):
+        make_job(status="exploded")
+
+
+def test_sort_by_cost_is_sql_charge_else_quote_empty_last(store):
+    """Cost = the charge when known, else the quote: 3.00 (charge) > 2.50 (quote) > 0.75
+    (charge below its 9.00 quote) > no cost at all."""
+    a = store.insert(make_job(created_at=T0, quote={"amount_usd": "2.50"}))
+    b = store.insert(make_job(created_at=T0 + timedelta(seconds=1), quote={"amount_usd": "9"},
+                              charge_usd="0.75"))
+    c = store.insert(make_job(created_at=T0 + timedelta(seconds=2), charge_usd="3.00"))
+    d = store.insert(make_job(created_at=T0 + timedelta(seconds=3)))
+    assert [j.id for j in store.search(sort="cost")] == [c.id, a.id, b.id, d.id]
+    assert [j.id for j in store.search(sort="cost", descending=False)] == [b.id, a.id, c.id,
+                                                                           d.id]
+    assert [j.id for j in store.search(sort="cost", limit=2)] == [c.id, a.id]
 
 
 def test_defaults_round_trip(store):
@@ -279,7 +334,7 @@ def test_v1_file_from_the_old_store_is_upgraded_in_place(tmp_path):
 
     store = JobStore(db)
     job = store.get("old-1")
-    assert (job.status, job.poll_count, job.quote_usd) == ("queued", 3, "1.5")
+    assert (job.status, job.poll_count, job.quote_usd) == ("queued", 3, Decimal("1.5"))
     assert job.created_at == datetime(2025, 1, 2, 3, 4, 5, 123456, tzinfo=UTC)
     assert (job.attempts, job.parent_id, job.lease_owner, job.lease_until) == (0, None, None, None)
     assert store.cached_upload("oxen", "t", "sha", T0) == "https://u"
@@ -289,7 +344,8 @@ def test_v1_file_from_the_old_store_is_upgraded_in_place(tmp_path):
 
     check = sqlite3.connect(db)
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
-    assert [r[0] for r in check.execute("SELECT version FROM schema_version")] == [1, 2]
+    assert [r[0] for r in check.execute("SELECT version FROM schema_version")] == list(
+        range(1, SCHEMA_VERSION + 1))
     assert check.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 2
     check.close()
     assert JobStore(db).get("old-1").lease_owner == "w"  # reopening applies nothing twice
@@ -475,27 +531,59 @@ def test_list_of_1000_rows_is_fast(store):
     assert elapsed < 0.25, f"list() of 1000 rows took {elapsed * 1000:.0f} ms"
 
 
-def test_spend_rows_follow_every_write_and_the_period(store):
-    from datetime import UTC, datetime, timedelta
+def test_spend_is_one_sql_aggregate_that_follows_every_write(store, open_store):
+    """Spend by the budget rule, summed in SQL, seen at once by another store object:
+    charged 2.10 + 0.40 (failed, but charged) = 2.50; pending 1.25 (succeeded, no charge
+    yet); in flight 2.0916 + 0.30 (unknown) = 2.3916; the cancelled quote, the row of last
+    month and the live row (targets: sandbox only) count nothing."""
+    start, end = T0.replace(day=1), T0.replace(month=4, day=1)
+    sb = {"oxen": "sandbox", "ltx": "sandbox"}
 
-    now = datetime.now(UTC)
-    old = store.insert(make_job(created_at=now - timedelta(days=40), quote={"amount_usd": "9"}))
-    a = store.insert(make_job(created_at=now, status="queued", quote={"amount_usd": "2.0916"}))
-    since = now - timedelta(days=1)
+    def add(**kw: object) -> Job:
+        kw.setdefault("created_at", T0)
+        return store.insert(make_job(**kw))
 
-    def seen():
-        return {j.id: (j.status, j.charge_usd, j.quote_usd) for j in store.list_for_spend(since)}
+    a = add(status="queued", quote={"amount_usd": "2.0916"}, owner="ana")
+    add(status="succeeded", quote={"amount_usd": "2"}, charge_usd="2.10", owner="ana")
+    add(status="failed", quote={"amount_usd": "1"}, charge_usd="0.40", owner="bo")
+    add(status="succeeded", quote={"amount_usd": "1.25"}, owner="bo")
+    add(status="unknown", quote={"amount_usd": "0.30"}, owner="ana")
+    add(status="cancelled", quote={"amount_usd": "5"}, owner="ana")
+    add(status="queued", quote={"amount_usd": "7"}, created_at=T0.replace(month=2), owner="ana")
+    add(status="queued", quote={"amount_usd": "8"}, target="live", owner="ana")
+    other = open_store()
+    team, ana = other.spend(start=start, end=end, owner="ana", targets=sb)
+    assert team == SpendSums(Decimal("2.5"), Decimal("1.25"), Decimal("2.3916"))
+    assert ana == SpendSums(Decimal("2.1"), Decimal(0), Decimal("2.3916"))
+    assert store.spend(start=start, end=end)[0].in_flight == Decimal("10.3916")  # all targets
+    store.update(a.id, status="succeeded", charge_usd="2.0900")
+    team, ana = other.spend(start=start, end=end, owner="ana", targets=sb)
+    assert team == SpendSums(Decimal("4.59"), Decimal("1.25"), Decimal("0.3"))
+    assert store.spend(start=end, end=end.replace(month=5), owner="x") == (SpendSums(),
+                                                                           SpendSums())
 
-    assert seen() == {a.id: ("queued", None, "2.0916")}  # the old row is outside the period
-    assert seen() == {a.id: ("queued", None, "2.0916")}  # asked again: same answer
-    store.update(a.id, status="succeeded", charge_usd="2.10")
-    assert seen() == {a.id: ("succeeded", "2.10", "2.0916")}  # an update is seen at once
-    b = store.insert(make_job(created_at=now, quote=None))
-    assert seen()[b.id] == ("submitting", None, None)  # so is an insert
-    assert old.id not in seen()
-    # Another replica whose clock runs behind: its write carries an older updated_at, yet a
-    # status change that moves spend is still seen.
-    c = store.insert(make_job(created_at=now, status="queued", quote={"amount_usd": "1"}))
-    assert seen()[c.id] == ("queued", None, "1")
-    store.update(c.id, status="failed", updated_at=now - timedelta(hours=1))
-    assert seen()[c.id] == ("failed", None, "1")
+
+def test_exclusive_transactions_of_two_stores_do_not_overlap(store, open_store):
+    """The budget's check-then-insert step: a second store's exclusive block waits for the
+    first one's to commit, then sees its rows."""
+    other = open_store()
+    order: list[str] = []
+    inside = threading.Event()
+
+    def second() -> None:
+        inside.wait(10)
+        with other.exclusive() as txn:
+            order.append("second in")
+            seen = txn.spend(start=T0 - timedelta(days=1), end=T0 + timedelta(days=1))[0]
+            order.append(f"second sees {seen.in_flight}")
+
+    t = threading.Thread(target=second)
+    t.start()
+    with store.exclusive() as txn:
+        inside.set()
+        time.sleep(0.5)  # the other store tries to start meanwhile
+        txn.insert_many([make_job(status="queued", quote={"amount_usd": "1.5"},
+                                  created_at=T0)])
+        order.append("first commits")
+    t.join(20)
+    assert order == ["first commits", "second in", "second sees 1.5"]
