@@ -27,7 +27,7 @@ sentence reads to the cent (:func:`studio.money.cents`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -37,7 +37,7 @@ from sqlalchemy.engine import Connection
 
 from studio.config import BUDGET_PERIODS
 from studio.errors import ConfigError, ParamError, shown_value
-from studio.money import cents
+from studio.money import cents, sentence
 from studio.store import SPEND_FREE, SPEND_IN_FLIGHT, Job, JobStore, Status
 
 if TYPE_CHECKING:
@@ -313,10 +313,19 @@ class Spend:
     @property
     def breakdown(self) -> str:
         """``"charged $8.50 + in flight $0.00"`` (``+ awaiting charge $x`` when non-zero)."""
-        parts = [f"charged {cents(self.charged)}"]
+        return self.breakdown_with(sentence([self.charged, self.pending, self.in_flight],
+                                            sums=[(self.parts, self.total)]))
+
+    @property
+    def parts(self) -> tuple[Decimal, Decimal, Decimal]:
+        return self.charged, self.pending, self.in_flight
+
+    def breakdown_with(self, fmt: Callable[[Any], str]) -> str:
+        """:attr:`breakdown` with the amounts formatted by ``fmt`` (a sentence's format)."""
+        parts = [f"charged {fmt(self.charged)}"]
         if self.pending:
-            parts.append(f"awaiting charge {cents(self.pending)}")
-        parts.append(f"in flight {cents(self.in_flight)}")
+            parts.append(f"awaiting charge {fmt(self.pending)}")
+        parts.append(f"in flight {fmt(self.in_flight)}")
         return " + ".join(parts)
 
 
@@ -413,6 +422,17 @@ class BudgetLine:
     def percent(self) -> str:
         return "no allowance" if self.fraction is None else f"{self.fraction:.0%}"
 
+    def fmt(self) -> Callable[[Any], str]:
+        """The one money format of this line's sentences: to the cent unless that would
+        misstate its arithmetic (:func:`studio.money.sentence`)."""
+        s = self.spent
+        return sentence(
+            [self.cap, *s.parts, s.total, self.request, self.after, self.over_by, self.left],
+            sums=[(s.parts, s.total), ((s.total, self.request), self.after),
+                  ((self.cap, self.over_by), self.after) if self.exceeded
+                  else ((self.after, self.left), self.cap)],
+            above_zero=[self.over_by])
+
 
 def _lines(spent: tuple[Spend, Spend], config: BudgetConfig, owner: str,
            amount: Decimal) -> list[BudgetLine]:
@@ -447,7 +467,7 @@ class BudgetVerdict:
             return ""
         over = [line for line in self.lines if line.exceeded]
         if over:
-            return " and ".join(f"would cross {line.cap_name} by {cents(line.over_by)}"
+            return " and ".join(f"would cross {line.cap_name} by {line.fmt()(line.over_by)}"
                                 for line in over)
         return "fits the budget" if len(self.lines) > 1 else f"fits {self.lines[0].cap_name}"
 
@@ -458,23 +478,24 @@ class BudgetVerdict:
         when no cap applies."""
         parts = []
         for line in self.lines:
-            tail = (f"{cents(line.over_by)} over" if line.exceeded
-                    else f"{cents(line.left)} left")
+            f = line.fmt()
+            tail = f"{f(line.over_by)} over" if line.exceeded else f"{f(line.left)} left"
             what = "Team cap" if line.scope == "team" else "Your cap"
-            parts.append(f"{what} for {self.period.label}: "
-                         f"{cents(line.spent.total)} spent + this request "
-                         f"{cents(line.request)} = {cents(line.after)} of {cents(line.cap)}, "
+            parts.append(f"{what} for {self.period.label}: {f(line.spent.total)} spent + this "
+                         f"request {f(line.request)} = {f(line.after)} of {f(line.cap)}, "
                          f"{tail}.")
         return " ".join(parts)
 
 
+def _refusal_sentence(line: BudgetLine, period: Period) -> str:
+    f = line.fmt()
+    return (f"{line.name} for {period.label} is {f(line.cap)}; spent {f(line.spent.total)} "
+            f"({line.spent.breakdown_with(f)}) + this request {f(line.request)} = "
+            f"{f(line.after)}, which is {f(line.over_by)} over.")
+
+
 def _refusal(lines: list[BudgetLine], period: Period, amount_usd: Decimal) -> str:
-    sentences = [
-        f"{line.name} for {period.label} is {cents(line.cap)}; spent "
-        f"{cents(line.spent.total)} ({line.spent.breakdown}) + this request "
-        f"{cents(amount_usd)} = {cents(line.after)}, which is {cents(line.over_by)} over."
-        for line in lines
-    ]
+    sentences = [_refusal_sentence(line, period) for line in lines]
     return ("Refused: " + " Also: ".join(sentences)
             + f" Raise the budget or wait until {period.resets} (UTC).")
 
@@ -510,9 +531,9 @@ def check(
         return BudgetVerdict(False, True, _refusal(refused, period, amount_usd), period,
                              amount_usd, tuple(lines))
     message = " ".join(
-        f"{line.name.capitalize()} for {period.label}: {cents(line.spent.total)} of "
-        f"{cents(line.cap)} spent + this request {cents(amount_usd)} = {cents(line.after)} "
-        f"({line.percent()})." for line in lines if line.warn)
+        f"{line.name.capitalize()} for {period.label}: {line.fmt()(line.spent.total)} of "
+        f"{line.fmt()(line.cap)} spent + this request {line.fmt()(amount_usd)} = "
+        f"{line.fmt()(line.after)} ({line.percent()})." for line in lines if line.warn)
     return BudgetVerdict(True, warn, message, period, amount_usd, tuple(lines))
 
 

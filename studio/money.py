@@ -22,7 +22,8 @@ config, the UI) can use it without an import cycle.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from collections.abc import Callable, Iterable, Sequence
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 from typing import Any
 
 CENT = Decimal("0.01")
@@ -51,9 +52,19 @@ def _special(amount: Decimal) -> str | None:
     return None
 
 
+def _quantize(amount: Decimal, step: Decimal) -> Decimal:
+    """``amount`` rounded half-up to ``step``, with precision enough for any size (the
+    default 28 digits cannot quantize 1e30 to the cent)."""
+    if not amount.is_finite():
+        return amount
+    with localcontext() as ctx:
+        ctx.prec = max(28, amount.adjusted() - step.as_tuple().exponent + 3)  # type: ignore[operator]
+        return amount.quantize(step, rounding=ROUND_HALF_UP)
+
+
 def round_cents(amount: Decimal) -> Decimal:
     """``amount`` rounded half-up to whole cents (``2.0916`` → ``2.09``, ``0.005`` → ``0.01``)."""
-    return amount.quantize(CENT, rounding=ROUND_HALF_UP)
+    return _quantize(amount, CENT)
 
 
 def cents(amount: Any) -> str:
@@ -86,9 +97,48 @@ def exact(amount: Any) -> str:
     return f"{sign}${whole}.{frac}"
 
 
+def fixed(amount: Any, places: int) -> str:
+    """``amount`` with exactly ``places`` decimals (half-up), thousands separated:
+    ``fixed(Decimal("0.02"), 4)`` → ``"$0.0200"``."""
+    value = _decimal(amount)
+    if value is None:
+        return f"${amount}"
+    special = _special(value)
+    if special:
+        return special
+    rounded = _quantize(value, Decimal(1).scaleb(-places))
+    sign = "-" if rounded < 0 else ""
+    return f"{sign}${abs(rounded):,.{places}f}"
+
+
+def _places(amount: Decimal) -> int:
+    exponent = amount.normalize().as_tuple().exponent
+    return max(2, -exponent) if isinstance(exponent, int) else 2
+
+
+def sentence(amounts: Iterable[Decimal], *, sums: Iterable[tuple[Sequence[Decimal], Decimal]]
+             = (), above_zero: Iterable[Decimal] = ()) -> Callable[[Any], str]:
+    """One format for every amount of a sentence (issue 10 item 14): :func:`cents` when the
+    sentence's arithmetic still reads true at the cent — every ``(parts, total)`` in ``sums``
+    adds up after rounding, and every amount in ``above_zero`` still shows above $0.00 — else
+    :func:`fixed` with the decimals the most precise amount needs, for all of them.
+
+    E.g. $8.50 + $2.0916 = $10.5916 reads "$8.50 + $2.09 = $10.59"; but $0.00 + $0.0204 over a
+    $0.02 cap must not read "$0.00 over", so it reads "$0.0000 + $0.0204 = $0.0204, $0.0004
+    over"."""
+    values = [a for a in (_decimal(x) for x in amounts) if a is not None and a.is_finite()]
+    honest = all(sum((round_cents(p) for p in parts), Decimal(0)) == round_cents(total)
+                 for parts, total in sums)
+    honest = honest and all(round_cents(a) != 0 for a in above_zero if a)
+    if honest:
+        return cents
+    places = min(9, max((_places(a) for a in values), default=2))
+    return lambda amount: fixed(amount, places)
+
+
 def per_unit(amount: Any, unit: str) -> str:
     """A rate at full precision: ``$0.1494 per output second``."""
     return f"{exact(amount)} per {unit}"
 
 
-__all__ = ["CENT", "cents", "exact", "per_unit", "round_cents"]
+__all__ = ["CENT", "cents", "exact", "fixed", "per_unit", "round_cents", "sentence"]

@@ -113,7 +113,9 @@ def test_budget_is_checked_on_the_grand_total(tmp_path, sandbox, rows):
     before = sandbox_traffic(sandbox)
     with pytest.raises(BudgetExceededError) as err:
         studio.submit_plan([(rhea, 2), (hyperion, 1)])
-    assert "$0.02" in str(err.value) and "$0.0204" in str(err.value)
+    # at the cent "$0.00 over" would be false: the sentence reads at 4 decimals throughout
+    assert "is $0.0200" in str(err.value) and "$0.0204" in str(err.value)
+    assert "$0.0004 over" in str(err.value)
     assert studio.store.list() == [] and sandbox_traffic(sandbox) == before
 
 

@@ -9,6 +9,7 @@ import pytest
 from studio import catalog, charts, forecast, pricing
 from studio.catalog import HYPERION, LTX_OXEN, RHEA, STARLIGHT
 from studio.forecast import PlanRow
+from studio.money import cents
 from studio.ratebook import Rate, RateBook, bundled_rates
 
 
@@ -36,7 +37,7 @@ def test_plan_by_model_stacks_each_clip_by_model():
     assert by_name["Hyperion HDR (proxy)"].x == ("sunset",)
     assert by_name["Hyperion HDR (proxy)"].y == (float(amounts[2] + amounts[3]),)
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(float(priced.total_usd))
-    assert f"${priced.total_usd}" in fig.layout.title.text
+    assert f"total {cents(priced.total_usd)}" in fig.layout.title.text  # a total: to the cent
 
 
 def test_plan_cost_vs_duration_one_line_per_tier_priced_by_the_book():
@@ -66,7 +67,7 @@ def test_plan_heatmap_cells_are_the_grid():
     hm = fig.data[0]
     assert list(hm.x) == ["1280×720", "3840×2160"] and list(hm.y) == ["5 s", "60 s"]
     assert hm.z[1][1] == float(grid.loc[60.0, "3840×2160"])
-    assert hm.text[1][1] == f"${grid.loc[60.0, '3840×2160']}"
+    assert hm.text[1][1] == cents(grid.loc[60.0, "3840×2160"])
 
 
 def test_model_comparison_highlights_the_cheapest_meeting_target():
@@ -75,14 +76,18 @@ def test_model_comparison_highlights_the_cheapest_meeting_target():
     cmp = forecast.compare_models(rows, target_resolution="4k")
     fig = charts.model_comparison(cmp)
     bars = fig.data[0]
-    assert list(bars.x) == list(cmp["model_name"])
+    assert list(bars.x[0]) == ["Upscaling"] * 2  # grouped by job
+    assert list(bars.x[1]) == list(cmp["model_name"])
     assert list(bars.y) == [float(v) for v in cmp["total_usd"]]
     best = int(cmp.index[cmp["cheapest_meeting_target"]][0])
     assert bars.marker.color[best] == charts.CHEAPEST_COLOR
     assert [c for c in bars.marker.color].count(charts.CHEAPEST_COLOR) == 1
     (note,) = fig.layout.annotations
-    assert note.x == cmp.loc[best, "model_name"] and "cheapest meeting 4k" in note.text
-    assert f"${cmp.loc[best, 'total_usd']}" in note.text
+    assert list(note.x) == ["Upscaling", cmp.loc[best, "model_name"]]
+    assert "cheapest meeting 4k" in note.text
+    # every bar says what it is priced at, its total to the cent
+    for text, rec in zip(bars.text, cmp.to_dict("records"), strict=True):
+        assert text == f"{cents(rec['total_usd'])}<br>4k tier"
 
 
 def test_model_comparison_with_nothing_meeting_has_no_highlight():

@@ -14,6 +14,7 @@ from studio import catalog
 from studio.cli import parse_param
 from studio.errors import ParamError
 from studio.local_sandbox import start_sandbox
+from studio.money import cents
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -138,15 +139,16 @@ def test_submit_over_the_saved_budget_is_refused_with_the_arithmetic(tmp_path, s
     """Team cap $1 saved from the app; a $2.0916 Starlight 4K request exits 1, prints the
     refusal's figures on stderr, and stores, uploads and sends nothing."""
     from studio.budget import BudgetStore
+    from studio.store import JobStore
 
-    BudgetStore.in_dir(tmp_path).save(period="month", team_usd="1")
+    BudgetStore(JobStore.from_settings(tmp_path)).save(period="month", team_usd="1")
     env = sandbox_env(tmp_path, sandbox)
     before = sandbox_traffic(sandbox)
     out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(cockatoo),
                    "--param", "resolution=4k", "--yes"], env)
     assert out.returncode == 1, out.stderr
     assert "error: Refused: team budget for " in out.stderr
-    for figure in ("is $1.00", "this request $2.0916", "= $2.0916", "$1.0916 over",
+    for figure in ("is $1.00", "this request $2.09", "= $2.09", "$1.09 over",
                    "Raise the budget or wait until"):
         assert figure in out.stderr
     assert out.stdout == "" and "Traceback" not in out.stderr and "--yes" not in out.stderr
@@ -190,7 +192,7 @@ def test_forecast_target_resolution_lists_every_model(monkeypatch, capsys, tmp_p
                     'a,14,1280,720,20,Starlight upscale,"{""resolution"": ""1080p""}",1\n')
     assert cli.main(["forecast", str(plan), "--target-resolution", "4k"]) == 0
     out = capsys.readouterr().out
-    assert "Total: $0.5236" in out
+    assert "Total: $0.52" in out
     assert "← cheapest meeting 4k" in out and "Topaz Rhea" in out
     assert cli.main(["forecast", str(plan), "--json", "--target-resolution", "4k"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -236,7 +238,7 @@ def test_forecast_in_sandbox_mode_fetches_nothing_and_names_its_rates(monkeypatc
     assert cli.main(["forecast", str(forecast_env)]) == 0
     captured = capsys.readouterr()
     assert "rates: bundled + 0 team overrides\n" in captured.err
-    assert "Total: $2.2183\n" in captured.out and "live" not in captured.out
+    assert "Total: $2.22\n" in captured.out and "live" not in captured.out
 
 
 def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, forecast_env,
@@ -246,7 +248,10 @@ def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, 
     from studio import cli, forecast
     from studio.ratebook import OverrideStore, load_book
 
-    OverrideStore(tmp_path / "rates").set(catalog.RHEA, "4k", "0.2", reason="deal", who="lead")
+    from studio.store import JobStore
+
+    db = JobStore.from_settings(tmp_path)
+    OverrideStore(db).set(catalog.RHEA, "4k", "0.2", reason="deal", who="lead")
     monkeypatch.setenv("OXEN_API_KEY", "test-key")
     monkeypatch.setenv("OXEN_BASE_URL", sandbox)
     assert cli.main(["forecast", str(forecast_env)]) == 0
@@ -256,8 +261,8 @@ def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, 
     rows = forecast.read_plan_csv(forecast_env)
     live = {m: cli.fetch_live_model(cli.Settings.from_env(), m)["pricing"]
             for m in (catalog.STARLIGHT, catalog.HYPERION)}
-    page = forecast.price_plan(rows, book=load_book(tmp_path, live=live))
-    assert f"Total: ${page.total_usd}\n" in captured.out
+    page = forecast.price_plan(rows, book=load_book(db, live=live))
+    assert f"Total: {cents(page.total_usd)}\n" in captured.out
     assert page.rows[0].quote.provenance == "live"
 
     # with --target-resolution every Oxen model of the plan's tasks is fetched too
@@ -283,4 +288,4 @@ def test_forecast_falls_back_to_bundled_when_live_pricing_fails(monkeypatch, cap
     assert "note: live Oxen pricing is unavailable (" in captured.err
     assert "connection refused" in captured.err and "bundled rates" in captured.err
     assert "rates: bundled + 0 team overrides\n" in captured.err
-    assert "Total: $2.2183\n" in captured.out and len(calls) == 1  # gave up at once
+    assert "Total: $2.22\n" in captured.out and len(calls) == 1  # gave up at once

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from studio import catalog, cli, forecast
+from studio import catalog, charts, cli, forecast
 from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 from studio.errors import ParamError
 from studio.forecast import PlanRow
+from studio.money import cents
 from studio.ratebook import Rate, RateBook, bundled_rates
 
 REPO = Path(__file__).resolve().parents[2]
@@ -328,15 +329,91 @@ def test_twenty_clip_plan_totals_agree_everywhere(capsys, monkeypatch, tmp_path)
     monkeypatch.setattr(cli, "start_sandbox", _no_provider)
     assert cli.main(["forecast", str(TWENTY)]) == 0
     out = capsys.readouterr().out
-    printed = re.search(r"^Total: \$(\d+\.\d{4})$", out, re.M)
-    assert printed and Decimal(printed.group(1)) == total
+    printed = re.search(r"^Total: \$([\d,]+\.\d{2})$", out, re.M)  # a total: to the cent
+    assert printed and Decimal(printed.group(1).replace(",", "")) == total.quantize(
+        Decimal("0.01"), rounding="ROUND_HALF_UP")
     assert len([ln for ln in out.splitlines() if re.match(r"^\s+\d+\s", ln)]) == 20
     for model_id, amount in priced.by_model().items():
         assert re.search(rf"{re.escape(catalog.get(model_id).short_name)}\s+\d+ row\(s\)\s+"
-                         rf"\${amount}$", out, re.M)
+                         rf"{re.escape(cents(amount))}$", out, re.M)
 
     assert cli.main(["forecast", str(TWENTY), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == json.loads(priced.to_json())
+
+
+# Issue 10 item 2: the same plan on every model, on samples/plans/twenty_clips.csv, with
+# every amount worked out here from rates.json (pricing.md) and the billing rules.
+def _q(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.0001"), rounding="ROUND_HALF_UP")  # 1/100 of a cent
+
+
+# Upscaling rows: output seconds (frames = round(duration × fps), re-timed to target_fps,
+# default 30; seconds to the ms), generations, Rhea's ×2 interpolation surcharge.
+#   cockatoo 14 s ×2 rows · interview-a 1274 fr @29.97 → 1275 @30 = 42.5 s
+#   interview-b 1834 fr @29.97 kept at 29.97 = 61.195 s, 2 generations · drone-01 18 s
+#   drone-02 584 fr @25 → 701 @30 = 23.367 s · archive-1998 3596 fr → 3600 @30 = 120 s ×2 rows
+#   archive-2003 95.4 s @25 · b-roll-street 197 fr @24 = 8.208 s, 3 generations
+#   b-roll-park 12 s @60, interpolated · phone-vertical 31.7 s · timelapse 45 s · webinar 600 s
+UPSCALE_ROWS = [("14", 1, False), ("14", 1, False), ("42.5", 1, False), ("61.195", 2, False),
+                ("18", 1, False), ("23.367", 1, False), ("120", 1, False), ("120", 1, False),
+                ("95.4", 1, False), ("8.208", 3, False), ("12", 1, True), ("31.7", 1, False),
+                ("45", 1, False), ("600", 1, False)]
+RHEA_RATE = {"720p": "0.0056667", "1080p": "0.0126667", "2k": "0.0503333", "4k": "0.0503333"}
+STARLIGHT_RATE = {"1080p": "0.0374", "2k": "0.1494", "4k": "0.1494"}  # 2k billed as 4k
+
+
+def _upscale_total(rate: str, *, surcharge: bool) -> Decimal:
+    return sum((_q(Decimal(s) * Decimal(rate) * (2 if interp and surcharge else 1)) * gens
+                for s, gens, interp in UPSCALE_ROWS), Decimal(0))
+
+
+# SDR → HDR rows on Hyperion: seconds × the tier of the short side (≤720 / ≤1080 / above).
+#   sunset-hdr 20 s ×2 rows (1080) · concert 6309 fr @29.97 = 210.511 s (2160)
+#   trailer 3596 fr @23.976 = 149.983 s, 2 generations (800) · game-capture 75 s (1440)
+#   short-720 9.6 s (720)
+HYPERION_TOTAL = (2 * _q(Decimal("20") * Decimal("0.0126667"))
+                  + _q(Decimal("210.511") * Decimal("0.0503333"))
+                  + 2 * _q(Decimal("149.983") * Decimal("0.0126667"))
+                  + _q(Decimal("75") * Decimal("0.0503333"))
+                  + _q(Decimal("9.6") * Decimal("0.0056667")))
+
+
+@pytest.mark.parametrize(("target", "rhea_tier", "starlight_tier", "hdr_best"), [
+    ("720p", "720p", "1080p", "Topaz Hyperion HDR"),  # Starlight has no 720p: its 1080p
+    ("1080p", "1080p", "1080p", None),  # short-720 stays 1280×720 on every HDR model
+    ("2k", "2k", "2k", None),
+    ("4k", "4k", "4k", None),
+])
+def test_same_plan_every_model_on_the_twenty_clip_plan(target, rhea_tier, starlight_tier,
+                                                       hdr_best):
+    """Each bar is priced at a stated tier; per job exactly the cheapest model that meets
+    the target is highlighted — Rhea for the upscaling rows at every target — and a job
+    with no model meeting the target has no highlight (and no bar claims otherwise)."""
+    cmp = forecast.compare_models(forecast.read_plan_csv(TWENTY), target_resolution=target)
+    by = cmp.set_index("model_name")
+    rhea = _upscale_total(RHEA_RATE[rhea_tier], surcharge=True)
+    starlight = _upscale_total(STARLIGHT_RATE[starlight_tier], surcharge=False)
+    assert (by.loc["Topaz Rhea", "total_usd"], by.loc["Topaz Starlight 2.5", "total_usd"]) == (
+        rhea, starlight)
+    assert by.loc["Topaz Rhea", "priced_at"] == f"{rhea_tier} tier"
+    assert by.loc["Topaz Starlight 2.5", "priced_at"].startswith(f"{starlight_tier} tier")
+    assert rhea < starlight
+    assert by.loc["Topaz Hyperion HDR", "total_usd"] == HYPERION_TOTAL
+    best = {r["task"]: r["model_name"] for r in cmp[cmp["cheapest_meeting_target"]]
+            .to_dict("records")}
+    assert best == {"upscale": "Topaz Rhea", **({"hdr": hdr_best} if hdr_best else {})}
+    assert by.loc["Topaz Rhea", "meets_target"] and by.loc["Topaz Starlight 2.5", "meets_target"]
+    hdr = cmp[cmp["task"] == "hdr"]
+    if hdr_best is None:
+        assert not (hdr["meets_target"] & (hdr["limit_rows"] == 0)).any()
+    fig = charts.model_comparison(cmp)
+    bar = fig.data[0]
+    labels = dict(zip(bar.x[1], bar.text, strict=True))
+    assert labels["Topaz Rhea"] == f"{cents(rhea)}<br>{rhea_tier} tier"
+    colors = dict(zip(bar.x[1], bar.marker.color, strict=True))
+    assert colors["Topaz Rhea"] == charts.CHEAPEST_COLOR
+    assert colors["Topaz Starlight 2.5"] == charts.MEETS_COLOR
+    assert [c == charts.CHEAPEST_COLOR for c in bar.marker.color].count(True) == len(best)
 
 
 def _no_provider(*_a, **_k):
@@ -359,15 +436,17 @@ def test_the_book_reaches_the_quote():
 
 def test_cli_uses_team_overrides_from_the_data_dir(capsys, monkeypatch, tmp_path):
     from studio.ratebook import OverrideStore
+    from studio.store import JobStore
 
-    OverrideStore(tmp_path / "rates").set(STARLIGHT, "4k", "0.2", reason="negotiated", who="lead")
+    OverrideStore(JobStore.from_settings(tmp_path)).set(STARLIGHT, "4k", "0.2",
+                                                        reason="negotiated", who="lead")
     plan = tmp_path / "plan.csv"
     plan.write_text(HEADER + 'x,14,1280,720,20,Starlight upscale,"{""resolution"": ""4k""}",1,\n')
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(cli, "open_studio", _no_provider)
     assert cli.main(["forecast", str(plan)]) == 0
     out = capsys.readouterr().out
-    assert "Total: $2.8000" in out and "override" in out
+    assert "Total: $2.80" in out and "override" in out
 
 
 def test_cli_invalid_plan_exits_2_with_every_problem(capsys, monkeypatch, tmp_path):
@@ -397,11 +476,12 @@ def test_compare_models_marks_exactly_the_cheapest_meeting_target():
                         {"resolution": "4k"}) for r in rows]
         assert rec["total_usd"] == forecast.price_plan(same).total_usd
         assert rec["output_resolution"] == "3840×2160"
-    # Starlight does not offer 720p: its own row keeps 1080p, the Rhea row gets Starlight's
-    # default (4k); both still meet 720p
+    # Starlight does not offer 720p: both rows are priced at its lowest tier above it, 1080p
+    # (not its 4k default), and the bar says so
     cmp720 = forecast.compare_models(rows, target_resolution="720p").set_index("model_id")
-    assert cmp720.loc[STARLIGHT, "output_resolution"] == "1920×1080 … 3840×2160"
-    assert cmp720.loc[STARLIGHT, "meets_target"]
+    assert cmp720.loc[STARLIGHT, "output_resolution"] == "1920×1080"
+    assert cmp720.loc[STARLIGHT, "priced_at"] == "1080p tier (its lowest; it has no 720p)"
+    assert cmp720.loc[STARLIGHT, "meets_target"] and cmp720.loc[RHEA, "priced_at"] == "720p tier"
     assert cmp720["cheapest_meeting_target"].sum() == 1 and cmp720.loc[RHEA, "cheapest_meeting_target"]
 
 
