@@ -54,8 +54,7 @@ def _money(values: Iterable[Any], fmt: Any = cents) -> list[str]:
             for v in values]
 
 
-def _summary_table(frame: pd.DataFrame, key_column: str, key_label: str,
-                   keys: list[str]) -> pd.DataFrame:
+def _summary_table(frame: pd.DataFrame, key_label: str, keys: list[str]) -> pd.DataFrame:
     """An :func:`studio.ledger.error_by` frame with human headers, money to the cent and
     blanks for what is not measured (never "None", never a $0 that was not charged)."""
     out = pd.DataFrame({key_label: keys})
@@ -81,9 +80,15 @@ def _summary_config() -> dict[str, Any]:
     return config
 
 
-def owner_label(name: str | None) -> str:
-    """What the screen calls an owner: their display name, or "(no name)"."""
-    return name if name else "(no name)"
+def owner_label(name: object) -> str:
+    """What the screen calls an owner: their display name, or "(no name)" (never the key
+    fingerprint)."""
+    return name if isinstance(name, str) and name.strip() else "(no name)"
+
+
+def _text(value: object) -> str:
+    """Text for a cell: blank for None/NaN, never "None"."""
+    return value if isinstance(value, str) else ""
 
 
 def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
@@ -121,7 +126,7 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
 
     st.subheader("Per model", divider="gray")
     by_model = ledger.error_by(jobs, "model_id")
-    st.dataframe(_summary_table(by_model, "model_id", "Model",
+    st.dataframe(_summary_table(by_model, "Model",
                                 [names.get(x, x) for x in by_model["model_id"]]),
                  hide_index=True, width="stretch", key=f"{key}:bymodel",
                  column_config=_summary_config())
@@ -140,7 +145,7 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
                             key=f"{key}:perday")
         st.caption("Each bar is the Charged column of its day below.")
         by_day = ledger.error_by(jobs, "day")
-        st.dataframe(_summary_table(by_day, "day", "Day (UTC)",
+        st.dataframe(_summary_table(by_day, "Day (UTC)",
                                     [str(d) for d in by_day["day"]]),
                      hide_index=True, width="stretch", key=f"{key}:byday",
                      column_config=_summary_config())
@@ -171,9 +176,9 @@ def _generations_table(rows: pd.DataFrame, names: dict[str, str]) -> pd.DataFram
         "Owner": [owner_label(r["owner_name"]) for r in jobs_like],
         "Status": [r["status"] for r in jobs_like],
         "Quote": _money(rows["quote_usd"], exact),
-        "Quote from": [r["quote_provenance"] or "" for r in jobs_like],
+        "Quote from": [_text(r["quote_provenance"]) for r in jobs_like],
         "Charge": _money(rows["charge_usd"], exact),
-        "Charge from": [_source_label(r["charge_source"]) for r in jobs_like],
+        "Charge from": [_source_label(_text(r["charge_source"])) for r in jobs_like],
         "Charge − quote": _money(rows["error_usd"], exact),
         "Abs. % error": [None if pd.isna(v) else float(v) for v in rows["abs_pct_error"]],
     })
@@ -188,7 +193,7 @@ def _render_owners(by_owner: pd.DataFrame) -> None:
     """Per owner: display names, the key fingerprint only as a tooltip on the name."""
     if by_owner.empty:
         return
-    table = _summary_table(by_owner, "owner", "Owner",
+    table = _summary_table(by_owner, "Owner",
                            [owner_label(n) for n in by_owner["owner_name"]])
     header = "| " + " | ".join(table.columns) + " |"
     lines = [header, "|" + "---|" * len(table.columns)]

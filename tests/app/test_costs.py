@@ -4,20 +4,26 @@ plan, team rate overrides with their audit trail, and the estimate-vs-actual led
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from studio import catalog, forecast
+from studio.budget import BudgetStore
 from studio.config import SANDBOX_KEY, Secret, Settings
 from studio.jobs import Job, JobStore
+from studio.money import cents
 from studio.providers.oxen import OxenClient
 from tests.app.conftest import open_page, texts
 
 REPO = Path(__file__).resolve().parents[2]
 TWENTY = REPO / "samples" / "plans" / "twenty_clips.csv"
 ME = Settings.from_mapping({}).owner()
+D = Decimal
 
 
 def spent(data_dir: Path, usd: str, *, model_id: str = catalog.STARLIGHT, quote: str | None = None,
@@ -56,36 +62,45 @@ def test_cost_pages_render(data_dir, page):
     assert "Budget" in " ".join(e.label for e in at.sidebar.expander)
 
 
-def test_budget_refuses_with_arithmetic_then_raising_the_cap_lets_it_through(data_dir,
-                                                                              sandbox_url):
-    spent(data_dir, "8.50")
+def test_the_quote_card_and_button_show_the_budget_verdict_before_the_click(data_dir,
+                                                                             sandbox_url):
+    """Issue 10 item 8: a $5 cap with $4.81 spent and the $2.0916 Starlight 4k quote:
+    before any click the card says "would cross the team cap by $1.90" (4.81 + 2.0916 − 5 =
+    1.9016) and the button says so and cannot be pressed; with the cap raised to $20 the card
+    and the button say "fits", and the submit goes through."""
+    spent(data_dir, "4.81")
     at = open_page("starlight")
-    set_budget(at, "10")
+    set_budget(at, "5")
     assert not at.exception, at.exception
-    # Spend is at 85 %: the banner says so on this page (and every other).
-    assert "$8.50 of $10.00 spent (85%)" in texts(at)
-    assert "$2.0916" in texts(at)  # the default Starlight 4k quote on the 14 s sample
-    at.button(key="starlight:submit").click().run()
     shown = texts(at)
-    assert "Refused" in shown and "$10.00" in shown and "$8.50" in shown
-    assert "$2.0916 = $10.5916" in shown and "$0.5916 over" in shown
+    # Issue 10 item 14: the headline quote to the cent, its basis line at full precision.
+    assert {m.label: m.value for m in at.metric}["Quote"] == "$2.09"
+    assert "14 output s × $0.1494 = $2.0916" in shown
+    assert "Would cross the team cap by $1.90." in shown
+    assert "$4.81 spent + this request $2.09 = $6.90 of $5.00, $1.90 over" in shown
+    button = at.button(key="starlight:submit")
+    assert button.label == "Submit · $2.09 · would cross the team cap by $1.90"
+    assert button.disabled
     store = JobStore(data_dir / "jobs.sqlite3")
     assert len(store.list()) == 1  # nothing stored, nothing sent
 
     set_budget(at, "20")
-    at.button(key="starlight:submit").click().run()
+    assert "Fits the team cap." in texts(at)
+    button = at.button(key="starlight:submit")
+    assert button.label == "Submit · $2.09 · fits the team cap" and not button.disabled
+    button.click().run()
     assert not at.exception, at.exception
     new = [j for j in store.list() if j.charge_usd is None]
     try:
         assert len(new) == 1 and new[0].remote_id, texts(at)
-        assert new[0].quote_usd == "2.0916"
+        assert new[0].quote_usd == Decimal("2.0916")
     finally:
         cancel_new(sandbox_url, new)
 
 
 def test_the_80_percent_banner_is_on_every_page(data_dir):
     spent(data_dir, "8.50")
-    (data_dir / "budget.json").write_text('{"period": "month", "team_usd": "10"}')
+    BudgetStore(JobStore(data_dir / "jobs.sqlite3")).save(period="month", team_usd="10")
     for page in ("generations", "forecast", "rates", "ledger", "rhea"):
         at = open_page(page)
         assert "Team budget for" in texts(at) and "(85%)" in texts(at), page
@@ -98,7 +113,7 @@ def test_a_submit_above_the_threshold_asks_for_confirmation_first(data_dir, sand
     assert not at.exception, at.exception
     store = JobStore(data_dir / "jobs.sqlite3")
     assert store.list() == []  # asked, not sent
-    assert "$6.2748" in texts(at)
+    assert "quoted at $6.27, above the $5.00" in texts(at)
     at.button(key="confirm-submit:yes").click().run()
     assert not at.exception, at.exception
     jobs = store.list()
@@ -119,12 +134,12 @@ def test_an_imported_plan_shows_the_cli_total(data_dir, capsys):
     assert not at.exception, at.exception
     total = forecast.price_plan(forecast.read_plan_csv(TWENTY)).total_usd
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Plan total"] == f"${total}"
+    assert metrics["Plan total"] == cents(total)  # a headline total: to the cent
     assert cli(["forecast", str(TWENTY)]) == 0
-    assert f"Total: ${total}" in capsys.readouterr().out
+    assert f"Total: {cents(total)}" in capsys.readouterr().out
     # The plan was saved: a new session shows it again.
     again = open_page("forecast")
-    assert {m.label: m.value for m in again.metric}["Plan total"] == f"${total}"
+    assert {m.label: m.value for m in again.metric}["Plan total"] == cents(total)
 
 
 def test_a_broken_csv_is_named_row_by_row_and_the_plan_kept(data_dir):
@@ -141,7 +156,7 @@ def test_a_broken_csv_is_named_row_by_row_and_the_plan_kept(data_dir):
     sample = forecast.price_plan([forecast.PlanRow(
         clip="cockatoo.mp4", duration_s=14.0, width=1280, height=720, fps=20.0,
         model_id=catalog.HYPERION)]).total_usd
-    assert {m.label: m.value for m in at.metric}["Plan total"] == f"${sample}"
+    assert {m.label: m.value for m in at.metric}["Plan total"] == cents(sample)
 
 
 def test_team_override_is_audited_and_used_by_quotes(data_dir):
@@ -153,13 +168,18 @@ def test_team_override_is_audited_and_used_by_quotes(data_dir):
     at.button(key="FormSubmitter:rates:override-Save override").click().run()
     assert not at.exception, at.exception
     shown = texts(at)
-    assert "team override" in shown and "$0.2" in shown
+    assert "is now $0.20 (team override)" in shown
     audit = at.dataframe[-1].value  # the audit trail is the last table on the page
-    assert list(audit["reason"]) == ["Invoice shows $0.20/s since October"]
-    assert list(audit["new_usd"]) == ["$0.2"]
+    assert list(audit["Reason"]) == ["Invoice shows $0.20/s since October"]
+    assert list(audit["After"]) == ["$0.20"]
+    # Issue 10 item 12: the first override's line says what it replaced, not a blank.
+    assert list(audit["Before"]) == ["$0.1494 (published)"]
+    assert list(audit["Change"]) == ["added"]
+    assert not [c for c in audit.columns if "_" in c]  # human headers
 
     page = open_page("starlight")
-    assert "team override" in texts(page) and "$2.8" in texts(page)  # 14 s × $0.20
+    assert "team override" in texts(page)
+    assert {m.label: m.value for m in page.metric}["Quote"] == "$2.80"  # 14 s × $0.20
 
     at.text_input(key="rates:usd").set_value("-1")
     at.text_input(key="rates:reason").set_value("typo")
@@ -175,11 +195,54 @@ def test_ledger_shows_every_pair_and_the_error_per_model(data_dir):
     at = open_page("ledger")
     assert not at.exception, at.exception
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Quote/charge pairs"] == "10"
-    table = at.dataframe[0].value  # "Error per model", the first table
-    errors = dict(zip(table["model"], table["mean_abs_pct_error"], strict=True))
+    assert metrics["Mean abs. % error (10 measured pairs)"] == "5.00 %"  # (0 × 5 + 10 × 5) / 10
+    table = at.dataframe[0].value  # "Per model", the first table
+    errors = dict(zip(table["Model"], table["Mean abs. % error"], strict=True))
     assert errors["Topaz Starlight 2.5"] == pytest.approx(0.0)
     assert errors["Topaz Rhea"] == pytest.approx(10.0)  # |1.00 − 0.90| ÷ 1.00
+
+
+def test_ledger_figures_name_their_set_and_reconcile_with_the_tables(data_dir):
+    """Issue 10 item 3: two sandbox generations charged $2.9994 each, an LTX direct one with
+    a computed $1.81, and one still queued ($5.00 quoted). Charged ($7.81 = 2.9994 + 2.9994 +
+    1.81) and Quoted cover the same 3 generations and equal the column sums of the tables
+    under them; the day's row says $7.81 like the day's bar; the LTX charge reads as
+    computed, with a blank error (not "$0 | $0 | None")."""
+    spent(data_dir, "2.9994")
+    spent(data_dir, "2.9994", quote="2.5")
+    store = JobStore(data_dir / "jobs.sqlite3")
+    now = datetime.now(UTC)
+    store.insert(Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner=ME, owner_name="Ada",
+                     params={}, source={"label": "x.mp4"}, status="succeeded", target="sandbox",
+                     quote={"amount_usd": "1.81", "tier": "1080p", "provenance": "published"},
+                     charge_usd="1.81", charge_source="computed", created_at=now,
+                     submitted_at=now, completed_at=now + timedelta(seconds=96)))
+    store.insert(Job(model_id=catalog.RHEA, provider="oxen", owner=ME, params={},
+                     source={"label": "q.mp4"}, status="queued", target="sandbox",
+                     quote={"amount_usd": "5.00", "tier": "4k", "provenance": "proxy"},
+                     created_at=now))
+    at = open_page("ledger")
+    assert not at.exception, at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Generations"] == "4"
+    assert metrics["Charged (3 generations)"] == "$7.81"  # 7.8088
+    assert metrics["Quoted for those 3"] == "$7.31"  # 2.9994 + 2.5 + 1.81 = 7.3094
+    by_model, by_day = at.dataframe[0].value, at.dataframe[1].value
+    for table in (by_model, by_day):  # per model: $6.00 (5.9988) + $1.81; per day: $7.81
+        assert sum(D(v.strip("$")) for v in table["Charged"] if v) == D("7.81")
+        assert sum(table["Generations"]) == 4 and sum(table["With a charge"]) == 3
+        assert not [c for c in table.columns if "_" in c]
+        assert "None" not in table.astype(str).to_string()
+    assert list(by_day["Charged"]) == ["$7.81"]
+    ltx = by_model[by_model["Model"] == "LTX HDR (direct)"].iloc[0]
+    assert (ltx["Charged"], ltx["of which computed"], ltx["Measured pairs"]) == (
+        "$1.81", "$1.81", 0)
+    assert ltx["Mean abs. % error"] is None or pd.isna(ltx["Mean abs. % error"])
+    rows = at.dataframe[-1].value  # every generation
+    assert set(rows["Charge from"]) == {"sandbox", "computed (billing rule)", ""}
+    assert "None" not in rows.astype(str).to_string()
+    assert set(rows["Owner"]) == {"Ada", "(no name)"}  # never the key fingerprint
+    assert ME not in rows.astype(str).to_string()
 
 
 def test_budget_json_that_cannot_be_read_is_a_sentence_not_a_crash(data_dir):
@@ -193,13 +256,14 @@ def test_budget_json_that_cannot_be_read_is_a_sentence_not_a_crash(data_dir):
 def test_the_plan_is_saved_as_typed_and_shown_again(data_dir):
     at = open_page("forecast")
     at.button(key="forecast:addsample").click().run()
-    saved = next((data_dir / "plans").glob("*.csv"))
-    rows = forecast.read_plan_csv(saved)
+    saved, _when = JobStore(data_dir / "jobs.sqlite3").plans.get(ME)  # in the store
+    rows, problems = forecast.rows_from_records(saved)
+    assert not problems and not (data_dir / "plans").exists()
     assert [(r.clip, r.model_id, r.width, r.height, r.fps, r.duration_s) for r in rows] == [
         ("cockatoo.mp4", catalog.HYPERION, 1280, 720, 20.0, 14.0)]
     total = forecast.price_plan(rows).total_usd
     again = open_page("forecast")  # a new session: same plan, same total
-    assert {m.label: m.value for m in again.metric}["Plan total"] == f"${total}"
+    assert {m.label: m.value for m in again.metric}["Plan total"] == cents(total)
 
 
 def _add_sample_row(at, model_name: str) -> None:
@@ -225,9 +289,9 @@ def test_batch_submit_validates_every_row_then_confirms_the_total(data_dir, sand
     at.button(key="forecast:batchclose").click().run()
     at.multiselect(key="forecast:send").set_value([0]).run()
     at.button(key="forecast:batch").click().run()
-    total = forecast.price_plan(forecast.read_plan_csv(next((data_dir / "plans").glob("*.csv")))
-                                ).rows[0].amount_usd
-    assert f"Total: ${total}" in texts(at)  # the confirmation states the total first
+    saved, _when = JobStore(data_dir / "jobs.sqlite3").plans.get(ME)
+    total = forecast.price_plan(forecast.rows_from_records(saved)[0]).rows[0].amount_usd
+    assert f"Total: {cents(total)}" in texts(at)  # the confirmation states the total first
     assert store.list() == []
     at.button(key="forecast:batchgo").click().run()
     assert not at.exception, at.exception
@@ -256,10 +320,10 @@ def test_live_pricing_is_shown_beside_the_bundled_rate_and_used(data_dir, monkey
     at = open_page("rates")
     assert not at.exception, at.exception
     table = at.dataframe[0].value
-    row = table[(table["model"] == "Topaz Starlight 2.5") & (table["tier"] == "4k")].iloc[0]
-    assert (row["provenance"], row["usd"], row["bundled_usd"], row["live_usd"]) == (
-        "live", "0.16", "0.1494", "0.16")
-    assert bool(row["live_differs"]) is True
+    row = table[(table["Model"] == "Topaz Starlight 2.5") & (table["Tier"] == "4k")].iloc[0]
+    assert (row["From"], row["Rate"], row["Bundled"], row["Live"]) == (
+        "live", "$0.16", "$0.1494", "$0.16")
+    assert bool(row["Live ≠ bundled"]) is True
     assert "kept for 600 s" in texts(at)
     fetched = len(calls)
     at.run()
@@ -287,10 +351,111 @@ def test_every_quote_on_every_page_names_its_provenance(data_dir, page):
         assert "Source:" in shown
         return
     tables = [t.value for t in at.dataframe]
-    column = {"generations": "Quote from", "forecast": "provenance", "ledger": "quote_provenance",
-              "rates": "provenance"}[page]
+    column = {"generations": "Quote from", "forecast": "provenance", "ledger": "Quote from",
+              "rates": "From"}[page]
     quoted = [t for t in tables if column in t.columns]
     assert quoted, [list(t.columns) for t in tables]
     for table in quoted:
         values = set(table[column].dropna())
         assert values and values <= PROVENANCES, values
+
+
+def test_sandbox_charges_say_sandbox_in_the_generations_table(data_dir):
+    """Issue 10 item 10: a generation that ran on the sandbox says "Charge from: sandbox"
+    (it said "Oxen"); one whose charge was computed says so."""
+    spent(data_dir, "2.0916")  # a sandbox Oxen run, stored before charge_source existed
+    store = JobStore(data_dir / "jobs.sqlite3")
+    now = datetime.now(UTC)
+    store.insert(Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner=ME, params={},
+                     source={"label": "l.mp4"}, status="succeeded", target="sandbox",
+                     quote={"amount_usd": "1.81", "provenance": "published"},
+                     charge_usd="1.81", charge_source="computed", created_at=now))
+    at = open_page("generations")
+    assert not at.exception, at.exception
+    [table] = [d.value for d in at.dataframe if "Charge from" in d.value.columns]
+    assert sorted(table["Charge from"]) == ["computed (billing rule) · sandbox", "sandbox"]
+    assert sorted(table["Charge (USD)"]) == ["$1.81", "$2.0916"]  # every digit per generation
+
+
+def test_cancel_asks_first_and_says_what_the_provider_bills(data_dir, monkeypatch):
+    """Issue 10 item 9: Cancel does nothing on the first click; it asks, saying that Oxen
+    does not document whether a cancelled generation is billed (oxen.md §8). "Keep it
+    running" sends nothing; "Yes, cancel it" sends the one cancel."""
+    from studio.service import Studio
+
+    calls: list[str] = []
+    monkeypatch.setattr(Studio, "cancel", lambda self, job: calls.append(job.id) or job)
+    # No tracker: the made-up generation must stay in flight while the test clicks.
+    monkeypatch.setattr(Studio, "start_background", lambda self: self)
+    store = JobStore(data_dir / "jobs.sqlite3")
+    job = store.insert(Job(model_id=catalog.STARLIGHT, provider="oxen", owner=ME, params={},
+                           source={"label": "c.mp4"}, status="processing", remote_id="gen-1",
+                           target="sandbox", next_poll_at=time.time() + 3600,
+                           quote={"amount_usd": "2.0916", "provenance": "published"}))
+    at = open_page("generations")
+    assert "not document whether" not in texts(at)
+    at.button(key=f"generations:detail:cancel:{job.id}").click().run()
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Cancel this generation? Oxen does not document whether a cancelled generation " \
+           "is billed (oxen.md §8): the work done so far may still be charged (quoted at " \
+           "$2.09)." in shown
+    assert calls == []
+    at.button(key=f"generations:detail:cancel-no:{job.id}").click().run()
+    assert calls == [] and "not document whether" not in texts(at)
+    at.button(key=f"generations:detail:cancel:{job.id}").click().run()
+    at.button(key=f"generations:detail:cancel-yes:{job.id}").click().run()
+    assert not at.exception, at.exception
+    assert calls == [job.id]
+
+
+def test_the_ledger_reads_like_a_report_not_internals(data_dir):
+    """Issue 10 item 12: human headers, blanks not "None", turnaround "1 min 36 s" (not
+    "96.0"), owners by display name — the key fingerprint only in a tooltip."""
+    store = JobStore(data_dir / "jobs.sqlite3")
+    now = datetime.now(UTC)
+    for i in range(3):  # three finished Rhea 4k runs of 96 s: a turnaround median
+        store.insert(Job(model_id=catalog.RHEA, provider="oxen", owner=ME, owner_name="Grace",
+                         params={}, source={"label": f"{i}.mp4"}, status="succeeded",
+                         target="sandbox", quote={"amount_usd": "0.70", "tier": "4k",
+                                                  "provenance": "proxy"},
+                         clip={"duration_s": 14.0}, charge_usd="0.70", created_at=now,
+                         submitted_at=now, completed_at=now + timedelta(seconds=96)))
+    at = open_page("ledger")
+    assert not at.exception, at.exception
+    turnaround = next(d.value for d in at.dataframe if "Median turnaround" in d.value.columns)
+    assert list(turnaround["Median turnaround"]) == ["1 min 36 s"]
+    for table in (d.value for d in at.dataframe):
+        assert not [c for c in table.columns if "_" in c], list(table.columns)
+        assert "None" not in table.astype(str).to_string()
+    owners = [m.value for m in at.markdown if "Grace" in str(m.value)]
+    assert owners and f'title="key fingerprint {ME}"' in owners[0]
+    assert f">{ME}<" not in owners[0] and "| Grace" not in owners[0].replace(">Grace<", "")
+
+
+def test_same_plan_every_model_never_contradicts_itself(data_dir):
+    """Issue 10 item 2, on the page: for the twenty-clip plan, at every target the upscaling
+    job names Rhea as the cheapest that meets it (never "No model can take the upscaling
+    rows" beside bars), and the HDR job is named only where a model meets the target."""
+    at = open_page("forecast")
+    at.file_uploader(key="forecast:csv").upload("twenty_clips.csv", TWENTY.read_bytes(),
+                                                 "text/csv")
+    at.run()
+    at.button(key="forecast:import").click().run()
+    at.segmented_control(key="forecast:chart").set_value("Same plan, every model").run()
+    for target, hdr in (("720p", "Topaz Hyperion HDR"), ("1080p", None), ("2k", None),
+                        ("4k", None)):
+        at.segmented_control(key="forecast:target").set_value(target).run()
+        assert not at.exception, at.exception
+        successes = [s.value for s in at.success]
+        infos = [i.value for i in at.info]
+        assert any(s.startswith(f"Upscaling: the cheapest model that meets {target} is "
+                                "**Topaz Rhea**") for s in successes), successes
+        assert not [i for i in infos if i.startswith("Upscaling")], infos
+        if hdr:
+            assert any(s.startswith(f"SDR → HDR: the cheapest model that meets {target} is "
+                                    f"**{hdr}**") for s in successes), successes
+        else:
+            assert any(i.startswith(f"SDR → HDR: no model takes every row of this job to "
+                                    f"{target}") for i in infos), infos
+            assert not [s for s in successes if s.startswith("SDR → HDR")]

@@ -22,7 +22,6 @@ from components import links
 from components.filters import JobQuery, filter_jobs, job_cost, load_jobs
 from components.job_actions import retry_source, zip_opener
 from components.request_form import NOT_SET, widget_values
-from components.submission import has_parent_link
 from studio import catalog, presets
 from studio.config import Settings
 from studio.jobs import Job, JobStore
@@ -300,7 +299,7 @@ def test_retry_shows_a_quote_and_submits_a_linked_generation(data_dir, realshort
     assert new.owner_name == "Ada"
     assert store.get(old.id).status == "failed"  # the old row is left as it was
     assert not any(b.key == "generations:retry:confirm" for b in at.button)  # dialog closed
-    assert has_parent_link() and new.parent_id == old.id
+    assert new.parent_id == old.id  # written by the core with the row, before the send
     assert "retry of" in texts(at)  # the new generation is shown, with its lineage
 
 
