@@ -59,4 +59,5 @@ def seed_jobs(store, rows: int, *, statuses: tuple[str, ...], owners: int = 1,
             if ok else {},
             error="bench" if status == "failed" else None, next_poll_at=float(i),
         ))
-    store.insert_many(jobs)
+    for i in range(0, len(jobs), 1000):
+        store.insert_many(jobs[i:i + 1000])

@@ -19,6 +19,8 @@ budget caps, rate overrides and their audit, presets, plans), reached through th
 from __future__ import annotations
 
 import builtins
+import functools
+import json
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,7 +33,7 @@ from typing import Any
 from sqlalchemy import (
     Text,
     and_,
-    case,
+    bindparam,
     cast,
     create_engine,
     event,
@@ -48,6 +50,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.sql import ColumnElement, Select
+from sqlalchemy.types import TypeDecorator
 
 from studio.store.schema import (
     PG_MIGRATION_LOCK,
@@ -66,6 +69,7 @@ from studio.store.types import (
     ChargeSource,
     Money,
     Status,
+    UtcDateTime,
     usd_amount,
 )
 
@@ -135,6 +139,12 @@ class Job:
     charge_source: ChargeSource | None = None
 
     def __post_init__(self) -> None:
+        if self.result_urls is None:  # stored NULL reads as "no artifacts"
+            object.__setattr__(self, "result_urls", {})
+        if self.result_files is None:
+            object.__setattr__(self, "result_files", {})
+        if self.attempts is None:
+            object.__setattr__(self, "attempts", 0)
         if type(self.status) is not Status:
             object.__setattr__(self, "status", Status(self.status))
         if self.charge_usd is not None and type(self.charge_usd) is not Decimal:
@@ -167,20 +177,32 @@ class Job:
 
 
 _FIELDS = tuple(f.name for f in fields(Job))
-_DICT_FIELDS = ("result_urls", "result_files")  # never None on a Job: {} when empty
-# Row position → Job field, for rows from select(jobs_table) (columns in table order).
-_ROW_FIELDS = tuple(c.name for c in jobs_table.columns)
 _FIELD_SET = frozenset(_FIELDS)
+_JSON_FIELDS = frozenset(("params", "source", "clip", "quote", "result_urls", "result_files"))
+_json_decode = json.JSONDecoder().decode  # json.loads minus its per-call checks: list() is hot
+
+
+class _JsonRead(TypeDecorator[Any]):
+    """Reads a JSON column fast: SQLite hands back text (decoded here, ``"{}"`` without the
+    decoder), psycopg an already-decoded value (passed through)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if type(value) is not str:
+            return value
+        return {} if value == "{}" else _json_decode(value)
+
+
+# What reads select: the Job fields in Job order (so a row is Job(*row)), JSON columns read
+# through _JsonRead.
+_READ_COLUMNS = tuple(type_coerce(jobs_table.c[name], _JsonRead()).label(name)
+                      if name in _JSON_FIELDS else jobs_table.c[name] for name in _FIELDS)
 
 
 def _row_to_job(row: Sequence[Any]) -> Job:
-    values = {name: value for name, value in zip(_ROW_FIELDS, row, strict=True)
-              if name in _FIELD_SET}
-    for name in _DICT_FIELDS:
-        if values[name] is None:
-            values[name] = {}
-    values["attempts"] = values["attempts"] or 0
-    return Job(**values)
+    return Job(*row)
 
 
 _TIME_FIELDS = ("created_at", "updated_at", "submitted_at", "started_at", "completed_at")
@@ -296,24 +318,46 @@ class SpendSums:
     in_flight: Decimal = Decimal(0)
 
 
-def _money_sum(expr: ColumnElement[Any]) -> ColumnElement[Any]:
-    return type_coerce(func.coalesce(func.sum(expr), 0), Money())
+def _money_sum(expr: ColumnElement[Any], where: ColumnElement[Any] | None) -> ColumnElement[Any]:
+    total = func.sum(expr) if where is None else func.sum(expr).filter(where)
+    return type_coerce(func.coalesce(total, 0), Money())
 
 
 def _spend_columns(where: ColumnElement[Any] | None = None) -> list[ColumnElement[Any]]:
     """charged, pending, in_flight sums (the rule of :mod:`studio.budget`) over the rows
-    matching ``where`` (all rows when ``None``)."""
+    matching ``where`` (all rows when ``None``). ``SUM … FILTER (WHERE …)`` (SQLite ≥ 3.30,
+    PostgreSQL) rather than ``CASE`` per row: a third less work per row."""
     t = jobs_table
-    has = t.c.charge_usd.is_not(None)
-    cond = (lambda c: c) if where is None else (lambda c: and_(where, c))
-    zero = literal(0)
+    unpriced = t.c.charge_usd.is_(None)
+
+    def both(cond: ColumnElement[Any]) -> ColumnElement[Any]:
+        return cond if where is None else and_(where, cond)
+
     return [
-        _money_sum(case((cond(has), t.c.charge_usd), else_=zero)),
-        _money_sum(case((cond(and_(~has, t.c.status == str(Status.SUCCEEDED))),
-                         func.coalesce(t.c.quote_usd, 0)), else_=zero)),
-        _money_sum(case((cond(and_(~has, t.c.status.in_([str(s) for s in SPEND_IN_FLIGHT]))),
-                         func.coalesce(t.c.quote_usd, 0)), else_=zero)),
+        _money_sum(t.c.charge_usd, where),  # SUM skips NULL: every known charge
+        _money_sum(t.c.quote_usd, both(and_(unpriced, t.c.status == str(Status.SUCCEEDED)))),
+        _money_sum(t.c.quote_usd, both(and_(
+            unpriced, t.c.status.in_([str(s) for s in SPEND_IN_FLIGHT])))),
     ]
+
+
+@functools.cache
+def _spend_statement(with_owner: bool, providers: tuple[str, ...] | None) -> Select[Any]:
+    """The spend aggregate, built once per shape (building it costs more than running it on
+    10,000 rows); values come as bind parameters ``start``, ``end``, ``owner``,
+    ``provider_i``/``target_i``."""
+    t = jobs_table
+    where: list[ColumnElement[Any]] = [
+        t.c.created_at >= bindparam("start", type_=UtcDateTime()),
+        t.c.created_at < bindparam("end", type_=UtcDateTime())]
+    if providers is not None:
+        where.append(or_(*(and_(t.c.provider == bindparam(f"provider_{i}"),
+                                t.c.target == bindparam(f"target_{i}"))
+                           for i in range(len(providers)))) if providers else literal(False))
+    columns = _spend_columns()
+    if with_owner:
+        columns += _spend_columns(t.c.owner == bindparam("owner"))
+    return select(*columns).where(*where)
 
 
 class Exclusive:
@@ -468,7 +512,7 @@ class JobStore:
         changes.setdefault("updated_at", utcnow())
         t = jobs_table
         stmt = (update(t).where(t.c.id == job_id).values(_change_values(changes))
-                .returning(*t.c))
+                .returning(*_READ_COLUMNS))
         with self._write() as conn:
             row = conn.execute(stmt).first()
         if row is None:
@@ -510,7 +554,7 @@ class JobStore:
             .cte("picked")
         )
         stmt = (update(t).where(t.c.id.in_(select(picked.c.id)), free)
-                .values(lease_owner=worker_id, lease_until=now + lease_s).returning(*t.c))
+                .values(lease_owner=worker_id, lease_until=now + lease_s).returning(*_READ_COLUMNS))
         with self._write() as conn:
             rows = conn.execute(stmt).all()
         return sorted((_row_to_job(r) for r in rows), key=lambda j: (j.next_poll_at, j.id))
@@ -525,7 +569,7 @@ class JobStore:
         t = jobs_table
         stmt = (update(t)
                 .where(t.c.id == job_id, or_(t.c.lease_until.is_(None), t.c.lease_until <= now))
-                .values(lease_owner=worker_id, lease_until=now + lease_s).returning(*t.c))
+                .values(lease_owner=worker_id, lease_until=now + lease_s).returning(*_READ_COLUMNS))
         with self._write() as conn:
             row = conn.execute(stmt).first()
             if row is None and conn.execute(
@@ -546,7 +590,7 @@ class JobStore:
     def get(self, job_id: str) -> Job:
         """The row ``job_id``; raises ``KeyError`` when absent."""
         with self._read() as conn:
-            row = conn.execute(select(jobs_table).where(jobs_table.c.id == job_id)).first()
+            row = conn.execute(select(*_READ_COLUMNS).where(jobs_table.c.id == job_id)).first()
         if row is None:
             raise KeyError(job_id)
         return _row_to_job(row)
@@ -563,7 +607,8 @@ class JobStore:
         """Rows newest first, optionally filtered by model, owner, statuses and
         ``created_at >= since`` (an aware datetime; uses the created_at index)."""
         t = jobs_table
-        stmt = _filtered(select(t), owner=owner, model_id=model_id, statuses=statuses)
+        stmt = _filtered(select(*_READ_COLUMNS), owner=owner, model_id=model_id,
+                         statuses=statuses)
         if since is not None:
             stmt = stmt.where(t.c.created_at >= since)
         stmt = stmt.order_by(t.c.created_at.desc())
@@ -600,20 +645,17 @@ class JobStore:
         ``None`` counts every row. ``conn`` runs the query inside a transaction (see
         :meth:`exclusive`).
         """
-        t = jobs_table
-        where = [t.c.created_at >= start, t.c.created_at < end]
-        if targets is not None:
-            where.append(or_(*(and_(t.c.provider == p, t.c.target == tg)
-                               for p, tg in targets.items())) if targets else literal(False))
-        columns = _spend_columns()
-        if owner is not None:
-            columns += _spend_columns(t.c.owner == owner)
-        stmt = select(*columns).where(*where)
+        providers = None if targets is None else tuple(sorted(targets))
+        stmt = _spend_statement(owner is not None, providers)
+        params: dict[str, Any] = {"start": start, "end": end, "owner": owner}
+        for i, provider in enumerate(providers or ()):
+            params[f"provider_{i}"] = provider
+            params[f"target_{i}"] = (targets or {})[provider]
         if conn is None:
             with self._read() as own:
-                row = own.execute(stmt).one()
+                row = own.execute(stmt, params).one()
         else:
-            row = conn.execute(stmt).one()
+            row = conn.execute(stmt, params).one()
         team = SpendSums(*(Decimal(v) for v in row[:3]))
         mine = SpendSums(*(Decimal(v) for v in row[3:6])) if owner is not None else None
         return team, mine
@@ -640,7 +682,8 @@ class JobStore:
         if sort not in SEARCH_SORTS:
             raise ValueError(f"cannot sort by {sort!r}; one of {', '.join(SEARCH_SORTS)}")
         t = jobs_table
-        stmt = _filtered(select(t), owner=owner, model_id=model_id, statuses=statuses)
+        stmt = _filtered(select(*_READ_COLUMNS), owner=owner, model_id=model_id,
+                         statuses=statuses)
         words = (text or "").lower().split()
         if words:
             label = t.c.source["label"].as_string()
@@ -675,7 +718,7 @@ class JobStore:
         """In-flight rows with a provider id whose next poll time has come (oldest first).
         Read-only: leases are ignored (see :meth:`claim_due`)."""
         t = jobs_table
-        stmt = (select(t).where(t.c.status.in_([str(s) for s in POLLED_STATUSES]),
+        stmt = (select(*_READ_COLUMNS).where(t.c.status.in_([str(s) for s in POLLED_STATUSES]),
                                 t.c.remote_id.is_not(None), t.c.next_poll_at <= now)
                 .order_by(t.c.next_poll_at))
         with self._read() as conn:
@@ -686,7 +729,7 @@ class JobStore:
         """Succeeded rows whose results are not downloaded yet."""
         t = jobs_table
         files, urls = cast(t.c.result_files, Text), cast(t.c.result_urls, Text)
-        stmt = select(t).where(
+        stmt = select(*_READ_COLUMNS).where(
             t.c.status == str(Status.SUCCEEDED),
             or_(t.c.result_files.is_(None), files == "{}"),
             t.c.result_urls.is_not(None), urls != "{}",

@@ -294,6 +294,10 @@ def charge_source_for(provider: Any, target: Any, has_charge: bool) -> str | Non
 
 _V3_INDEXES = (
     "CREATE INDEX jobs_created ON jobs(created_at)",
+    # Covers the budget's spend aggregate (JobStore.spend): the period's rows are read from
+    # the index alone, never from the wide table rows.
+    "CREATE INDEX jobs_spend ON jobs(created_at, provider, target, owner, status, charge_usd, "
+    "quote_usd)",
     "CREATE INDEX jobs_model ON jobs(model_id, created_at)",
     "CREATE INDEX jobs_due ON jobs(status, next_poll_at)",
     "CREATE INDEX jobs_owner ON jobs(owner, created_at)",
