@@ -4,10 +4,10 @@ No Streamlit here, so every rule is unit-testable. "Mine" means rows whose ``own
 the fingerprint of this process's API key (:meth:`studio.config.Settings.owner`), never the
 key itself; "Team" means every row in the store.
 
-:func:`load_jobs` asks the store: ``JobStore.search`` does the filtering, ordering and
-limit in SQL; :func:`filter_jobs` is the same rule in Python (the fallback for a store
-without ``search``, and the finishing step for the cost orders, which SQL cannot sort by
-because a generation's cost is its charge or else its quote).
+:func:`load_jobs` asks the store: ``JobStore.search`` does the filtering, ordering (cost
+included: the charge, else the quote, a SQL expression over typed money columns) and limit
+in SQL; :func:`filter_jobs` is the same rule in Python (the fallback for a store without
+``search``).
 """
 
 from __future__ import annotations
@@ -103,9 +103,9 @@ def load_jobs(store: Any, query: JobQuery, *, me: str, limit: int | None = None,
               scan_limit: int = 5000) -> list[Job]:
     """The rows of ``store`` matching ``query`` (at most ``limit``), in its order.
 
-    ``store`` is a :class:`studio.jobs.JobStore`. With ``JobStore.search`` everything but
-    the cost order runs in SQL (same text rule as :func:`matches`); the cost orders, and
-    stores without ``search``, take the ``scan_limit`` newest matching rows and finish here.
+    ``store`` is a :class:`studio.store.JobStore`. With ``JobStore.search`` everything runs
+    in SQL (same text rule as :func:`matches`, cost = charge else quote, ties newest first);
+    stores without ``search`` take the ``scan_limit`` newest matching rows and finish here.
     """
     owner = me if query.scope == "mine" else None
     statuses = list(query.statuses) or None
@@ -113,12 +113,10 @@ def load_jobs(store: Any, query: JobQuery, *, me: str, limit: int | None = None,
     search = getattr(store, "search", None)
     if callable(search):
         rows = search(owner=owner, text=query.text.strip() or None, statuses=statuses,
-                      model_id=query.model_id, sort="created_at",
-                      descending=query.sort != "oldest",
-                      limit=scan_limit if by_cost or not limit else limit)
-        out = sort_jobs(rows, query.sort) if by_cost else list(rows)
-    else:
-        rows = store.list(owner=owner, statuses=statuses, model_id=query.model_id,
-                          limit=scan_limit)
-        out = filter_jobs(rows, query, me=me)
+                      model_id=query.model_id, sort="cost" if by_cost else "created_at",
+                      descending=query.sort not in ("oldest", "cost_asc"), limit=limit)
+        return list(rows)
+    rows = store.list(owner=owner, statuses=statuses, model_id=query.model_id,
+                      limit=scan_limit)
+    out = filter_jobs(rows, query, me=me)
     return out[:limit] if limit else out
