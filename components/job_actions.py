@@ -26,8 +26,9 @@ from studio import catalog, manifest
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.service import Source, Studio
+from studio.store import Status
 
-RETRYABLE = ("failed", "cancelled", "unknown", "expired")
+RETRYABLE = (Status.FAILED, Status.CANCELLED, Status.UNKNOWN, Status.EXPIRED)
 MAX_ZIP_DOWNLOAD = 300 * 1024 * 1024  # larger selections are written to the data folder
 
 
@@ -84,7 +85,7 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
     old = job.remote_id or job.id[:8]
     st.markdown(f"Send **{spec.display_name}** again on *{source.label}* with the same "
                 f"parameters. This is a **new, paid** generation, linked to `{old}`.")
-    if job.status == "unknown":
+    if job.status == Status.UNKNOWN:
         st.warning("The original request may have reached the provider. Check the provider's "
                    "history first, or you may pay for it twice.")
     try:

@@ -29,13 +29,14 @@ from studio.errors import StudioError
 from studio.jobs import Job
 from studio.money import exact
 from studio.service import Studio, source_preview
+from studio.store import Status
 
 STATUS_ICON = {
-    "submitting": ":blue-badge[submitting]", "waiting": ":gray-badge[waiting]",
-    "queued": ":gray-badge[queued]",
-    "processing": ":blue-badge[processing]", "succeeded": ":green-badge[succeeded]",
-    "failed": ":red-badge[failed]", "cancelled": ":orange-badge[cancelled]",
-    "expired": ":gray-badge[expired]", "unknown": ":violet-badge[unknown]",
+    Status.SUBMITTING: ":blue-badge[submitting]", Status.WAITING: ":gray-badge[waiting]",
+    Status.QUEUED: ":gray-badge[queued]",
+    Status.PROCESSING: ":blue-badge[processing]", Status.SUCCEEDED: ":green-badge[succeeded]",
+    Status.FAILED: ":red-badge[failed]", Status.CANCELLED: ":orange-badge[cancelled]",
+    Status.EXPIRED: ":gray-badge[expired]", Status.UNKNOWN: ":violet-badge[unknown]",
 }
 REFRESH_S = 2.0
 MAX_INLINE_DOWNLOAD = 300 * 1024 * 1024
@@ -71,7 +72,7 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
 
 
 def _needs_attention(studio: Studio, jobs: list[Job]) -> bool:
-    return any(j.is_active or (j.status == "succeeded" and not j.result_files) for j in jobs) \
+    return any(j.is_active or (j.status == Status.SUCCEEDED and not j.result_files) for j in jobs) \
         or bool(studio.tracker.activity)
 
 
@@ -82,7 +83,8 @@ def _toast_transitions(jobs: list[Job]) -> None:
         if before is not None and before != j.status and j.is_terminal:
             spec = catalog.MODELS.get(j.model_id)
             name = spec.short_name if spec else j.model_id
-            icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⛔"}.get(j.status, "⌛")
+            icon = {Status.SUCCEEDED: "✅", Status.FAILED: "❌",
+                    Status.CANCELLED: "⛔"}.get(j.status, "⌛")
             st.toast(f"{name}: generation {j.status}", icon=icon)
         seen[j.id] = j.status
 
@@ -171,9 +173,9 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     lineage = parent_label(studio, job)
     if lineage:
         st.caption(f"↩︎ {lineage}")
-    if job.status == "failed" and job.error:
+    if job.status == Status.FAILED and job.error:
         st.error(job.error)
-    elif job.status == "unknown":
+    elif job.status == Status.UNKNOWN:
         st.warning(job.error or "The outcome of this request is unknown.")
     elif job.error:
         st.warning(job.error)
@@ -192,7 +194,7 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         _render_cancel_confirmation(studio, job, key=key)
     elif session.cancel_asked(job.id):
         session.set_cancel_asked(job.id, False)  # it finished meanwhile: nothing to cancel
-    if job.status == "succeeded":
+    if job.status == Status.SUCCEEDED:
         render_player(studio, job, key=key)
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,

@@ -37,6 +37,7 @@ from studio.money import cents, exact
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 from studio.service import live_model as fetch_live_model
+from studio.store import Status
 
 SANDBOX_PORT = 8765
 
@@ -279,8 +280,8 @@ def _unsettled(studio: Studio) -> int:
     """In-flight rows, undownloaded results, and lost-answer Oxen rows that have not yet had
     ``RECONCILE_TRIES`` chances to be matched (about a minute)."""
     store = studio.store
-    waiting = store.list(statuses=["waiting", "submitting", "queued", "processing"])
-    unknown = [j for j in store.list(statuses=["unknown"]) if j.provider == "oxen"
+    waiting = store.list(statuses=[Status.WAITING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING])
+    unknown = [j for j in store.list(statuses=[Status.UNKNOWN]) if j.provider == "oxen"
                and studio.tracker.reconcile_attempts.get(j.id, 0) < RECONCILE_TRIES]
     return len(waiting) + len(store.needing_download()) + len(unknown)
 
@@ -306,7 +307,7 @@ def _follow(studio: Studio, *, interval: float, until_done: bool) -> int:
         for j in studio.store.list():
             if seen.get(j.id) != j.status:
                 print(f"{j.id[:8]} {j.model_id} → {j.status}"
-                      + (f": {j.error}" if j.error and j.status in ("failed", "unknown") else ""))
+                      + (f": {j.error}" if j.error and j.status in (Status.FAILED, Status.UNKNOWN) else ""))
                 seen[j.id] = j.status
         if until_done and not _unsettled(studio):
             break

@@ -58,14 +58,23 @@ def restore_cell(text: str) -> str:
     return text
 
 
+def _breaks_lines(cells: Iterable[Any]) -> bool:
+    return any(isinstance(v, str) and ("\r" in v or "\n" in v) for v in cells)
+
+
 class SafeWriter:
-    """``csv.writer`` whose rows go through :func:`safe_cell`."""
+    """``csv.writer`` whose rows go through :func:`safe_cell`. A row with a carriage return
+    or line feed inside a cell is written with every field quoted: the csv module quotes
+    only the characters of its own ``lineterminator``, so with ``"\n"`` a lone ``"\r"``
+    would end the row early and start the next one with whatever follows it — a formula."""
 
     def __init__(self, fh: Any, **kwargs: Any):
         self._w = csv.writer(fh, **kwargs)
+        self._quoted = csv.writer(fh, **{**kwargs, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, row: Iterable[Any]) -> Any:
-        return self._w.writerow([safe_cell(v) for v in row])
+        cells = [safe_cell(v) for v in row]
+        return (self._quoted if _breaks_lines(cells) else self._w).writerow(cells)
 
     def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
         for row in rows:
@@ -73,10 +82,18 @@ class SafeWriter:
 
 
 class SafeDictWriter(csv.DictWriter):
-    """``csv.DictWriter`` whose values go through :func:`safe_cell`."""
+    """``csv.DictWriter`` whose values go through :func:`safe_cell` (rows with a line break
+    in a cell fully quoted, as :class:`SafeWriter`)."""
+
+    def __init__(self, f: Any, fieldnames: Any, **kwargs: Any):
+        super().__init__(f, fieldnames, **kwargs)
+        self._quoted = csv.DictWriter(f, fieldnames, **{**kwargs, "quoting": csv.QUOTE_ALL})
 
     def writerow(self, rowdict: Mapping[str, Any]) -> Any:
-        return super().writerow({k: safe_cell(v) for k, v in rowdict.items()})
+        cells = {k: safe_cell(v) for k, v in rowdict.items()}
+        if _breaks_lines(cells.values()):
+            return self._quoted.writerow(cells)
+        return super().writerow(cells)
 
     def writerows(self, rowdicts: Iterable[Mapping[str, Any]]) -> None:
         for row in rowdicts:

@@ -35,7 +35,8 @@ class _Verdict(Protocol):
     """What :class:`BudgetExceededError` needs of a :class:`studio.budget.BudgetVerdict`
     (typed structurally, so this module imports nothing but :mod:`studio.money`)."""
 
-    message: str
+    @property
+    def message(self) -> str: ...
 
 
 def shown_value(value: object) -> str:

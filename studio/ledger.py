@@ -42,7 +42,7 @@ from typing import Any
 import pandas as pd
 
 from studio.jobs import Job
-from studio.store import ChargeSource
+from studio.store import ChargeSource, Status
 from studio.store.schema import charge_source_for
 
 GENERATION_COLUMNS = ["job_id", "model_id", "owner", "owner_name", "created_at", "day", "status",
@@ -254,7 +254,7 @@ def wall_time_s(job: Job) -> float | None:
     """Seconds from submit (our clock) to completion (the provider's), for a succeeded
     generation with both times; ``None`` otherwise. Clamped at 0: the two clocks differ a
     little, and Oxen reports whole seconds."""
-    if job.status != "succeeded" or job.submitted_at is None or job.completed_at is None:
+    if job.status != Status.SUCCEEDED or job.submitted_at is None or job.completed_at is None:
         return None
     return max(0.0, (job.completed_at - job.submitted_at).total_seconds())
 

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit, urlunsplit
 from studio.checksums import file_sha256
 from studio.csvsafe import SafeDictWriter
 from studio.jobs import Job
+from studio.store import Status
 
 COLUMNS: tuple[str, ...] = (
     "job_id", "generation_id", "model", "parameters", "source_label", "source_url",
@@ -160,7 +161,7 @@ def write_zip(jobs: Sequence[Job], out_dir: Path, *, now: datetime | None = None
             for job in jobs:
                 entries = result_files(job)
                 if not entries:
-                    if job.status == "succeeded":
+                    if job.status == Status.SUCCEEDED:
                         missing.append(job.id)
                     rows.append(manifest_row(job))
                     continue

@@ -54,6 +54,7 @@ from studio.money import cents
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient, require_namespace
 from studio.ratebook import RateBook
+from studio.store import Status
 from studio.tracker import Activity, Tracker, next_poll_delay
 
 Progress = Callable[[str, float | None], None]  # (what is happening, fraction 0..1 or None)
@@ -567,7 +568,7 @@ class Studio:
         if busy:
             # LTX runs at most 2 generations per key (ltx.md §6): wait client-side instead of
             # collecting a 429; the tracker sends it when a slot frees.
-            waiting = self.store.update(jobs[0].id, status="waiting")
+            waiting = self.store.update(jobs[0].id, status=Status.WAITING)
             self.tracker.wake()
             return [waiting], None
         if progress:
@@ -589,10 +590,10 @@ class Studio:
         t = time.time()
         for job, (remote_id, _status) in zip(jobs, ids, strict=False):
             out.append(self.store.update(
-                job.id, remote_id=remote_id, status="queued", submitted_at=utcnow(),
+                job.id, remote_id=remote_id, status=Status.QUEUED, submitted_at=utcnow(),
                 next_poll_at=t + next_poll_delay(0)))
         for extra in jobs[len(ids):]:  # fewer ids than asked for: say so, lose nothing
-            out.append(self.store.update(extra.id, status="failed",
+            out.append(self.store.update(extra.id, status=Status.FAILED,
                                          error="The provider returned fewer generations than requested."))
         self.tracker.wake()
         return out, None
@@ -600,7 +601,8 @@ class Studio:
     def _ltx_in_flight(self) -> int:
         """This key's LTX generations being submitted or running on the current target."""
         owner, target = self.settings.owner(), self.target("ltx")
-        return sum(1 for j in self.store.list(statuses=["submitting", "queued", "processing"])
+        return sum(1 for j in self.store.list(
+                   statuses=[Status.SUBMITTING, Status.QUEUED, Status.PROCESSING])
                    if j.provider == "ltx" and j.owner == owner and j.target == target)
 
     def submit_waiting(self) -> int:
@@ -611,7 +613,7 @@ class Studio:
         ``unknown``. Returns how many were sent.
         """
         owner, target = self.settings.owner(), self.target("ltx")
-        waiting = [j for j in self.store.list(statuses=["waiting"])
+        waiting = [j for j in self.store.list(statuses=[Status.WAITING])
                    if j.provider == "ltx" and j.owner == owner and j.target == target]
         sent = 0
         for job in sorted(waiting, key=lambda j: j.created_at):
@@ -619,33 +621,35 @@ class Studio:
                 break
             worker = self.tracker.worker_id
             claimed = self.store.claim(job.id, worker, time.time(), lease_s=120)
-            if claimed is None or claimed.status != "waiting":
+            if claimed is None or claimed.status != Status.WAITING:
                 continue  # another process is sending it (a double send is a double charge)
-            self.store.update(job.id, status="submitting", lease_owner=None, lease_until=None)
+            self.store.update(job.id, status=Status.SUBMITTING, lease_owner=None,
+                              lease_until=None)
             body = self.build_body(job.model_id, job.params, job.source["url"])
             try:
                 ltx_job = self.ltx().submit_hdr(
                     job.source["url"], output_colorspace=body.get("output_colorspace"))
             except RateLimitedError as exc:
-                self.store.update(job.id, status="waiting")
+                self.store.update(job.id, status=Status.WAITING)
                 if exc.kind == "concurrency":
                     break
                 continue
             except StudioError as exc:
                 self._mark_all([job], exc)
                 continue
-            self.store.update(job.id, remote_id=ltx_job.id, status="queued",
+            self.store.update(job.id, remote_id=ltx_job.id, status=Status.QUEUED,
                               submitted_at=utcnow(), next_poll_at=time.time() + next_poll_delay(0))
             sent += 1
         return sent
 
     def _run_sync(self, job: Job, body: Mapping[str, Any]) -> Job:
         started = utcnow()
-        self.store.update(job.id, status="processing", submitted_at=started, started_at=started)
+        self.store.update(job.id, status=Status.PROCESSING, submitted_at=started,
+                          started_at=started)
         urls = self.oxen().generate(job.model_id, {k: v for k, v in body.items() if k != "model"})
         from studio.providers.oxen import collect_artifacts
 
-        job = self.store.update(job.id, status="succeeded", completed_at=utcnow(),
+        job = self.store.update(job.id, status=Status.SUCCEEDED, completed_at=utcnow(),
                                 result_urls=collect_artifacts(urls))
         self.tracker.wake()
         return job
@@ -654,11 +658,11 @@ class Studio:
         maybe_sent = isinstance(exc, NetworkError) and exc.maybe_sent
         for job in jobs:
             if maybe_sent:
-                self.store.update(job.id, status="unknown", error=(
+                self.store.update(job.id, status=Status.UNKNOWN, error=(
                     f"{exc} The request may have reached the provider, so it was not resent: "
                     "check the provider's history before submitting again."))
             else:
-                self.store.update(job.id, status="failed", completed_at=utcnow(),
+                self.store.update(job.id, status=Status.FAILED, completed_at=utcnow(),
                                   error=f"Not submitted: {exc}")
 
     # -- actions --------------------------------------------------------------------------

@@ -33,6 +33,7 @@ import io
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def _parse_audit(data: bytes) -> list[dict[str, Any]]:
             continue
         try:
             d = json.loads(line)
-            entry = {
+            entry: dict[str, Any] = {
                 "at": _aware(d["when"], f"line {n}"), "who": str(d["who"]),
                 "model_id": str(d["model_id"]), "tier": str(d["tier"]),
                 "old_usd": None if d["old_usd"] is None else usd_amount(d["old_usd"]),
@@ -148,8 +149,10 @@ def _parse_audit(data: bytes) -> list[dict[str, Any]]:
             }
         except (ValueError, KeyError, TypeError) as exc:
             raise _Unreadable(f"line {n} cannot be read ({exc})") from exc
-        if any(d[k] is not None and (entry[k] is None or abs(entry[k]) >= MONEY_MAX)
-               for k in ("old_usd", "new_usd")):
+        amounts: dict[str, Decimal | None] = {"old_usd": entry["old_usd"],
+                                              "new_usd": entry["new_usd"]}
+        if any(d[k] is not None and (v is None or abs(v) >= MONEY_MAX)
+               for k, v in amounts.items()):
             raise _Unreadable(f"line {n} has an amount that is not a number")
         out.append(entry)
     return out

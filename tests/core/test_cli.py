@@ -247,7 +247,6 @@ def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, 
     (here the sandbox stands in for Oxen) and the totals equal the page's book."""
     from studio import cli, forecast
     from studio.ratebook import OverrideStore, load_book
-
     from studio.store import JobStore
 
     db = JobStore.from_settings(tmp_path)

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from studio import catalog
 from studio.config import Settings
 from studio.jobs import Job, JobStore
+from studio.money import cents
 from studio.service import Studio
 from tests.e2e.conftest import ARTIFACTS, REPO, launch_app
 from tests.e2e.waits import download, eventually, wait_for_idle
@@ -72,7 +73,11 @@ def _save_team_cap(page: Page, data: Path, usd: str) -> None:
         re.compile(rf"Team[a-z ]*: \$[0-9.,]+ of \${Decimal(usd):.2f}"), timeout=60_000)
 
 
-def test_budget_refuses_then_lets_through_after_raising_the_cap(page: Page, tmp_path: Path):
+def test_budget_verdict_shows_before_the_click_then_lets_through_after_raising_the_cap(
+        page: Page, tmp_path: Path):
+    """$8.50 spent and a $10 team cap: before any click the quote card and the Submit button
+    say the $2.0916 request would cross the cap by $0.59 (8.50 + 2.0916 − 10), and the button
+    cannot be pressed; with the cap at $20 they say it fits and the submit goes through."""
     data = tmp_path / "data"
     data.mkdir()
     _seed_spend(data, "8.50")
@@ -81,28 +86,31 @@ def test_budget_refuses_then_lets_through_after_raising_the_cap(page: Page, tmp_
         submit = page.get_by_role("button", name=re.compile(r"^Submit"))
         expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
             timeout=120_000)
-        expect(submit, "the Starlight 4k quote on the button").to_have_text(
-            re.compile(r"\$2\.0916"), timeout=30_000)
+        expect(submit, "the Starlight 4k quote on the button, to the cent").to_have_text(
+            "Submit · $2.09", timeout=30_000)
         _save_team_cap(page, data, "10")
         main = page.get_by_test_id("stMain")
         expect(main.get_by_text(re.compile(r"\$8\.50 of \$10\.00 spent \(85%\)")),
                "the 80 % budget banner").to_be_visible(timeout=60_000)
-        wait_for_idle(page, what="the page to settle before clicking Submit")
-        submit.click()
-        refusal = main.get_by_text(re.compile(r"Refused: team budget"))
-        expect(refusal, "the refusal with its arithmetic").to_be_visible(timeout=60_000)
-        text = refusal.inner_text()
-        assert "$10.00" in text and "$8.50" in text and "$2.0916 = $10.5916" in text, text
-        page.screenshot(path=str(ARTIFACTS / "budget-refused.png"), full_page=True)
+        expect(main.get_by_text("Would cross the team cap by $0.59."),
+               "the verdict on the quote card, before any click").to_be_visible(timeout=60_000)
+        submit = page.get_by_role("button", name=re.compile(r"^Submit"))
+        expect(submit, "the button saying the verdict").to_have_text(
+            "Submit · $2.09 · would cross the team cap by $0.59", timeout=30_000)
+        expect(submit, "the button refusing a submit over the cap").to_be_disabled()
+        page.screenshot(path=str(ARTIFACTS / "budget-verdict.png"), full_page=True)
         assert len(_stored_jobs(data)) == 1  # nothing stored or sent
 
         _save_team_cap(page, data, "20")
+        submit = page.get_by_role("button", name=re.compile(r"^Submit"))
+        expect(submit, "the button once the cap fits").to_have_text(
+            "Submit · $2.09 · fits the team cap", timeout=60_000)
         wait_for_idle(page, what="the page to settle before clicking Submit")
-        page.get_by_role("button", name=re.compile(r"^Submit")).click()
+        submit.click()
         # Durable: the new generation is stored with its provider id (the status box that
         # says so is replaced by the next rerun).
         jobs = eventually(lambda: [j for j in _stored_jobs(data)
-                                   if j.remote_id and j.quote_usd == "2.0916"],
+                                   if j.remote_id and j.quote_usd == Decimal("2.0916")],
                           what="the Starlight generation to be stored with its provider id",
                           timeout_s=180)
         assert len(_stored_jobs(data)) == 2 and len(jobs) == 1
@@ -119,7 +127,7 @@ def test_twenty_clip_plan_exports_the_page_and_cli_total(page: Page, tmp_path: P
         total_metric = main.get_by_test_id("stMetric").filter(has_text="Plan total")
         expect(total_metric, "the imported plan's total").to_be_visible(timeout=90_000)
         wait_for_idle(page, what="the imported plan to finish rendering")
-        page_total = re.search(r"\$([0-9.]+)", total_metric.inner_text()).group(1)
+        page_total = re.search(r"\$([0-9.,]+)", total_metric.inner_text()).group(1)
 
         exported = download(page, main.get_by_role("button", name="Export CSV"),
                             what="Export CSV").read_text(encoding="utf-8")
@@ -132,6 +140,7 @@ def test_twenty_clip_plan_exports_the_page_and_cli_total(page: Page, tmp_path: P
     out = subprocess.run([sys.executable, "-m", "studio", "forecast", str(TWENTY)], cwd=REPO,
                          capture_output=True, text=True, check=True,
                          env={"STUDIO_DATA_DIR": str(tmp_path / "cli-data"), "PATH": "/usr/bin"})
-    cli_total = re.search(r"^Total: \$([0-9.]+)$", out.stdout, re.M).group(1)
-    assert Decimal(page_total) == csv_total == Decimal(cli_total), (page_total, csv_total,
+    cli_total = re.search(r"^Total: \$([0-9.,]+)$", out.stdout, re.M).group(1)
+    # Totals read to the cent; the exported rows keep every digit and sum to the same cents.
+    assert f"${page_total}" == cents(csv_total) == f"${cli_total}", (page_total, csv_total,
                                                                      cli_total)
