@@ -166,7 +166,7 @@ class BudgetConfig:
 
     ``owner_usd`` maps an owner fingerprint to its own cap (a ``None`` value lifts the default
     for that owner); everyone else gets ``default_owner_usd``. ``source`` is ``"settings"`` or
-    ``"saved"`` (``budget.json``).
+    ``"saved"`` (saved in the store from the app).
     """
 
     period: str = "month"
@@ -187,7 +187,8 @@ class BudgetConfig:
             v is not None for v in self.owner_usd.values())
 
     def to_json(self) -> dict[str, Any]:
-        """What ``budget.json`` holds (amounts as decimal strings, ``null`` = no cap)."""
+        """The caps as JSON (amounts as decimal strings, ``null`` = no cap), the shape the
+        first release kept in ``budget.json``."""
         def text(v: Decimal | None) -> str | None:
             return None if v is None else str(v)
 

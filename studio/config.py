@@ -83,9 +83,10 @@ class Settings:
         oxen_upload_repo: repo that receives uploaded source clips (``OXEN_UPLOAD_REPO``).
         data_dir: where the job store, downloads and previews live (``STUDIO_DATA_DIR``).
         display_name: optional owner display name (``STUDIO_USER``).
-        database_url: job store database (``DATABASE_URL``), e.g. ``postgresql://…`` for
-            several replicas sharing one store; ``None`` = SQLite in ``data_dir``. Kept out
-            of ``repr`` because it may carry a password.
+        database_url: the store's database (``DATABASE_URL``): generations and the team's
+            state (caps, overrides, presets, plans), e.g. ``postgresql://…`` for several
+            replicas sharing one store; ``None`` = SQLite in ``data_dir``. Kept out of
+            ``repr`` because it may carry a password.
         rate_stale_days: a rate whose as-of date is older than this many days is flagged
             stale on the Rates page (``STUDIO_RATE_STALE_DAYS``, default 180).
         live_pricing_ttl_s: how long a fetched live Oxen ``pricing`` object is reused, in
@@ -96,7 +97,7 @@ class Settings:
             period budgets apply to, in UTC calendar terms.
         budget_team_usd / budget_owner_usd: default caps in USD for the whole team and for
             each owner (``STUDIO_BUDGET_TEAM_USD``, ``STUDIO_BUDGET_OWNER_USD``); ``None`` =
-            no cap. Caps saved from the app (``budget.json`` in ``data_dir``) win.
+            no cap. Caps saved from the app (in the store) win.
     """
 
     oxen_api_key: Secret | None = None
