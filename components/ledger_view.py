@@ -67,16 +67,20 @@ def _summary_table(frame: pd.DataFrame, key_label: str, keys: list[str]) -> pd.D
                       for v, ok in zip(frame["charged_usd"], has_charge, strict=True)]
     out["of which computed"] = [cents(v) if v else "" for v in frame["computed_usd"]]
     out["Measured pairs"] = list(frame["pairs"])
-    out["Mean abs. % error"] = [None if pd.isna(v) else float(v)
-                                for v in frame["mean_abs_pct_error"]]
+    out["Mean abs. % error"] = [pct(v) for v in frame["mean_abs_pct_error"]]
     return out
+
+
+def pct(value: object) -> str:
+    """``"3.85 %"``, or blank when there is nothing measured (never "None" or "nan")."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return ""
+    return f"{float(value):.2f} %"  # type: ignore[arg-type]
 
 
 def _summary_config() -> dict[str, Any]:
     config: dict[str, Any] = {
         SUMMARY_LABELS[k]: st.column_config.Column(help=h) for k, h in SUMMARY_HELP.items()}
-    config[SUMMARY_LABELS["mean_abs_pct_error"]] = st.column_config.NumberColumn(
-        format="%.2f %%", help=SUMMARY_HELP["mean_abs_pct_error"])
     return config
 
 
@@ -120,7 +124,7 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
                      f"{exact(total.computed_usd)} = {exact(total.charged_usd)}.")
     m[2].metric(f"Quoted for those {total.charged}", cents(total.quoted_usd),
                 help=f"Exactly {exact(total.quoted_usd)}: the quotes of the same generations.")
-    m[3].metric(f"Mean abs. % error ({total.pairs} measured pairs)",
+    m[3].metric(f"Mean error, {total.pairs} measured pairs",
                 "—" if pd.isna(total.mean_abs_pct_error) else
                 f"{total.mean_abs_pct_error:.2f} %", help=SUMMARY_HELP["mean_abs_pct_error"])
 
@@ -162,7 +166,6 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
                          help="Oxen: reported by the provider. sandbox: the local sandbox's "
                               "figure. computed: the provider reports none (LTX), so it is "
                               "computed from the billing rule and left out of the error."),
-                     "Abs. % error": st.column_config.NumberColumn(format="%.2f %%"),
                      "Quote": st.column_config.TextColumn(help="USD, every digit."),
                      "Charge": st.column_config.TextColumn(help="USD, every digit."),
                  })
@@ -180,7 +183,7 @@ def _generations_table(rows: pd.DataFrame, names: dict[str, str]) -> pd.DataFram
         "Charge": _money(rows["charge_usd"], exact),
         "Charge from": [_source_label(_text(r["charge_source"])) for r in jobs_like],
         "Charge − quote": _money(rows["error_usd"], exact),
-        "Abs. % error": [None if pd.isna(v) else float(v) for v in rows["abs_pct_error"]],
+        "Abs. % error": [pct(v) for v in rows["abs_pct_error"]],
     })
 
 
@@ -200,8 +203,8 @@ def _render_owners(by_owner: pd.DataFrame) -> None:
     for fingerprint, rec in zip(by_owner["owner"], table.to_dict("records"), strict=True):
         cells = []
         for col, value in rec.items():
-            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) else (
-                f"{value:.2f} %" if col == "Mean abs. % error" else str(value))
+            text = "" if value is None or (isinstance(value, float) and pd.isna(value)) \
+                else str(value)
             text = html.escape(text).replace("|", "&#124;")
             if col == "Owner":
                 text = (f'<span title="key fingerprint {html.escape(str(fingerprint))}">'

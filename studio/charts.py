@@ -281,9 +281,9 @@ def model_comparison(compare: pd.DataFrame) -> go.Figure:
     ))
     for rec in compare[compare["cheapest_meeting_target"]].to_dict("records"):
         what = f"cheapest meeting {target}" if target else "cheapest"
-        fig.add_annotation(
+        fig.add_annotation(  # above the bar's own two-line label, never over it
             x=[TASK_LABELS.get(str(rec["task"]), str(rec["task"])), str(rec["model_name"])],
-            y=float(rec["total_usd"]), text=what, showarrow=True, arrowhead=2, ay=-60,
+            y=float(rec["total_usd"]), text=f"<b>{what}</b>", showarrow=False, yshift=52,
             font={"color": CHEAPEST_COLOR},
         )
     title = "Same plan, every model that can do it"
@@ -291,7 +291,8 @@ def model_comparison(compare: pd.DataFrame) -> go.Figure:
         title += f" · target {target}"
     top = max(ys, default=1.0) or 1.0
     fig.update_layout(yaxis_title="Plan total (USD)", yaxis_tickprefix="$",
-                      yaxis_range=[0, top * 1.3], height=420, showlegend=False,
+                      yaxis_range=[0, top * 1.35], height=440, showlegend=False,
+                      uniformtext={"minsize": 11, "mode": "show"},
                       title={"text": title, "font": {"size": 14}}, **_LAYOUT)
     return fig
 

@@ -862,7 +862,8 @@ def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[
 def _priced_at(tiers_used: set[str], sizes: list[tuple[int, int]], same_as_input: bool,
                target: str | None) -> str:
     """What a comparison bar is priced at, in words: ``"1080p tier"``, ``"1080p tier (its
-    lowest; no 720p)"``, ``"input resolution (1280×720 … 3840×2160)"``."""
+    lowest; it has no 720p)"``, ``"input resolution"`` (the output keeps each clip's size),
+    ``"output 1252×704 … 1690×704"``."""
     if tiers_used:
         ordered = sorted(tiers_used, key=catalog.RESOLUTION_HEIGHTS.__getitem__)
         text = ", ".join(ordered) + (" tier" if len(ordered) == 1 else " tiers")
@@ -872,7 +873,7 @@ def _priced_at(tiers_used: set[str], sizes: list[tuple[int, int]], same_as_input
                      else f" (its highest; it has no {target})")
         return text
     if same_as_input:
-        return f"input resolution ({_size_range(sizes)})"
+        return "input resolution"
     return f"output {_size_range(sizes)}"
 
 
