@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -88,12 +87,12 @@ def load_saved_plan(store: JobStore, owner: str) -> tuple[pd.DataFrame, str | No
     that no longer parse are named; the rest load)."""
     problem = store.import_problems.get("plans")
     try:
-        saved = store.plans.get(owner)
+        saved = forecast.load_plan(store, owner)
     except SQLAlchemyError:
         return empty_plan(), "The saved plan could not be read from the store; starting empty."
     if saved is None:
         return empty_plan(), problem
-    rows, problems = forecast.rows_from_records(saved[0])
+    rows, problems = saved
     if problems:
         problem = ((problem + " ") if problem else "") + (
             "Some rows of the saved plan could not be read and were left out: "
@@ -105,7 +104,7 @@ def save_plan(store: JobStore, owner: str, frame: pd.DataFrame) -> None:
     """Save the plan rows that parse (the editor keeps the rest on screen) as ``owner``'s
     plan in the store."""
     rows, _problems = forecast.rows_from_records(frame_to_records(frame))
-    store.plans.put(owner, [r.to_record() for r in rows], datetime.now(UTC))
+    forecast.save_plan(store, owner, rows)
 
 
 def probe_files(paths: Sequence[tuple[str, Path]], *, model_id: str, params: dict[str, Any],

@@ -48,6 +48,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +62,7 @@ from studio.media import ClipInfo
 
 if TYPE_CHECKING:
     from studio.ratebook import RateBook
+    from studio.store import JobStore
 
 PLAN_COLUMNS: tuple[str, ...] = ("clip", "duration_s", "width", "height", "fps", "model_id",
                                  "params", "generations", "path")
@@ -446,6 +448,22 @@ def plan_csv(rows: Sequence[PlanRow]) -> str:
     for row in rows:
         w.writerow(_plan_cells(row))
     return buf.getvalue()
+
+
+def save_plan(store: JobStore, owner: str, rows: Sequence[PlanRow],
+              *, now: datetime | None = None) -> None:
+    """Save ``rows`` as ``owner``'s plan (one per owner) in the store's database, where
+    every app replica finds it; replaces the last one."""
+    store.plans.put(owner, [r.to_record() for r in rows], now or datetime.now(UTC))
+
+
+def load_plan(store: JobStore, owner: str) -> tuple[list[PlanRow], list[str]] | None:
+    """``owner``'s saved plan as ``(rows, problems)`` (rows that no longer read are left out
+    and named, as :func:`rows_from_records` does), or ``None`` when none was saved."""
+    saved = store.plans.get(owner)
+    if saved is None:
+        return None
+    return rows_from_records(saved[0])
 
 
 def _plan_cells(row: PlanRow) -> list[Any]:
@@ -1062,11 +1080,13 @@ __all__ = [
     "compare_models",
     "duration_row",
     "heatmap_grid",
+    "load_plan",
     "plan_csv",
     "price_plan",
     "read_plan_csv",
     "read_plan_text",
     "resolve_model",
     "rows_from_records",
+    "save_plan",
     "settings_label",
 ]
