@@ -37,6 +37,9 @@ def seed(store: JobStore) -> None:
 def main() -> None:
     from streamlit.testing.v1 import AppTest
 
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} "
+          "cores: wall times grow with it; a quiet machine reads lower")
     with tempfile.TemporaryDirectory() as tmp:
         sandbox = start_sandbox(Path(tmp) / "sandbox", port=None, workers=1)
         os.environ.update(STUDIO_DATA_DIR=str(Path(tmp) / "data"), OXEN_BASE_URL=sandbox.url,

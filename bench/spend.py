@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -83,6 +84,10 @@ def run(label: str, store: JobStore) -> None:
     base = median_ms(timed(baseline, REPEAT))
     agg = median_ms(timed(aggregate, REPEAT))
     ban = median_ms(timed(banner, REPEAT))
+    cpu0 = time.process_time()
+    for _ in range(REPEAT):
+        banner()
+    cpu = (time.process_time() - cpu0) / REPEAT * 1000
     team, mine = store.spend(start=period.start, end=period.end, owner="owner-1",
                              targets=targets)
     print(f"{label:10} bare count(*) over the period      median {base:6.2f} ms")
@@ -91,11 +96,16 @@ def run(label: str, store: JobStore) -> None:
     print(f"{label:10} banner: saved caps + spend status  median {ban:6.2f} ms "
           f"({ban / base:.1f}× the bare count) — goal ≤ 10 ms: "
           f"{'PASS' if ban <= 10 else 'FAIL'}")
+    where = "in this process" if store.backend == "sqlite" else "client side; the server's not"
+    print(f"{label:10} banner CPU time {where}: {cpu:.2f} ms per rerun")
     print(f"{label:10} (team spend {team.charged + team.pending + team.in_flight:.2f} USD, "
           f"owner-1 {mine.charged + mine.pending + mine.in_flight:.2f} USD over {ROWS:,} rows)")
 
 
 def main() -> None:
+    load = os.getloadavg()
+    print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} "
+          "cores: wall times grow with it; a quiet machine reads lower")
     with tempfile.TemporaryDirectory() as tmp:
         store = JobStore(Path(tmp) / "jobs.sqlite3")
         run("SQLite", store)
