@@ -84,6 +84,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+_STATUS_BY_TEXT: dict[Any, Status] = {s.value: s for s in Status}
+
+
 @dataclass(frozen=True)
 class Job:
     """One generation as the app knows it.
@@ -146,7 +149,8 @@ class Job:
         if self.attempts is None:
             object.__setattr__(self, "attempts", 0)
         if type(self.status) is not Status:
-            object.__setattr__(self, "status", Status(self.status))
+            object.__setattr__(self, "status", _STATUS_BY_TEXT.get(self.status)
+                               or Status(self.status))
         if self.charge_usd is not None and type(self.charge_usd) is not Decimal:
             object.__setattr__(self, "charge_usd", usd_amount(self.charge_usd))
         if self.charge_source is not None and type(self.charge_source) is not ChargeSource:
@@ -295,6 +299,28 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
+def _pg_loads(data: bytes | bytearray | memoryview | str) -> Any:
+    """JSONB from psycopg, decoded without ``json.loads``'s encoding detection on bytes (the
+    largest cost of reading a page of rows)."""
+    return _json_decode(data if isinstance(data, str) else bytes(data).decode("utf-8"))
+
+
+def _pg_engine(url: URL) -> Engine:
+    engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        from psycopg.types.json import set_json_loads
+
+        set_json_loads(_pg_loads, dbapi_conn)
+        # Timestamps come back in UTC already (timezone.utc): no conversion per value.
+        with dbapi_conn.cursor() as cur:
+            cur.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.commit()
+
+    return engine
+
+
 def _filtered(stmt: Select[Any], *, owner: str | None, model_id: str | None,
               statuses: Sequence[str] | None) -> Select[Any]:
     """``stmt`` narrowed to an owner, a model and a set of statuses (each optional)."""
@@ -405,8 +431,7 @@ class JobStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._engine = _sqlite_engine(self.url)
         else:
-            self._engine = create_engine(self.url, pool_pre_ping=True, pool_size=5,
-                                         max_overflow=5)
+            self._engine = _pg_engine(self.url)
         self.backend: str = self._engine.dialect.name  # "sqlite" or "postgresql"
         # Data-dir files that could not be imported, by kind ("budget", "overrides", ...):
         # set by studio.store.legacy.import_data_dir; the owners of that state refuse to
