@@ -22,6 +22,7 @@ import sseclient
 
 from studio.errors import StudioError
 from studio.jobs import JobStore
+from studio.store import Status
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class CompletionStream:
 
 def mark_due(store: JobStore, generation_id: str) -> bool:
     """Make the in-flight job with ``generation_id`` due now; False when none matches."""
-    for job in store.list(statuses=["queued", "processing"]):
+    for job in store.list(statuses=[Status.QUEUED, Status.PROCESSING]):
         if job.remote_id == generation_id:
             store.update(job.id, next_poll_at=0.0)
             return True
@@ -116,7 +117,8 @@ def mark_due(store: JobStore, generation_id: str) -> bool:
 
 def mark_all_oxen_due(store: JobStore) -> int:
     """After a (re)connect: events sent while disconnected are lost, so poll everything once."""
-    jobs = [j for j in store.list(statuses=["queued", "processing"]) if j.provider == "oxen"]
+    jobs = [j for j in store.list(statuses=[Status.QUEUED, Status.PROCESSING])
+            if j.provider == "oxen"]
     for job in jobs:
         store.update(job.id, next_poll_at=0.0)
     return len(jobs)

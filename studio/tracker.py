@@ -26,7 +26,7 @@ from typing import Any
 
 from studio.errors import NetworkError, NotFoundError, StudioError
 from studio.jobs import Job, JobStore, utcnow
-from studio.store.types import ChargeSource, reported_charge_source
+from studio.store.types import ChargeSource, Status, reported_charge_source
 
 log = logging.getLogger(__name__)
 
@@ -45,17 +45,17 @@ MAX_DELAY_S = 30.0
 GROWTH = 1.5
 
 OXEN_STATUS_MAP = {
-    "queued": "queued",
-    "processing": "processing",
-    "succeeded": "succeeded",
-    "failed": "failed",
-    "cancelled": "cancelled",
+    "queued": Status.QUEUED,
+    "processing": Status.PROCESSING,
+    "succeeded": Status.SUCCEEDED,
+    "failed": Status.FAILED,
+    "cancelled": Status.CANCELLED,
 }
 LTX_STATUS_MAP = {
-    "pending": "queued",
-    "processing": "processing",
-    "completed": "succeeded",
-    "failed": "failed",
+    "pending": Status.QUEUED,
+    "processing": Status.PROCESSING,
+    "completed": Status.SUCCEEDED,
+    "failed": Status.FAILED,
 }
 
 
@@ -73,7 +73,7 @@ def polls_for(duration_s: float) -> int:
     return n
 
 
-def map_status(provider: str, remote_status: str) -> str:
+def map_status(provider: str, remote_status: str) -> Status:
     """A provider status (Oxen: queued/processing/succeeded/failed/cancelled; LTX:
     pending/processing/completed/failed) as ours. Raises ``ValueError`` when unknown."""
     table = OXEN_STATUS_MAP if provider == "oxen" else LTX_STATUS_MAP
@@ -106,9 +106,9 @@ def transition(job: Job, remote: RemoteState, now: float) -> dict[str, Any]:
     changes["status"] = remote.status
     if remote.started_at and not job.started_at:
         changes["started_at"] = remote.started_at
-    if remote.status in ("succeeded", "failed", "cancelled"):
+    if remote.status in (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED):
         changes["completed_at"] = remote.completed_at or utcnow()
-        if remote.status == "failed":
+        if remote.status == Status.FAILED:
             changes["error"] = remote.error or "The provider reported a failure without a reason."
         if remote.artifacts:
             changes["result_urls"] = dict(remote.artifacts)
@@ -262,7 +262,7 @@ class Tracker:
                 and self.sse_healthy(job):
             # Completion arrives by SSE; polling is only a safety net (and finds cancellations).
             changes["next_poll_at"] = now + SSE_SAFETY_POLL_S
-        if changes.get("status") == "succeeded" and "charge_usd" not in changes:
+        if changes.get("status") == Status.SUCCEEDED and "charge_usd" not in changes:
             charge = self._charge(job)
             if charge is not None:
                 changes["charge_usd"] = charge
@@ -286,11 +286,11 @@ class Tracker:
         age = (utcnow() - (job.completed_at or job.submitted_at or job.created_at)).total_seconds()
         if job.provider == "ltx" and age >= LTX_RETENTION_S:
             return self.store.update(
-                job.id, status="expired", completed_at=job.completed_at or utcnow(),
+                job.id, status=Status.EXPIRED, completed_at=job.completed_at or utcnow(),
                 error="LTX keeps jobs and their results for 24 h after they finish; this one "
                       "is past that, so its outcome can no longer be read.")
         return self.store.update(
-            job.id, status="failed", completed_at=utcnow(),
+            job.id, status=Status.FAILED, completed_at=utcnow(),
             error=f"{'Oxen' if job.provider == 'oxen' else 'LTX'} does not know generation "
                   f"{job.remote_id} (404 on status and history). Its record is kept here.")
 
@@ -305,7 +305,7 @@ class Tracker:
         to resolve. Returns how many rows were matched.
         """
         now = time.time() if now is None else now
-        unknown = [j for j in self.store.list(statuses=["unknown"])
+        unknown = [j for j in self.store.list(statuses=[Status.UNKNOWN])
                    if j.provider == "oxen" and j.remote_id is None
                    and self._reconciled_at.get(j.id, 0) + RECONCILE_EVERY_S <= now]
         if not unknown:
@@ -315,7 +315,7 @@ class Tracker:
         # A generation appears on Oxen a moment before its own row records the id: while
         # another row with the same model and input is mid-submit, wait for it.
         in_air = {(j.model_id, (j.source or {}).get("url")) for j in everything
-                  if j.status == "submitting"}
+                  if j.status == Status.SUBMITTING}
         unknown = [j for j in unknown if (j.model_id, (j.source or {}).get("url")) not in in_air]
         matched = 0
         by_batch: dict[str, list[Job]] = {}
@@ -337,7 +337,7 @@ class Tracker:
                 # Adopt the id only; the next poll applies the full state (result URLs,
                 # charge, timestamps) through the normal transition.
                 self.store.update(
-                    job.id, remote_id=gen.generation_id, status="queued",
+                    job.id, remote_id=gen.generation_id, status=Status.QUEUED,
                     submitted_at=gen.enqueued_at, next_poll_at=0.0,
                     error="The submit answer was lost, but Oxen has this generation: it was "
                           "matched by model, input and time, not resubmitted.")
@@ -412,14 +412,14 @@ class Tracker:
         """
         now = time.time() if now is None else now
         swept = 0
-        for job in self.store.list(statuses=["submitting", "processing"]):
+        for job in self.store.list(statuses=[Status.SUBMITTING, Status.PROCESSING]):
             age = now - job.updated_at.timestamp()
-            stale = (job.status == "submitting" and age > STALE_SUBMIT_S) or (
-                job.status == "processing" and job.mode == "sync" and not job.remote_id
+            stale = (job.status == Status.SUBMITTING and age > STALE_SUBMIT_S) or (
+                job.status == Status.PROCESSING and job.mode == "sync" and not job.remote_id
                 and age > STALE_SYNC_S)
             if stale:
                 swept += 1
-                self.store.update(job.id, status="unknown", error=(
+                self.store.update(job.id, status=Status.UNKNOWN, error=(
                     "The app stopped while this request was being sent, so it may or may not "
                     "have reached the provider. It was not resent: check the provider's "
                     "history before submitting again."))
