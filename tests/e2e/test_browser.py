@@ -62,8 +62,8 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
     expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
         timeout=120_000)
-    expect(submit, "the 4k quote on the button").to_have_text(
-        re.compile(r"\$2\.0916"))  # 14 s × $0.1494 at 4k
+    expect(submit, "the 4k quote on the button, to the cent").to_have_text(
+        re.compile(r"\$2\.09$"))  # 14 s × $0.1494 at 4k = $2.0916
     expect(page.get_by_text("Page not found")).to_have_count(0)
     wait_for_idle(page, what="the page to settle before clicking Submit")
     submit.click()
