@@ -73,9 +73,10 @@ def run(label: str, store: JobStore) -> None:
     def aggregate() -> None:
         store.spend(start=period.start, end=period.end, owner="owner-1", targets=targets)
 
-    def banner() -> None:
-        config = BudgetStoreCaps.load(settings)
-        budget.status(store, config, "owner-1", now, targets=targets)
+    def banner() -> None:  # what Studio.budget_status does: caps and spend, one connection
+        with store.reading() as conn:
+            config = BudgetStoreCaps.load(settings, conn=conn)
+            budget.status(store, config, "owner-1", now, targets=targets, conn=conn)
 
     if store.backend == "postgresql":  # what autovacuum does to a table this size
         with store._engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

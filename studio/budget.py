@@ -564,6 +564,7 @@ def status(
     now: datetime,
     *,
     targets: Mapping[str, str] | None = None,
+    conn: Connection | None = None,
 ) -> BudgetStatus:
     """Spend so far in the period holding ``now`` against each cap of ``config`` for
     ``owner`` (``store`` and ``targets`` as in :func:`check`). The message reads e.g. "Team
@@ -572,7 +573,7 @@ def status(
     period = period_for(config.period, now)
     if not config.any_cap:
         return BudgetStatus(period, (), False, "")
-    lines = _lines(_spent(store, period, owner, targets, None), config, owner, Decimal(0))
+    lines = _lines(_spent(store, period, owner, targets, conn), config, owner, Decimal(0))
     ordered = sorted(lines, key=lambda line: not line.warn)
     message = " ".join(
         f"{line.name.capitalize()} for {period.label}: {cents(line.spent.total)} of "

@@ -448,18 +448,20 @@ class Studio:
         """This owner's and the team's spend against their caps in the current period (for
         the 80 % banner shown on every page): one SQL aggregate, none without a cap."""
         now = now or utcnow()
-        config = self.budget_config()
-        return budget.status(self.store, config, self.settings.owner(), now,
-                             targets=self.budget_targets())
+        with self.store.reading() as conn:  # the caps and the spend on one connection
+            config = self.budget_store().load(self.settings, conn=conn)
+            return budget.status(self.store, config, self.settings.owner(), now,
+                                 targets=self.budget_targets(), conn=conn)
 
     def check_budget(self, amount_usd: Decimal, now: datetime | None = None) -> BudgetVerdict:
         """Whether a request quoted at ``amount_usd`` (USD, all generations) fits the caps
         now; the page shows the verdict (:attr:`BudgetVerdict.headline`) before the submit
         button. The submit itself checks again, atomically with storing its rows."""
         now = now or utcnow()
-        config = self.budget_config()
-        return budget.check(self.store, config, self.settings.owner(), amount_usd, now,
-                            targets=self.budget_targets())
+        with self.store.reading() as conn:  # the caps and the spend on one connection
+            config = self.budget_store().load(self.settings, conn=conn)
+            return budget.check(self.store, config, self.settings.owner(), amount_usd, now,
+                                targets=self.budget_targets(), conn=conn)
 
     def _guard(self, items: Sequence[PlanItem], *, confirmed: bool,
                what: str = "This request") -> BudgetVerdict:

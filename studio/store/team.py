@@ -19,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Table, delete, insert, select, text
+from sqlalchemy import Table, delete, insert, literal, select, text
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
@@ -62,10 +62,14 @@ class BudgetTable:
         "saved_at", "saved_by"}`` (amounts ``Decimal`` or ``None`` = no cap), or ``None``
         when no budget was ever saved."""
         def run(c: Connection) -> dict[str, Any] | None:
-            row = c.execute(select(budget_settings_table)).mappings().first()
-            if row is None:
+            # One round trip: the settings row joined with every owner cap (if any).
+            b, o = budget_settings_table, budget_owner_caps_table
+            rows = c.execute(select(b, o.c.owner, o.c.usd.label("owner_usd"))
+                             .select_from(b.outerjoin(o, literal(True)))).mappings().all()
+            if not rows:
                 return None
-            owners = {r.owner: r.usd for r in c.execute(select(budget_owner_caps_table))}
+            row = rows[0]
+            owners = {r["owner"]: r["owner_usd"] for r in rows if r["owner"] is not None}
             return {"period": row["period"], "team_usd": row["team_usd"],
                     "default_owner_usd": row["default_owner_usd"], "owner_usd": owners,
                     "saved_at": row["saved_at"], "saved_by": row["saved_by"]}
