@@ -705,20 +705,20 @@ def bit_depth(pix_fmt: str) -> int:
 
 
 def chroma_subsampling(pix_fmt: str) -> str:
-    """``"4:2:0"``, ``"4:2:2"``, ``"4:4:4"`` (RGB counts as 4:4:4) or ``""`` for an ffmpeg
-    pixel format, from its chroma shifts (log2 of the chroma plane's size ratio)."""
-    try:
-        fmt = av.VideoFormat(pix_fmt)
-    except (ValueError, TypeError):
-        return ""
-    if fmt.is_rgb or len(fmt.components) < 3:
-        return "4:4:4" if fmt.is_rgb else ""
-    comp = fmt.components[1]
-    wide = fmt.width // max(comp.width, 1) if comp.width else 1
-    tall = fmt.height // max(comp.height, 1) if comp.height else 1
-    return {(1, 1): "4:4:4", (2, 1): "4:2:2", (2, 2): "4:2:0", (4, 1): "4:1:1"}.get(
-        (wide, tall), f"{wide}×{tall}"
-    )
+    """``"4:2:0"``, ``"4:2:2"``, ``"4:4:4"`` (RGB counts as 4:4:4), ``"4:1:1"`` or ``""`` for
+    an ffmpeg pixel format name."""
+    name = pix_fmt or ""
+    for prefix, value in (
+        ("yuv420", "4:2:0"), ("yuvj420", "4:2:0"), ("yuva420", "4:2:0"), ("nv12", "4:2:0"),
+        ("nv21", "4:2:0"), ("p010", "4:2:0"), ("p016", "4:2:0"), ("yuv422", "4:2:2"),
+        ("yuvj422", "4:2:2"), ("yuva422", "4:2:2"), ("nv16", "4:2:2"), ("p210", "4:2:2"),
+        ("y210", "4:2:2"), ("uyvy", "4:2:2"), ("yuyv", "4:2:2"), ("yuv444", "4:4:4"),
+        ("yuvj444", "4:4:4"), ("yuva444", "4:4:4"), ("p410", "4:4:4"), ("yuv411", "4:1:1"),
+        ("gbr", "4:4:4"), ("rgb", "4:4:4"), ("bgr", "4:4:4"),
+    ):  # fmt: skip
+        if name.startswith(prefix):
+            return value
+    return ""
 
 
 def _legacy_rotation(stream: Any) -> int:
