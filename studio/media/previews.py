@@ -3,8 +3,8 @@
 This module owns what turns a file a browser cannot play into one it can: an H.264 yuv420p
 MP4, BT.709 SDR, faststart, with the source's sound.
 
-* HDR (PQ, HLG) video goes through an FFmpeg filter graph (PyAV): swscale to 16-bit R'G'B',
-  then ``lut3d`` with a 3D LUT **baked from today's per-pixel chain**
+* HDR (PQ, HLG) video: swscale to 16-bit R'G'B' (the reference chain's own call), then an
+  FFmpeg filter graph (PyAV): ``lut3d`` with a 3D LUT **baked from today's per-pixel chain**
   (:func:`studio.media.codec.sdr_from_hdr_signal`: EOTF or HLG OOTF → BT.2390 tone map →
   BT.2087 matrix → BT.1886), tetrahedral interpolation, then swscale to yuv420p. The LUT is
   built once per transfer function and kept on disk. Tests hold it to the reference chain
@@ -29,6 +29,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
+from av.video.reformatter import ColorRange, Colorspace, Interpolation
 
 from studio.errors import MediaError
 from studio.media import transfer
@@ -74,17 +75,20 @@ _TRANSPOSE = {90: ["transpose=clock"], 180: ["hflip", "vflip"], 270: ["transpose
 # ================================ The 3D LUT =====================================================
 
 
-def sdr_lut_table(transfer_name: str, *, size: int = LUT_SIZE) -> np.ndarray:
+def sdr_lut_table(transfer_name: str, *, size: int = LUT_SIZE, exposure_stops: float = 0.0
+                  ) -> np.ndarray:
     """The HDR → SDR 3D LUT as a (size³, 3) float32 array, red varying fastest (.cube order).
 
     Input grid: BT.2020 R'G'B' signal (PQ or HLG) from 0 to 1 on each axis. Output: BT.709
     R'G'B' for a BT.1886 display, 0–1, i.e. :func:`~studio.media.codec.sdr_from_hdr_signal`
-    followed by :func:`transfer.bt1886_inverse_eotf`.
+    followed by :func:`transfer.bt1886_inverse_eotf`; ``exposure_stops`` scales the light
+    by 2^stops before the tone map.
     """
     axis = np.linspace(0.0, 1.0, size, dtype=np.float32)
     b, g, r = np.meshgrid(axis, axis, axis, indexing="ij")
     signal = np.stack([r, g, b], axis=-1).reshape(-1, 3)
-    sdr = sdr_from_hdr_signal(signal, transfer_name, wide_gamut=True)
+    sdr = sdr_from_hdr_signal(signal, transfer_name, wide_gamut=True,
+                              exposure_stops=exposure_stops)
     return transfer.bt1886_inverse_eotf(sdr).astype(np.float32)
 
 
@@ -93,14 +97,17 @@ def lut_dir() -> Path:
     return Path(os.environ.get("STUDIO_LUT_DIR") or Path(tempfile.gettempdir()) / "vestudio-luts")
 
 
-def sdr_lut_file(transfer_name: str, *, size: int = LUT_SIZE) -> Path:
+def sdr_lut_file(transfer_name: str, *, size: int = LUT_SIZE, exposure_stops: float = 0.0
+                 ) -> Path:
     """The Adobe/Resolve ``.cube`` file of :func:`sdr_lut_table`, written once and reused."""
-    tag = hashlib.sha256(f"{transfer_name}-{size}-{LUT_VERSION}".encode()).hexdigest()[:12]
+    stops = round(float(exposure_stops), 2)
+    key = f"{transfer_name}-{size}-{stops:+.2f}-{LUT_VERSION}"
+    tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     path = lut_dir() / f"sdr-{transfer_name}-{size}-{tag}.cube"
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = sdr_lut_table(transfer_name, size=size)
+    table = sdr_lut_table(transfer_name, size=size, exposure_stops=stops)
     buf = io.StringIO()
     buf.write(f"TITLE \"{transfer_name} BT.2020 to SDR BT.709 (BT.2390)\"\nLUT_3D_SIZE {size}\n")
     np.savetxt(buf, table, fmt="%.6f")
@@ -129,17 +136,24 @@ class FramePipeline:
     def __init__(self, clip: ClipInfo, template: Any, width: int, height: int):
         self.clip, self.width, self.height = clip, width, height
         self.hdr = is_hdr(clip)
+        turned = clip.rotation in (90, 270)
+        # HDR: Y'CbCr → 16-bit R'G'B' with exactly the reference chain's swscale call (PyAV
+        # reformat, threaded), so the two differ only by the LUT; the graph does the rest.
+        self.rgb_size = (height, width) if turned else (width, height)
         graph = av.filter.Graph()
         graph.threads = 0  # automatic: lut3d and swscale slices use every core
-        chain: list[Any] = [graph.add_buffer(template=template)]
+        if self.hdr:
+            w0, h0 = self.rgb_size
+            tb = template.time_base or Fraction(1, 1000)
+            chain: list[Any] = [graph.add_buffer(width=w0, height=h0, format="rgb48le",
+                                                 time_base=tb)]
+        else:
+            chain = [graph.add_buffer(template=template)]
         src_matrix = "bt2020" if self.hdr else _SWS_MATRIX.get(int(yuv_matrix(clip)), "bt709")
         steps = list(_TRANSPOSE.get(clip.rotation, []))
         if self.hdr:
             lut = sdr_lut_file(clip.color_transfer or "smpte2084")
             steps += [
-                f"scale=w={width}:h={height}:flags=bicubic:in_color_matrix=bt2020"
-                ":in_range=tv:out_range=pc",
-                "format=gbrp16le",
                 f"lut3d=file='{_escape(str(lut))}':interp=tetrahedral",
                 "scale=out_color_matrix=bt709:out_range=tv:in_range=pc",
             ]
@@ -158,15 +172,57 @@ class FramePipeline:
         graph.configure()
         self.graph = graph
 
+    def _rgb48(self, frame: Any) -> Any:
+        w0, h0 = self.rgb_size
+        out = frame.reformat(
+            width=w0, height=h0, format="rgb48le", interpolation=Interpolation.BICUBIC,
+            src_colorspace=Colorspace.BT2020, src_color_range=ColorRange.MPEG, threads=0,
+        )  # fmt: skip
+        out.pts, out.time_base = frame.pts, frame.time_base
+        return out
+
     def run(self, frame: Any | None) -> list[Any]:
         """Push one decoded frame (``None`` at the end) and return what comes out."""
-        self.graph.vpush(frame)
+        self.graph.vpush(self._rgb48(frame) if (self.hdr and frame is not None) else frame)
         out = []
         while True:
             try:
                 out.append(self.graph.vpull())
             except (av.error.BlockingIOError, av.error.EOFError):
                 return out
+
+
+class SdrView:
+    """One HDR frame → an (H, W, 3) uint8 BT.709 SDR picture through the baked LUT.
+
+    The same chain as the previews (and the same swscale call as the reference), at
+    ``exposure_stops`` (light × 2^stops before the tone map); for the inspector's SDR view.
+    """
+
+    def __init__(self, clip: ClipInfo, width: int, height: int, *, exposure_stops: float = 0.0):
+        if not is_hdr(clip):
+            raise MediaError("The SDR view is for PQ or HLG clips.")
+        self.width, self.height = width, height
+        self.graph = av.filter.Graph()
+        src = self.graph.add_buffer(width=width, height=height, format="rgb48le",
+                                    time_base=Fraction(1, 1000))
+        lut = sdr_lut_file(clip.color_transfer or "smpte2084", exposure_stops=exposure_stops)
+        f = self.graph.add("lut3d", f"file='{_escape(str(lut))}':interp=tetrahedral")
+        sink = self.graph.add("buffersink")
+        src.link_to(f)
+        f.link_to(sink)
+        self.graph.configure()
+
+    def rgb8(self, frame: Any) -> np.ndarray:
+        rgb = frame.reformat(
+            width=self.width, height=self.height, format="rgb48le",
+            interpolation=Interpolation.BICUBIC, src_colorspace=Colorspace.BT2020,
+            src_color_range=ColorRange.MPEG, threads=0,
+        )  # fmt: skip
+        rgb.pts, rgb.time_base = 0, Fraction(1, 1000)
+        self.graph.vpush(rgb)
+        out = self.graph.vpull().to_ndarray(format="rgb48le")
+        return ((out.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
 
 
 # ================================ Previews =======================================================

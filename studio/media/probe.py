@@ -397,7 +397,8 @@ class BoundedHttpReader(io.RawIOBase):
         return True
 
     def seekable(self) -> bool:
-        return True
+        # A body of unknown size without range support (a live stream) can only be read on.
+        return self.ranges or self.size is not None
 
     def tell(self) -> int:
         return self._pos
