@@ -104,46 +104,64 @@ def false_colour_bands(nits: np.ndarray) -> np.ndarray:
 
     Below 0.1 → 0; ≤ 100 → 1; ≤ 203 → 2; ≤ 1000 → 3; ≤ 4000 → 4; above → 5. NaN → 0.
     """
-    edges = np.array([100.0, 203.0, 1000.0, 4000.0], dtype=np.float32)
     nits = np.asarray(nits, dtype=np.float32)
-    band = (np.searchsorted(edges, nits, side="left") + 1).astype(np.uint8)
-    band[~(nits >= 0.1)] = 0
+    band = (nits >= np.float32(0.1)).view(np.uint8).copy()  # NaN compares false → 0
+    for edge in (100.0, 203.0, 1000.0, 4000.0):
+        band += (nits > np.float32(edge)).view(np.uint8)
     return band
 
 
-def false_colour_image(nits: np.ndarray) -> np.ndarray:
+def false_colour_image(nits: np.ndarray, bands: np.ndarray | None = None) -> np.ndarray:
     """(H, W) luminance in cd/m² → (H, W, 3) uint8 false-colour picture.
 
     Bands per :data:`FALSE_COLOUR_BANDS`; the SDR band shows the picture in grey (sRGB of
-    Y/100), so the scene stays readable around the coloured areas.
+    Y/100), so the scene stays readable around the coloured areas. ``bands`` may pass
+    :func:`false_colour_bands` already computed.
     """
-    band = false_colour_bands(nits)
-    out = np.take(_BAND_RGB, band, axis=0)
-    sdr = band == 1
-    grey = np.rint(transfer.srgb_encode(np.clip(nits[sdr] / 100.0, 0, 1)) * 200.0 + 30.0)
-    out[sdr] = grey.astype(np.uint8)[:, None]
-    return out
+    nits = np.asarray(nits, dtype=np.float32)
+    band = false_colour_bands(nits) if bands is None else bands
+    grey = np.minimum(np.nan_to_num(nits, nan=0.0) * np.float32(40.95), np.float32(4095.0))
+    code = np.where(band == 1, grey.astype(np.int32) + 6, band.astype(np.int32))
+    return _PALETTE32[code].view(np.uint8).reshape(*nits.shape, 4)[..., :3]
 
 
-def log_nits_histogram(nits: np.ndarray, *, bins: int = 200) -> tuple[np.ndarray, np.ndarray,
-                                                                         int, int]:
+# Grey level of the SDR band: sRGB of Y/100 (IEC 61966-2-1), squeezed into 30–230.
+_GREY_LUT = np.rint(transfer.srgb_encode(np.linspace(0, 1, 4096, dtype=np.float32)) * 200.0
+                    + 30.0).astype(np.uint8)
+# Entries 0–5: the bands' colours; 6 + i: grey level i of the SDR band. RGBA packed in uint32.
+_PALETTE = np.concatenate([_BAND_RGB, np.repeat(_GREY_LUT[:, None], 3, axis=1)])
+_PALETTE32 = np.concatenate([_PALETTE, np.full((len(_PALETTE), 1), 255, np.uint8)],
+                            axis=1).copy().view(np.uint32).ravel()
+
+
+def _log_nits(nits: np.ndarray) -> np.ndarray:
+    """log10 of luminance (cd/m²), with 0 and negatives at log10(1e-6); NaN stays NaN."""
+    return np.log10(np.maximum(np.asarray(nits, dtype=np.float32), np.float32(1e-6)))
+
+
+def log_nits_histogram(nits: np.ndarray, *, bins: int = 200, logs: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Histogram of luminance on a log axis, 0.1–10,000 cd/m².
 
     Returns (counts (bins,), bin edges in cd/m² (bins + 1,), pixels below 0.1, pixels above
-    10,000). Non-finite values are left out.
+    10,000). Non-finite values are left out (count them with :mod:`studio.media.exr`).
+    ``logs`` may pass log10(nits) already computed.
     """
-    flat = np.asarray(nits, dtype=np.float32).ravel()
-    flat = flat[np.isfinite(flat)]
-    below = int(np.count_nonzero(flat < SCOPE_MIN_NITS))
-    above = int(np.count_nonzero(flat > SCOPE_MAX_NITS))
+    logs = _log_nits(nits) if logs is None else logs
     lo, hi = math.log10(SCOPE_MIN_NITS), math.log10(SCOPE_MAX_NITS)
-    with np.errstate(divide="ignore"):
-        logs = np.log10(np.maximum(flat, 1e-6))
-    counts, edges = np.histogram(logs, bins=bins, range=(lo, hi))
-    return counts, np.power(10.0, edges), below, above
+    flat = logs.ravel()
+    finite = np.isfinite(flat)
+    below = int(np.count_nonzero(flat < lo))  # NaN compares false: not counted
+    above = int(np.count_nonzero(flat > hi) + np.count_nonzero(np.isposinf(flat)))
+    idx = ((flat - np.float32(lo)) * np.float32(bins / (hi - lo)))
+    keep = finite & (flat >= lo) & (flat <= hi)
+    counts = np.bincount(np.minimum(idx[keep].astype(np.int32), bins - 1), minlength=bins)
+    edges = np.power(10.0, np.linspace(lo, hi, bins + 1))
+    return counts, edges, below, above
 
 
-def waveform(nits: np.ndarray, *, columns: int = 320, rows: int = 200) -> np.ndarray:
+def waveform(nits: np.ndarray, *, columns: int = 320, rows: int = 200,
+             logs: np.ndarray | None = None) -> np.ndarray:
     """Waveform density: (rows, columns) counts of pixels per (x position, log luminance).
 
     Row 0 is 0.1 cd/m², the last row 10,000 cd/m² (log spacing); values outside are put
@@ -153,9 +171,9 @@ def waveform(nits: np.ndarray, *, columns: int = 320, rows: int = 200) -> np.nda
     h, w = img.shape
     columns = max(1, min(columns, w))
     lo, hi = math.log10(SCOPE_MIN_NITS), math.log10(SCOPE_MAX_NITS)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        logs = np.log10(np.maximum(np.nan_to_num(img, nan=0.0), 1e-6))
-    r = np.clip(((logs - lo) / (hi - lo) * rows).astype(np.int32), 0, rows - 1)
+    logs = _log_nits(img) if logs is None else logs
+    scaled = (np.nan_to_num(logs, nan=-6.0) - np.float32(lo)) * np.float32(rows / (hi - lo))
+    r = np.minimum(np.maximum(scaled, 0).astype(np.int32), rows - 1)
     c = (np.arange(w, dtype=np.int32) * columns // w)[None, :]
     flat = (r * columns + c).ravel()
     return np.bincount(flat, minlength=rows * columns).reshape(rows, columns)
@@ -265,7 +283,9 @@ class LightModel:
                 f"cd/m², system gamma {self.gamma:.3f}")
 
     def _lookup(self, signal: np.ndarray) -> np.ndarray:
-        idx = np.clip(signal, 0.0, 1.0) * np.float32(65535.0) + np.float32(0.5)
+        idx = signal * np.float32(65535.0) + np.float32(0.5)
+        np.maximum(idx, 0.0, out=idx)
+        np.minimum(idx, 65535.0, out=idx)
         return np.take(self.table, idx.astype(np.int32))
 
     def rgb_nits(self, signal_rgb: np.ndarray) -> np.ndarray:
@@ -289,23 +309,24 @@ class LightLevel:
     average_nits: float
 
 
-def frame_light_level(frame: Any, clip: ClipInfo, model: LightModel) -> LightLevel:
+def frame_light_level(frame: Any, clip: ClipInfo, model: LightModel,
+                      planes: _Planes | None = None) -> LightLevel:
     """Peak and frame-average of max(R, G, B) in cd/m² over every pixel of a decoded frame."""
-    planes = _frame_planes(frame, clip)
+    planes = planes or _frame_planes(frame, clip)
     if model.pq:
         # PQ's EOTF is the same increasing curve on each channel, so max(R, G, B) in light is
         # the EOTF of max(R', G', B'); max(R', G', B') − Y' depends on chroma only.
-        off = planes.offsets4.max(axis=0)
+        o = planes.offsets4
+        off = np.rint(np.maximum(np.maximum(o[0], o[1]), o[2])).astype(np.int32)
         code4 = _broadcast_add(planes.y4, off, planes.sub)
-        top = int(4 * 1023 * (1 << max(planes.bits - 10, 0))) + 4096
-        idx = np.clip(np.rint(code4), 0, top).astype(np.int32)
-        counts = np.bincount(idx.ravel(), minlength=top + 1)
-        levels = np.arange(top + 1, dtype=np.float32)
+        np.maximum(code4, 0, out=code4)
+        counts = np.bincount(code4.ravel())
+        levels = np.arange(counts.size, dtype=np.float32)
         nits = transfer.pq_eotf(np.clip(planes.code4_to_signal(levels), 0.0, 1.0)).astype(
             np.float64)
         used = np.nonzero(counts)[0]
         peak = float(nits[used[-1]]) if used.size else 0.0
-        average = float(np.dot(counts, nits) / max(idx.size, 1))
+        average = float(np.dot(counts, nits) / max(code4.size, 1))
         return LightLevel(peak, average)
     # HLG: the OOTF gain depends on the scene luminance of all three channels.
     signals = [planes.code4_to_signal(_broadcast_add(planes.y4, planes.offsets4[c], planes.sub))
@@ -360,6 +381,46 @@ class FrameScopes:
         return float(self.nits[min(int(y / sy), h - 1), min(int(x / sx), w - 1)])
 
 
+_VIEWS: dict[tuple[Any, ...], Any] = {}
+_VIEWS_LOCK = threading.Lock()
+
+
+def _sdr_view(clip: ClipInfo, w: int, h: int, stops: float, peak: float) -> Any:
+    """A cached :class:`studio.media.previews.SdrView` (the baked-LUT tone map) for a size."""
+    from studio.media.previews import SdrView
+
+    if peak != HLG_NOMINAL_PEAK_NITS and clip.color_transfer == "arib-std-b67":
+        return _ReferenceSdrView(clip, w, h, stops, peak)
+    key = (clip.color_transfer, w, h, round(stops, 2))
+    with _VIEWS_LOCK:
+        view = _VIEWS.get(key)
+        if view is None:
+            if len(_VIEWS) > 8:
+                _VIEWS.clear()
+            view = _VIEWS[key] = SdrView(clip, w, h, exposure_stops=stops)
+        return view
+
+
+class _ReferenceSdrView:
+    """The per-pixel chain for an HLG nominal peak other than the previews' 1000 cd/m²."""
+
+    def __init__(self, clip: ClipInfo, w: int, h: int, stops: float, peak: float):
+        self.clip, self.w, self.h, self.stops, self.peak = clip, w, h, stops, peak
+
+    def rgb8(self, frame: Any) -> np.ndarray:
+        from av.video.reformatter import ColorRange, Colorspace, Interpolation
+
+        from studio.media.codec import sdr_from_hdr_signal
+
+        codes = frame.to_ndarray(format="rgb48le", width=self.w, height=self.h,
+                                 interpolation=Interpolation.BICUBIC,
+                                 src_colorspace=Colorspace.BT2020,
+                                 src_color_range=ColorRange.MPEG)
+        sdr = sdr_from_hdr_signal(codes.astype(np.float32) / 65535.0, self.clip.color_transfer
+                                  or "", peak_nits=self.peak, exposure_stops=self.stops)
+        return np.rint(transfer.bt1886_inverse_eotf(sdr) * 255.0).astype(np.uint8)
+
+
 def tone_map_description(exposure_stops: float, peak_nits: float = 1000.0) -> str:
     """The SDR view's operator in words (what :func:`studio.media.codec.sdr_from_hdr_signal`
     does), for the screen."""
@@ -385,28 +446,33 @@ def frame_scopes(
     peak and average light levels on every pixel. ``exposure_stops`` scales the light
     (× 2^stops) before the SDR view's tone map. Raises MediaError for a non-HDR clip.
     """
-    from studio.media.codec import sdr_from_hdr_signal
-
     model = LightModel(clip.color_transfer or "", hlg_peak_nits=hlg_peak_nits)
     planes = _frame_planes(frame, clip)
     sy, sx = planes.sub
     h, w = planes.offsets4.shape[1:]
-    y_low = planes.y4.reshape(h, sy, w, sx).mean(axis=(1, 3), dtype=np.float32)
-    signal = np.stack([planes.code4_to_signal(y_low + planes.offsets4[c]) for c in range(3)],
-                      axis=-1)
+    y_low = np.zeros((h, w), np.float32)
+    for dy in range(sy):
+        for dx in range(sx):
+            y_low += planes.y4[dy::sy, dx::sx]
+    y_low *= np.float32(1.0 / (sy * sx))
+    signal = np.empty((h, w, 3), np.float32)
+    for c in range(3):
+        signal[..., c] = planes.code4_to_signal(y_low + planes.offsets4[c])
     rgb = model.rgb_nits(signal)
     nits = transfer.luminance(rgb, transfer.LUMA_BT2020)
-    light = frame_light_level(frame, clip, model)
-    sdr = sdr_from_hdr_signal(np.clip(signal, 0, 1), clip.color_transfer or "",
-                              peak_nits=hlg_peak_nits, exposure_stops=exposure_stops)
-    sdr8 = np.rint(transfer.bt1886_inverse_eotf(sdr) * 255.0).astype(np.uint8)
+    light = frame_light_level(frame, clip, model, planes)
+    sdr8 = _sdr_view(clip, w, h, exposure_stops, hlg_peak_nits).rgb8(frame)
     out709 = outp3 = None
     overlay = None
     if clip.color_primaries == "bt2020" or (clip.color_space or "").startswith("bt2020"):
-        peak_c = np.max(rgb, axis=-1)
+        peak_c = np.maximum(np.maximum(rgb[..., 0], rgb[..., 1]), rgb[..., 2])
         tol = np.float32(-GAMUT_TOLERANCE) * peak_c
-        bad709 = (transfer.apply_matrix(rgb, transfer.BT2020_TO_BT709) < tol[..., None]).any(-1)
-        badp3 = (transfer.apply_matrix(rgb, BT2020_TO_P3) < tol[..., None]).any(-1)
+
+        def outside(matrix: np.ndarray) -> np.ndarray:
+            m = transfer.apply_matrix(rgb, matrix)
+            return (m[..., 0] < tol) | (m[..., 1] < tol) | (m[..., 2] < tol)
+
+        bad709, badp3 = outside(transfer.BT2020_TO_BT709), outside(BT2020_TO_P3)
         lit = peak_c > np.float32(0.01)  # ignore black, where chroma noise means nothing
         bad709 &= lit
         badp3 &= lit
@@ -421,6 +487,7 @@ def frame_scopes(
         nits, sdr8 = np.rot90(nits, k), np.rot90(sdr8, k)
         overlay = None if overlay is None else np.rot90(overlay, k)
     nits = np.ascontiguousarray(nits)
+    logs = _log_nits(nits)
     bands = false_colour_bands(nits)
     fractions = tuple(float(f) for f in np.bincount(bands.ravel(), minlength=6) / bands.size)
     full_w, full_h = clip.width, clip.height
@@ -428,9 +495,9 @@ def frame_scopes(
         time_s=float(frame.time or 0.0),
         frame_index=frame_index,
         nits=nits,
-        histogram=log_nits_histogram(nits),
-        waveform=waveform(nits, columns=columns),
-        false_colour=false_colour_image(nits),
+        histogram=log_nits_histogram(nits, logs=logs),
+        waveform=waveform(nits, columns=columns, logs=logs),
+        false_colour=np.ascontiguousarray(false_colour_image(nits, bands)),
         band_fractions=fractions,
         outside_bt709=out709,
         outside_p3=outp3,
