@@ -17,6 +17,7 @@ import streamlit as st
 
 from components import session
 from components.filters import JobQuery, load_jobs
+from components.hdr_inspector import render_hdr_tools
 from components.job_actions import (
     parent_label,
     render_rerun_link,
@@ -192,6 +193,8 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         render_rerun_link(job, key=key)
     if job.status == "succeeded":
         render_player(studio, job, key=key)
+        if job.result_files:
+            render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,

@@ -196,7 +196,8 @@ def parse_header(raw: dict[str, Any], label: str) -> ExrHeader:
         data_window=data,
         display_window=display,
         channels=tuple(sorted(str(getattr(c, "name", c)) for c in raw.get("channels", ()))),
-        compression=str(raw.get("compression", "")).replace("_COMPRESSION", ""),
+        compression=str(getattr(raw.get("compression"), "name", raw.get("compression") or ""))
+        .replace("_COMPRESSION", "").replace("Compression.", ""),
         tiled="tiles" in raw or "tiledimage" in str(raw.get("type", "")),
         chromaticities=chroma_t,
     )
