@@ -22,7 +22,7 @@ from studio.media import exr, figures, hdr
 
 _CLICK_JS = """
 export default function (component) {
-  const { data, setStateValue, parentElement } = component;
+  const { data, setTriggerValue, parentElement } = component;
   let img = parentElement.querySelector("img.exr-frame");
   if (!img) {
     img = document.createElement("img");
@@ -38,7 +38,7 @@ export default function (component) {
     const r = img.getBoundingClientRect();
     const x = Math.min(data.width - 1, Math.floor((e.clientX - r.left) / r.width * data.width));
     const y = Math.min(data.height - 1, Math.floor((e.clientY - r.top) / r.height * data.height));
-    setStateValue("pixel", { x: x, y: y, frame: data.frame });
+    setTriggerValue("pixel", { x: x, y: y });
   };
 }
 """
@@ -134,7 +134,7 @@ def render_exr_browser(studio_or_paths: Any, job: Job | None, *, key: str) -> No
     with right:
         pixel = getattr(clicked, "pixel", None) if clicked is not None else None
         px, py = st.columns(2)
-        if pixel and pixel.get("frame") == int(index):
+        if pixel:  # a trigger: present only on the run right after the click
             st.session_state[f"{key}:x"] = int(pixel["x"])
             st.session_state[f"{key}:y"] = int(pixel["y"])
         x = px.number_input("x", 0, full_w - 1, key=f"{key}:x")
