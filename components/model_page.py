@@ -43,7 +43,10 @@ def render_clip(clip: ClipInfo, thumb: bytes | None) -> None:
         f"**{clip.width}×{clip.height}** · **{clip.fps:.3f}** frames/s · **{clip.duration_s:.2f} s**"
         f" · {clip.frame_count} frames  \n{clip.codec} · {clip.pix_fmt} · transfer {hdr}"
         + ("" if media.browser_playable(clip) else "  \n:orange[Not browser-playable: previews "
-                                                   "use a tone-mapped H.264 copy.]"))
+                                                   "use a tone-mapped H.264 copy.]")
+        + (f"  \nRotated {clip.rotation}° for display." if clip.rotation else ""))
+    for note in clip.notes:  # e.g. a Matroska file whose frames stop short of its duration
+        cols[1].warning(note)
 
 
 def _apply_prefill(spec: ModelSpec, *, key: str) -> tuple[str, ...] | None:
