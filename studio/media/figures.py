@@ -61,7 +61,9 @@ def waveform_figure(wave: np.ndarray, *, title: str = "Waveform (luminance)") ->
     lo, hi = math.log10(SCOPE_MIN_NITS), math.log10(SCOPE_MAX_NITS)
     y = np.power(10.0, lo + (np.arange(rows) + 0.5) * (hi - lo) / rows)
     z = np.log1p(wave.astype(np.float32))
-    fig = go.Figure(go.Heatmap(z=z, x=np.arange(cols), y=y, colorscale="Greens",
+    # Dark background and a green trace, like a hardware scope; empty cells stay black.
+    scale = [[0.0, "#000000"], [0.15, "#0b3d0b"], [0.6, "#37c837"], [1.0, "#eaffea"]]
+    fig = go.Figure(go.Heatmap(z=z, x=np.arange(cols), y=y, colorscale=scale,
                                showscale=False, hoverinfo="skip"))
     for nits in WAVEFORM_LINES_NITS:
         fig.add_hline(y=nits, line=dict(color="#d62728" if nits >= 1000 else "#bbb",

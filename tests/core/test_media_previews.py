@@ -356,3 +356,17 @@ def test_url_probe_of_a_trickling_stream_stops_at_the_deadline(endless):
 
 def test_fps_fraction_round_trip():
     assert media.fps_fraction(20.0) == Fraction(20)
+
+
+def test_rotation_reaches_output_geometry(tmp_path):
+    # A phone clip stored landscape with a 90° display matrix is portrait for every model:
+    # the geometry (and so the quote) is computed from the probe's displayed size.
+    from studio import catalog
+
+    path = tmp_path / "phone.mp4"
+    _rotated_clip(path, 90)  # coded 64×48, shown 48×64
+    clip = media.probe(path)
+    params = catalog.with_defaults(catalog.STARLIGHT, {"resolution": "1080p"})
+    geo = catalog.output_geometry(catalog.STARLIGHT, width=clip.width, height=clip.height,
+                                  fps=clip.fps, frame_count=clip.frame_count, params=params)
+    assert geo.height > geo.width  # portrait out, as the viewer sees the clip
