@@ -24,12 +24,13 @@ N = 30
 def main() -> None:
     zip_path = ltx_direct_zip(1920, 1080)
     steps = {"read+decode": [], "view": [], "jpeg": [], "total": []}
+    cpu = []
     with exr.ExrSequence(zip_path) as seq:
         assert seq.frame_count == 181
         seq.frame(0)  # warm-up
         for i in range(N):
             index = (i * 37 + 11) % seq.frame_count
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             frame = seq.frame(index)
             t1 = time.perf_counter()
             rgb8 = exr.view_rgb8(frame, exposure_stops=0.5)
@@ -37,6 +38,7 @@ def main() -> None:
             buf = io.BytesIO()
             Image.fromarray(rgb8).save(buf, format="JPEG", quality=90)
             t3 = time.perf_counter()
+            cpu.append(time.process_time() - c0)
             for k, v in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t3 - t0), strict=True):
                 steps[k].append(v)
     assert (frame.width, frame.height, frame.dtype) == (1920, 1080, "float16")
@@ -45,7 +47,8 @@ def main() -> None:
     for k, v in steps.items():
         print(f"  {k:12s} {statistics.median(v) * 1000:6.1f} ms")
     total = statistics.median(steps["total"]) * 1000
-    print(f"goal ≤ 150 ms: {'PASS' if total <= 150 else 'FAIL'}")
+    print(f"  CPU time    {statistics.median(cpu) * 1000:6.1f} ms (all threads)")
+    print(f"goal ≤ 150 ms: {'PASS' if total <= 150 else 'FAIL'} (wall)")
 
 
 if __name__ == "__main__":
