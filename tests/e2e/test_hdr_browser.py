@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 from studio import catalog
 from tests.e2e.conftest import ARTIFACTS, launch_app
 from tests.e2e.hdr_seed import seed_hdr_generations
+from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -59,6 +60,7 @@ def test_hdr_inspector_on_a_hyperion_pq_result(page: Page, hdr_app: str):
            "the per-frame light-level chart").to_be_visible(timeout=PANEL_MS)
     width = picture.locator("img").evaluate("img => img.naturalWidth")
     assert width == 160  # realshort 320×240 measured on its 4:2:0 chroma grid
+    wait_for_idle(page, what="the inspector's first run to finish")
     page.get_by_text("SDR view", exact=True).click()
     expect(page.get_by_text(re.compile(r"^Tone map: ITU-R BT\.2390 EETF")),
            "the SDR view's tone-map operator").to_be_visible(timeout=PANEL_MS)
@@ -75,6 +77,7 @@ def test_exr_browser_on_an_ltx_result_scrubs_to_another_frame(page: Page, exr_ap
     frame_img = page.locator("img.exr-frame")
     expect(frame_img, "the frame picture").to_be_visible(timeout=PANEL_MS)
     expect(page.get_by_text(re.compile(r"^NaN samples: 0")), "the NaN/Inf counts").to_be_visible()
+    wait_for_idle(page, what="the browser's first frame to settle")
     page.get_by_role("button", name="Step ▶").click()
     expect(page.get_by_text(re.compile(r"^frame_000001\.exr · 320×240")),
            "frame 1 after one step").to_be_visible(timeout=PANEL_MS)
@@ -83,7 +86,7 @@ def test_exr_browser_on_an_ltx_result_scrubs_to_another_frame(page: Page, exr_ap
     frame_img = page.locator("img.exr-frame[alt='EXR frame 1']")
     expect(frame_img, "the picture of frame 1").to_be_visible(timeout=PANEL_MS)
     frame_img.scroll_into_view_if_needed()
-    page.wait_for_timeout(500)
+    wait_for_idle(page, what="frame 1 to settle before clicking it")
     box = frame_img.bounding_box()
     frame_img.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.5})
     # 3/4 across and halfway down a 320×240 frame (± one pixel of rounding)
@@ -91,6 +94,7 @@ def test_exr_browser_on_an_ltx_result_scrubs_to_another_frame(page: Page, exr_ap
            "x after the click").to_have_value(re.compile(r"^(239|240)$"), timeout=PANEL_MS)
     expect(page.get_by_role("spinbutton", name="y", exact=True),
            "y after the click").to_have_value(re.compile(r"^(119|120)$"), timeout=PANEL_MS)
+    wait_for_idle(page, what="the pixel readout's rerun")
     page.get_by_text("False colour", exact=True).click()
     expect(page.get_by_text("above 4000 cd/m² (extreme)"),
            "the false-colour legend").to_be_visible(timeout=PANEL_MS)
