@@ -655,8 +655,9 @@ def view_rgb8(frame: ExrFrame, *, exposure_stops: float = 0.0, channel: str = "R
     elif channel == "RGB":
         plane = frame.rgb
     else:
-        plane = frame.alpha if channel == "A" else frame.rgb[..., "RGB".index(channel)]
-        assert plane is not None
+        chosen = frame.alpha if channel == "A" else frame.rgb[..., "RGB".index(channel)]
+        assert chosen is not None
+        plane = chosen
     if plane.dtype != np.float16:
         with np.errstate(over="ignore"):
             plane = plane.astype(np.float16)

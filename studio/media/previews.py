@@ -145,7 +145,7 @@ class FramePipeline:
         if self.hdr:
             w0, h0 = self.rgb_size
             tb = template.time_base or Fraction(1, 1000)
-            chain: list[Any] = [graph.add_buffer(width=w0, height=h0, format="rgb48le",
+            chain: list[Any] = [graph.add_buffer(width=w0, height=h0, format=av.VideoFormat("rgb48le"),
                                                  time_base=tb)]
         else:
             chain = [graph.add_buffer(template=template)]
@@ -204,7 +204,7 @@ class SdrView:
             raise MediaError("The SDR view is for PQ or HLG clips.")
         self.width, self.height = width, height
         self.graph = av.filter.Graph()
-        src = self.graph.add_buffer(width=width, height=height, format="rgb48le",
+        src = self.graph.add_buffer(width=width, height=height, format=av.VideoFormat("rgb48le"),
                                     time_base=Fraction(1, 1000))
         lut = sdr_lut_file(clip.color_transfer or "smpte2084", exposure_stops=exposure_stops)
         f = self.graph.add("lut3d", f"file='{_escape(str(lut))}':interp=tetrahedral")

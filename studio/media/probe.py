@@ -223,7 +223,7 @@ def _check_isobmff_boxes(path: Path, size: int) -> None:
 # ================================ Display matrix (ISO/IEC 14496-12 tkhd) =========================
 
 
-def _boxes(fh: IO[bytes], start: int, end: int) -> Any:
+def _boxes(fh: IO[bytes] | io.RawIOBase, start: int, end: int) -> Any:
     """Yield (type, payload start, box end) for the boxes in [start, end) of an ISO BMFF file."""
     pos = start
     while pos + 8 <= end:
@@ -243,7 +243,7 @@ def _boxes(fh: IO[bytes], start: int, end: int) -> Any:
         pos += size
 
 
-def isobmff_rotation(fh: IO[bytes], size: int) -> int | None:
+def isobmff_rotation(fh: IO[bytes] | io.RawIOBase, size: int) -> int | None:
     """Clockwise display rotation (0/90/180/270) of the first video track of an MP4/MOV.
 
     Reads the ``tkhd`` matrix (ISO/IEC 14496-12 §8.3.2: a, b, u, c, d, v, x, y, w with a,
