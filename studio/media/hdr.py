@@ -275,6 +275,27 @@ class LightModel:
         grid = np.linspace(0.0, 1.0, 65536, dtype=np.float32)
         # Per-channel table over 16-bit signal steps: PQ display nits, or HLG scene light.
         self.table = transfer.pq_eotf(grid) if self.pq else transfer.hlg_inverse_oetf(grid)
+        self._code_tables: dict[tuple[int, bool], tuple[np.ndarray, int]] = {}
+        self._gain: np.ndarray | None = None
+
+    def code_table(self, planes: _Planes) -> tuple[np.ndarray, int]:
+        """Per quarter-code level 0…top: PQ nits or HLG scene light (float32), and top."""
+        key = (planes.bits, planes.full_range)
+        cached = self._code_tables.get(key)
+        if cached is None:
+            top = 4 * ((1 << planes.bits) - 1)
+            signal = np.clip(planes.code4_to_signal(np.arange(top + 1, dtype=np.float32)), 0, 1)
+            cached = self._code_tables[key] = (self._lookup(signal), top)
+        return cached
+
+    def gain_table(self) -> np.ndarray:
+        """HLG OOTF gain Lw·Ys^(γ−1) for Ys = (i/65535)², i = 0…65535 (BT.2100 Table 5)."""
+        if self._gain is None:
+            s = np.linspace(0.0, 1.0, 65536, dtype=np.float64)
+            with np.errstate(divide="ignore"):
+                g = self.peak * np.power(np.maximum(s * s, 1e-12), self.gamma - 1.0)
+            self._gain = g.astype(np.float32)
+        return self._gain
 
     def describe(self) -> str:
         if self.pq:
@@ -328,16 +349,25 @@ def frame_light_level(frame: Any, clip: ClipInfo, model: LightModel,
         peak = float(nits[used[-1]]) if used.size else 0.0
         average = float(np.dot(counts, nits) / max(code4.size, 1))
         return LightLevel(peak, average)
-    # HLG: the OOTF gain depends on the scene luminance of all three channels.
-    signals = [planes.code4_to_signal(_broadcast_add(planes.y4, planes.offsets4[c], planes.sub))
-               for c in range(3)]
-    scene = [model._lookup(s) for s in signals]
-    ys = (np.float32(0.2627) * scene[0] + np.float32(0.6780) * scene[1]
-          + np.float32(0.0593) * scene[2])
-    gain = np.float32(model.peak) * np.power(np.maximum(ys, np.float32(1e-12)),
-                                             np.float32(model.gamma - 1.0))
-    top = np.maximum(np.maximum(scene[0], scene[1]), scene[2]) * gain
-    return LightLevel(float(top.max()), float(top.mean(dtype=np.float64)))
+    # HLG: the OOTF gain depends on the scene luminance of all three channels. Work in
+    # quarter-code integers with tables: scene light E per code level (BT.2100 inverse OETF),
+    # and the gain Lw·Ys^(γ−1) indexed by sqrt(Ys) (fine steps near black).
+    table, top = model.code_table(planes)
+    scene = []
+    for c in range(3):
+        code4 = _broadcast_add(planes.y4, np.rint(planes.offsets4[c]).astype(np.int32),
+                               planes.sub)
+        np.maximum(code4, 0, out=code4)
+        np.minimum(code4, top, out=code4)
+        scene.append(table[code4])
+    ys = scene[0] * np.float32(0.2627)
+    ys += scene[1] * np.float32(0.6780)
+    ys += scene[2] * np.float32(0.0593)
+    e_max = np.maximum(np.maximum(scene[0], scene[1]), scene[2])
+    np.sqrt(ys, out=ys)
+    ys *= np.float32(65535.0)
+    e_max *= model.gain_table()[ys.astype(np.int32)]
+    return LightLevel(float(e_max.max()), float(e_max.mean(dtype=np.float64)))
 
 
 # ================================ One frame: scopes ==============================================

@@ -244,3 +244,40 @@ def test_metadata_readout_says_when_side_data_is_absent(tmp_path):
     rows = dict(hdr.read_hdr_metadata(path).rows())
     assert rows["mastering display (ST 2086)"] == "not in the file"
     assert rows["transfer"] == "PQ (SMPTE ST 2084)"
+
+
+@pytest.fixture(scope="session")
+def hyperion_hlg_cockatoo(tmp_path_factory, cockatoo):
+    """The sandbox's Hyperion HLG result of cockatoo.mp4 (HEVC Main 10, 1280×720, 280 frames)."""
+    try:
+        from sandbox import processing  # the sandbox's own package, once it moves out
+    except ImportError:
+        from studio.sandbox import processing
+    from studio import catalog
+
+    fill = getattr(catalog, "with_defaults", lambda _m, p: p)
+    params = fill(catalog.HYPERION, {"transfer_function": "hlg"})
+    out = processing.process(catalog.HYPERION, params, cockatoo,
+                             tmp_path_factory.mktemp("hyperion"), preset="ultrafast")
+    return out.files["video"]
+
+
+@pytest.mark.slow
+def test_hyperion_hlg_cockatoo_maxcll_maxfall_agree_with_colour_science(
+        hyperion_hlg_cockatoo, tmp_path):
+    clip = probe(hyperion_hlg_cockatoo)
+    assert (clip.color_transfer, clip.frame_count) == (HLG, 280)
+    result = hdr.analyse_clip(hyperion_hlg_cockatoo, tmp_path / "cache")
+    peaks, means = independent_light_levels(hyperion_hlg_cockatoo, HLG)
+    assert result.frame_count == len(peaks) == 280
+    assert result.max_cll == pytest.approx(max(peaks), rel=0.01)
+    assert result.max_fall == pytest.approx(max(means), rel=0.01)
+    # the per-frame chart's series, frame by frame
+    assert np.allclose(result.peak_nits, peaks, rtol=0.01)
+    assert np.allclose(result.average_nits, means, rtol=0.01)
+    assert result.times_s[0] == 0.0 and result.times_s[-1] == pytest.approx(279 / 20)
+    from studio.media import figures
+
+    fig = figures.light_level_figure(result)
+    assert [t.name for t in fig.data] == ["frame peak", "frame average (FALL)"]
+    assert len(fig.data[0].y) == 280
