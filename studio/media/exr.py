@@ -557,6 +557,17 @@ class ExrSequence:
         self.close()
 
 
+def _finite_max(rgb: np.ndarray, rows: int = 256) -> float:
+    """Largest finite value, a band of rows at a time (no full-size temporaries)."""
+    best = -math.inf
+    for top in range(0, rgb.shape[0], rows):
+        band = rgb[top : top + rows]
+        finite = band[np.isfinite(band)]
+        if finite.size:
+            best = max(best, float(finite.max()))
+    return best
+
+
 def exr_zip_summary(zip_path: str | Path) -> ExrZipSummary:
     """Count and inspect the EXR frames in a ZIP, reading one frame at a time.
 
@@ -576,9 +587,7 @@ def exr_zip_summary(zip_path: str | Path) -> ExrZipSummary:
                 continue
             if not dtype:
                 height, width, dtype = frame.height, frame.width, frame.dtype
-            finite = frame.rgb[np.isfinite(frame.rgb)]
-            if finite.size:
-                peak = max(peak, float(finite.max()))
+            peak = max(peak, _finite_max(frame.rgb))
         if not dtype and first_error is not None:
             raise first_error
         return ExrZipSummary(seq.frame_count, width, height, dtype,
