@@ -25,18 +25,15 @@ COCKATOO = SHARED / "video" / "cockatoo.mp4"
 
 
 def _processing():
-    try:  # the sandbox is becoming its own top-level package
-        from sandbox import processing  # type: ignore[import-not-found]
-    except ImportError:
-        from studio.sandbox import processing
+    from sandbox import processing
+
     return processing
 
 
 def _with_defaults(model_id: str, params: dict) -> dict:
-    from studio import catalog
+    from sandbox.models import with_defaults
 
-    fill = getattr(catalog, "with_defaults", None)
-    return fill(model_id, params) if fill else params
+    return with_defaults(model_id, params)
 
 
 def hyperion_result(transfer: str = "hlg", source: Path = COCKATOO, tag: str = "") -> Path:

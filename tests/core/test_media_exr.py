@@ -53,16 +53,13 @@ def _ramp(h=48, w=64, scale=1.0) -> np.ndarray:
 def ltx_direct_zip(tmp_path_factory, cockatoo):
     """The sandbox's LTX direct result for the first 181 frames of cockatoo.mp4: 181
     half-float EXRs at 1280×720 (what LTX returns for the sample)."""
-    try:
-        from sandbox import processing  # the sandbox's own package, once it moves out
-    except ImportError:
-        from studio.sandbox import processing
+    from sandbox import processing
+    from sandbox.models import with_defaults
     from studio import catalog
 
     work = tmp_path_factory.mktemp("ltx")
     source = media.trim_clip(cockatoo, work / "first181.mp4", max_frames=181)
-    fill = getattr(catalog, "with_defaults", lambda _m, p: p)
-    out = processing.process(catalog.LTX_DIRECT, fill(catalog.LTX_DIRECT, {}), source,
+    out = processing.process(catalog.LTX_DIRECT, with_defaults(catalog.LTX_DIRECT, {}), source,
                              work / "out", preset="ultrafast")
     return out.files["exr_frames"]
 

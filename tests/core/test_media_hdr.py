@@ -249,14 +249,11 @@ def test_metadata_readout_says_when_side_data_is_absent(tmp_path):
 @pytest.fixture(scope="session")
 def hyperion_hlg_cockatoo(tmp_path_factory, cockatoo):
     """The sandbox's Hyperion HLG result of cockatoo.mp4 (HEVC Main 10, 1280×720, 280 frames)."""
-    try:
-        from sandbox import processing  # the sandbox's own package, once it moves out
-    except ImportError:
-        from studio.sandbox import processing
+    from sandbox import processing
+    from sandbox.models import with_defaults
     from studio import catalog
 
-    fill = getattr(catalog, "with_defaults", lambda _m, p: p)
-    params = fill(catalog.HYPERION, {"transfer_function": "hlg"})
+    params = with_defaults(catalog.HYPERION, {"transfer_function": "hlg"})
     out = processing.process(catalog.HYPERION, params, cockatoo,
                              tmp_path_factory.mktemp("hyperion"), preset="ultrafast")
     return out.files["video"]

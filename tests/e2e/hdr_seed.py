@@ -13,17 +13,11 @@ import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sandbox import processing
+from sandbox.models import with_defaults
 from studio import catalog
 from studio.config import Settings
 from studio.jobs import Job, JobStore
-
-
-def _processing():
-    try:  # the sandbox is becoming its own top-level package
-        from sandbox import processing  # type: ignore[import-not-found]
-    except ImportError:
-        from studio.sandbox import processing
-    return processing
 
 
 def seed_hdr_generations(data: Path, source: Path, *, models: tuple[str, ...]) -> dict[str, Job]:
@@ -32,14 +26,13 @@ def seed_hdr_generations(data: Path, source: Path, *, models: tuple[str, ...]) -
     settings = Settings.from_mapping({}, {k: v for k, v in os.environ.items()
                                          if k not in ("OXEN_API_KEY", "LTXV_API_KEY")})
     store = JobStore.from_settings(data, None)
-    fill = getattr(catalog, "with_defaults", lambda _m, p: p)
     now = datetime.now(UTC)
     out: dict[str, Job] = {}
     for i, model_id in enumerate(models):
         params = {"transfer_function": "pq"} if model_id == catalog.HYPERION else {}
-        params = fill(model_id, params)
+        params = with_defaults(model_id, params)
         folder = data / "results" / f"seed-{i}"
-        result = _processing().process(model_id, params, source, folder, preset="ultrafast")
+        result = processing.process(model_id, params, source, folder, preset="ultrafast")
         from studio.service import preview_for
 
         fps = float(params.get("frames_per_second") or 30.0)
