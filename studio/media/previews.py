@@ -29,7 +29,7 @@ from typing import Any
 import av
 import av.error
 import numpy as np
-from av.video.reformatter import ColorRange, Colorspace, Interpolation
+from av.video.reformatter import ColorRange, Colorspace, Interpolation, VideoReformatter
 
 from studio.errors import MediaError
 from studio.media import transfer
@@ -140,6 +140,7 @@ class FramePipeline:
         # HDR: Y'CbCr → 16-bit R'G'B' with exactly the reference chain's swscale call (PyAV
         # reformat, threaded), so the two differ only by the LUT; the graph does the rest.
         self.rgb_size = (height, width) if turned else (width, height)
+        self._reformatter = VideoReformatter()  # keeps one swscale context for the clip
         graph = av.filter.Graph()
         graph.threads = 0  # automatic: lut3d and swscale slices use every core
         if self.hdr:
@@ -174,8 +175,8 @@ class FramePipeline:
 
     def _rgb48(self, frame: Any) -> Any:
         w0, h0 = self.rgb_size
-        out = frame.reformat(
-            width=w0, height=h0, format="rgb48le", interpolation=Interpolation.BICUBIC,
+        out = self._reformatter.reformat(
+            frame, width=w0, height=h0, format="rgb48le", interpolation=Interpolation.BICUBIC,
             src_colorspace=Colorspace.BT2020, src_color_range=ColorRange.MPEG, threads=0,
         )  # fmt: skip
         out.pts, out.time_base = frame.pts, frame.time_base
@@ -209,13 +210,14 @@ class SdrView:
         lut = sdr_lut_file(clip.color_transfer or "smpte2084", exposure_stops=exposure_stops)
         f = self.graph.add("lut3d", f"file='{_escape(str(lut))}':interp=tetrahedral")
         sink = self.graph.add("buffersink")
+        self._reformatter = VideoReformatter()
         src.link_to(f)
         f.link_to(sink)
         self.graph.configure()
 
     def rgb8(self, frame: Any) -> np.ndarray:
-        rgb = frame.reformat(
-            width=self.width, height=self.height, format="rgb48le",
+        rgb = self._reformatter.reformat(
+            frame, width=self.width, height=self.height, format="rgb48le",
             interpolation=Interpolation.BICUBIC, src_colorspace=Colorspace.BT2020,
             src_color_range=ColorRange.MPEG, threads=0,
         )  # fmt: skip
