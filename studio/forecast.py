@@ -52,7 +52,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from studio import catalog, pricing
+from studio import catalog, models, pricing
 from studio.errors import ParamError, StudioError, shown_value
 from studio.media import ClipInfo
 
@@ -241,10 +241,8 @@ def _params_json(params: Mapping[str, Any]) -> str:
 def _priceable_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
     """:func:`catalog.validate` problems that matter for a price: required fields without a
     value (the source URL, LTX's prompt) change nothing in a quote, so they are not asked."""
-    spec = catalog.get(model_id)
-    missing_ok = {f"{p.name}: is required" for p in spec.params if p.required}
-    return [p for p in catalog.validate(model_id, params, require_source=False)
-            if p not in missing_ok]
+    return [str(p) for p in models.get(model_id).validate(params, require_source=False)
+            if p.code != "required"]
 
 
 def _params_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
@@ -509,21 +507,19 @@ def _freeze(params: Mapping[str, Any]) -> Any:
 
 
 def _coverage_note(model_id: str, clip: ClipInfo, params: Mapping[str, Any]) -> str | None:
-    """LTX 2.3 on Oxen renders ``num_frames`` frames, whatever the clip's length: say so when
-    that output is shorter than the clip (the quote covers only the output)."""
-    if model_id != catalog.LTX_OXEN:
-        return None
+    """When a parameter, not the clip, sets the output's length (LTX 2.3 on Oxen renders
+    ``num_frames`` frames): say so when that output is shorter than the clip (the quote
+    covers only the output)."""
+    unit = models.get(model_id)
     try:
-        n, out_fps = int(params["num_frames"]), float(params["frames_per_second"])
-    except (KeyError, TypeError, ValueError):
+        cover = unit.coverage(clip, params)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
         return None
-    out_s = n / out_fps if out_fps else 0.0
-    if out_s + 1.0 / max(out_fps, 1.0) >= clip.duration_s:
+    if cover is None or cover.whole:
         return None
-    cap = catalog.get(model_id).param("num_frames").maximum or n
-    return (f"LTX 2.3 HDR renders num_frames={n} ({out_s:.1f} s at {out_fps:g} frames/s) of "
-            f"this {clip.duration_s:.1f} s clip; the quote covers that output only (at most "
-            f"{int(cap)} frames per generation).")
+    return (f"{unit.display_name} renders {cover.field}={cover.value} "
+            f"({cover.output_s:.1f} s) of this {clip.duration_s:.1f} s clip; the quote covers "
+            f"that output only (at most {unit.param(cover.field).maximum:g} per generation).")
 
 
 def _row_problems(row: PlanRow) -> list[str]:
@@ -783,18 +779,6 @@ def _price_row(i: int, row: PlanRow, book: RateBook | None,
 # ================================ Comparison and grids ===========================================
 
 
-def _ltx_frames_for(duration_s: float, params: Mapping[str, Any]) -> int:
-    """num_frames that cover ``duration_s`` at LTX 2.3's output frame rate, within 9–481."""
-    spec = catalog.get(catalog.LTX_OXEN).param("num_frames")
-    full = catalog.with_defaults(catalog.LTX_OXEN, params)
-    try:
-        out_fps = float(full["frames_per_second"])
-    except (TypeError, ValueError):
-        out_fps = 24.0
-    lo, hi = int(spec.minimum or 9), int(spec.maximum or 481)
-    return min(hi, max(lo, round(duration_s * out_fps)))
-
-
 def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[str, Any]:
     """The row's job on ``candidate``: the row's settings that ``candidate`` also has and
     accepts, its defaults for the rest; an upscaler's ``resolution`` = ``target`` when it
@@ -810,16 +794,8 @@ def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[
                 value = row.params[p.name]
                 if not _priceable_problems(candidate, {p.name: value}):
                     params[p.name] = value
-        if candidate == catalog.LTX_OXEN:
-            params["num_frames"] = _ltx_frames_for(row.duration_s, params)
-    if spec.task == "upscale" and target is not None:
-        try:
-            offered = spec.param("resolution").enum or ()
-        except KeyError:
-            offered = ()
-        if target in offered:
-            params["resolution"] = target
-    return catalog.with_defaults(candidate, params)
+        params = spec.params_to_cover(row.duration_s, params)
+    return spec.with_defaults(spec.params_for_target(params, target))
 
 
 def compare_models(
@@ -939,9 +915,8 @@ def duration_row(model_id: str, params: Mapping[str, Any], duration_s: float, wi
     """A plan row for a chart point: ``model_id`` on a ``duration_s`` s, ``width`` × ``height``
     px, ``fps`` frames/s clip. For LTX 2.3 on Oxen ``num_frames`` follows the duration (the
     chart's x axis is then output duration), capped at 481 frames."""
-    p = dict(params)
-    if model_id == catalog.LTX_OXEN:
-        p["num_frames"] = _ltx_frames_for(duration_s, p)
+    unit = models.get(model_id)
+    p = unit.params_to_cover(duration_s, params)
     return PlanRow(clip=f"{duration_s:g} s", duration_s=duration_s, width=width, height=height,
                    fps=fps, model_id=model_id, params=catalog.with_defaults(model_id, p))
 
