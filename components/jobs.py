@@ -54,7 +54,7 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
         spec = catalog.MODELS.get(j.model_id)
         rows.append({
             "Created": j.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            "Model": spec.short_name if spec else j.model_id,
+            "Model": spec.display_name if spec else j.model_id,
             "Status": j.status,
             "Source": (j.source or {}).get("label", ""),
             "Quote (USD)": j.quote_usd or "",
@@ -82,7 +82,7 @@ def _toast_transitions(jobs: list[Job]) -> None:
         before = seen.get(j.id)
         if before is not None and before != j.status and j.is_terminal:
             spec = catalog.MODELS.get(j.model_id)
-            name = spec.short_name if spec else j.model_id
+            name = spec.display_name if spec else j.model_id
             icon = {"succeeded": "✅", "failed": "❌", "cancelled": "⛔"}.get(j.status, "⌛")
             st.toast(f"{name}: generation {j.status}", icon=icon)
         seen[j.id] = j.status
