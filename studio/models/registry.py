@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import pkgutil
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -121,7 +122,12 @@ def load_unit_file(path: str | Path) -> ModelUnit:
     if spec is None or spec.loader is None:
         raise ValueError(f"{path} is not a Python module")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module  # dataclasses look a class's module up while building it
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
     unit = getattr(module, "UNIT", None)
     if not isinstance(unit, ModelUnit):
         raise ValueError(f"{path} defines no UNIT (a studio.models.ModelUnit)")
