@@ -269,8 +269,9 @@ class ModelUnit:
     def chart_lines(self) -> list[ChartLine]:
         """The lines of this endpoint's cost-vs-duration chart, one per resolution tier.
         Default: one per value of a ``resolution`` parameter, else a single line."""
-        if self.has_param("resolution") and self.param("resolution").enum:
-            return [ChartLine(str(v), {"resolution": v}) for v in self.param("resolution").enum]
+        tiers = self.param("resolution").enum if self.has_param("resolution") else None
+        if tiers:
+            return [ChartLine(str(v), {"resolution": v}) for v in tiers]
         return [ChartLine("any")]
 
     # -- forecasts ---------------------------------------------------------------------------

@@ -15,7 +15,8 @@ from studio.config import Settings
 from studio.jobs import JobStore
 from studio.media import ClipInfo
 from studio.service import Source, Studio
-from tests.sixth_unit import MODEL_ID as SIXTH, write_sixth_unit
+from tests.sixth_unit import MODEL_ID as SIXTH
+from tests.sixth_unit import write_sixth_unit
 
 REPO = Path(__file__).resolve().parents[2]
 SCHEMAS = REPO.parent / "shared" / "api" / "schemas"
