@@ -153,7 +153,8 @@ def _render_documented(p: ParamSpec, *, key: str) -> None:
     if not p.documented_value:
         return
     wkey = f"{key}:{p.name}"
-    with st.expander(f"Documented default {p.title.lower()}", expanded=False):
+    with st.expander(f"Left empty, the documented default {p.title.lower()} may apply",
+                     expanded=False):
         st.caption(p.documented_note or "")
         st.code(p.documented_value, language=None, wrap_lines=True)
         st.button("Use this text", key=f"{wkey}:adopt", on_click=_set_state,

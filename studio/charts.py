@@ -58,7 +58,11 @@ def cost_curve(
     fig = go.Figure()
     unit = models.get(model_id)
     fps = clip.fps or 24.0
-    durations = [max_minutes * 60 * i / (points - 1) for i in range(points)]
+    span_s = max_minutes * 60
+    cap = unit.max_output_s(unit.with_defaults(params))
+    if cap is not None:  # one generation outputs at most this much: spread the points to it
+        span_s = min(span_s, cap)
+    durations = [span_s * i / (points - 1) for i in range(points)]
     for line in unit.chart_lines():
         xs, ys, provenance = [], [], "proxy"
         for d in durations:

@@ -52,12 +52,22 @@ def curl_command(model_id: str, body: Mapping[str, Any], base_url: str, *,
             f"  -d '{payload}'")
 
 
+def _python_dict(body: Mapping[str, Any]) -> str:
+    """``body`` as a Python dict literal, one key per line (``True``/``False``/``None``, never
+    JSON's ``true``/``false``/``null``)."""
+    if not body:
+        return "{}"
+    lines = [f"    {key!r}: {pprint.pformat(value, width=80, sort_dicts=False)},"
+             for key, value in body.items()]
+    return "{\n" + "\n".join(lines) + "\n}"
+
+
 def python_snippet(model_id: str, body: Mapping[str, Any], base_url: str, *,
                    mode: str = "queue") -> str:
     """A ``requests`` script posting ``body``; the body is a Python literal and the key is
     read from the environment."""
     timeout = "(10, 1800)" if mode == "sync" else "(10, 60)"
-    literal = pprint.pformat(dict(body), indent=4, width=88, sort_dicts=False)
+    literal = _python_dict(body)
     return (
         "import os\n\nimport requests\n\n"
         f"body = {literal}\n"
