@@ -114,7 +114,8 @@ class LtxQualityHdr(ModelUnit):
         p = self.with_defaults(params)
         fps, n = float(p["frames_per_second"]), int(p["num_frames"])
         wanted = n / fps
-        if clip.duration_s and wanted > clip.duration_s + 1e-6:
+        # Longer by a whole output frame or more (covering a clip needs ⌈duration × fps⌉ frames).
+        if clip.duration_s and wanted >= clip.duration_s + 1.0 / fps - 1e-9:
             return [f"{n} frames at {fps_text(fps)} frames/s is {wanted:.1f} s, longer than "
                     f"the {clip.duration_s:.1f} s clip."]
         return []

@@ -202,3 +202,14 @@ def test_a_sixth_unit_is_quoted_charted_and_forecast(sixth):
 def test_units_cannot_collide(sixth):
     with pytest.raises(ValueError):
         models.REGISTRY.register(sixth)
+
+
+def test_ltx_hdr_says_when_the_output_is_longer_than_the_clip_by_a_frame_or_more():
+    ltx = models.get("ltx-2-3-quality-hdr")
+    sample = clip()  # 14 s
+    # 14 s × 29.97 = 419.58 → 420 frames cover it without a whole extra frame: no note.
+    assert ltx.request_notes(sample, ltx.with_defaults({"num_frames": 420,
+                                                        "frames_per_second": 29.97})) == []
+    # 24 frames/s: 337 frames = 14.04 s, one frame past 336 = 14 s.
+    [note] = ltx.request_notes(sample, ltx.with_defaults({"num_frames": 337}))
+    assert "longer than the 14.0 s clip" in note
