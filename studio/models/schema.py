@@ -225,12 +225,54 @@ def _validator(params: tuple[ParamSpec, ...]) -> Draft202012Validator:
     return validator
 
 
+_MEMO: dict[Any, tuple[tuple[ParamSpec, ...], tuple[Problem, ...]]] = {}
+_MEMO_MAX = 8192
+
+
+def _memo_key(params: tuple[ParamSpec, ...], values: Mapping[str, Any], model_name: str,
+              skip: frozenset[str]) -> Any | None:
+    """A hashable key for one validation, or ``None`` when a value cannot be one. Each value
+    carries its type: ``True``, ``1`` and ``1.0`` are equal in Python but not to the schema."""
+    try:
+        items = tuple(sorted((k, type(v).__name__, v) for k, v in values.items()))
+        key = (id(params), model_name, skip, items)
+        hash(key)
+    except TypeError:
+        return None
+    return key
+
+
 def validate(
     params: Sequence[ParamSpec],
     values: Mapping[str, Any],
     *,
     model_name: str,
     skip: frozenset[str] = frozenset(),
+) -> list[Problem]:
+    """Every problem with ``values`` against ``params``; see :func:`_validate`.
+
+    Results are remembered per parameter set and values (a plan of a thousand rows repeats a
+    few settings many times, and jsonschema takes a fraction of a millisecond per call)."""
+    params = tuple(params)
+    key = _memo_key(params, values, model_name, skip)
+    if key is not None:
+        hit = _MEMO.get(key)
+        if hit is not None and hit[0] is params:
+            return list(hit[1])
+    problems = _validate(params, values, model_name=model_name, skip=skip)
+    if key is not None:
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = (params, tuple(problems))
+    return problems
+
+
+def _validate(
+    params: tuple[ParamSpec, ...],
+    values: Mapping[str, Any],
+    *,
+    model_name: str,
+    skip: frozenset[str],
 ) -> list[Problem]:
     """Every problem with ``values`` against ``params`` at once; ``[]`` means valid.
 
@@ -242,7 +284,6 @@ def validate(
     ``"maximum"``). ``skip`` names fields not checked (the source URL before an upload).
     ``model_name`` goes into the unknown-field sentence.
     """
-    params = tuple(params)
     by_name = {p.name: p for p in params}
     problems: list[Problem] = []
     for name in values:
