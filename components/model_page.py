@@ -150,7 +150,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             st.info("Choose a clip to see its quote.")
         else:
             book = load_rate_book(studio)  # overrides > live Oxen pricing > bundled
-            prepared = studio.prepare(spec.id, source, params, clip=clip, book=book)
+            prepared = studio.prepare(spec.id, source, params, clip=clip, book=book, unit=spec)
             render_quote(prepared.quote, key=f"{key}:quote", count=int(n))
             if prepared.quote is not None:
                 _render_coverage(spec, clip, params, key=key)

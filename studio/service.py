@@ -228,16 +228,19 @@ class Studio:
         clip: media.ClipInfo | None = None,
         live_pricing: Mapping[str, Any] | None = None,
         book: RateBook | None = None,
+        unit: models.ModelUnit | None = None,
     ) -> Prepared:
         """Probe (unless ``clip`` is given), validate and quote. Never sends a paid request.
 
         The quote uses ``book`` or else :meth:`rate_book` (team overrides > ``live_pricing``
-        > bundled).
+        > bundled). ``unit`` is the model's unit when it differs from the registry's — one
+        built from the live ``request_schema`` (:meth:`ModelUnit.with_schema`) — so the
+        parameters are checked against the schema the form was built from.
         Raises ``MediaError`` when the clip cannot be read and ``ConfigError`` when the rate
         overrides are damaged; parameter and limit problems are returned in
         ``Prepared.problems`` so the page can show them all at once.
         """
-        unit = models.get(model_id)
+        unit = unit if unit is not None else models.get(model_id)
         clip = clip or media.probe(source.probe_target)
         # Validation comes before any arithmetic on the parameters: a quote, a note or a limit
         # is only worked out from values the schema allows (frames_per_second=0 never

@@ -97,6 +97,25 @@ def test_a_live_request_schema_goes_through_the_same_path():
         base.with_schema({"properties": {}})
 
 
+def test_prepare_checks_against_the_live_schema_the_form_was_built_from(tmp_path):
+    base = models.get("topazlabs-upscale-starlight-2-5-video")
+    live = base.with_schema({**base.request_schema(), "properties": {
+        **base.request_schema()["properties"],
+        "sharpness": {"type": "number", "minimum": 0, "maximum": 2, "default": 1}}})
+    studio = Studio(Settings.from_mapping({"STUDIO_DATA_DIR": str(tmp_path),
+                                           "OXEN_BASE_URL": "http://127.0.0.1:9",
+                                           "LTX_BASE_URL": "http://127.0.0.1:9"}),
+                    JobStore(tmp_path / "jobs.sqlite3"))
+    source = Source("url", "c.mp4", url="https://example.com/c.mp4")
+    kwargs = {"clip": clip(), "book": ratebook.bundled_book()}
+    bundled = studio.prepare(base.id, source, {"sharpness": 1.5}, **kwargs)
+    assert [(p.field, p.code) for p in bundled.problems] == [("sharpness", "unknown_field")]
+    prepared = studio.prepare(base.id, source, {"sharpness": 1.5}, unit=live, **kwargs)
+    assert prepared.ok and prepared.quote is not None
+    [p] = studio.prepare(base.id, source, {"sharpness": 5}, unit=live, **kwargs).problems
+    assert (p.field, p.code) == ("sharpness", "maximum")
+
+
 def test_hyperion_sends_output_profile_only_with_prores():
     hyperion = models.get("topazlabs-hyperion-hdr-video")
     h265 = hyperion.with_defaults({})
