@@ -650,6 +650,10 @@ def _bundled_book(model_ids: tuple[str, ...]) -> RateBook:
     return RateBook(bundled_rates())
 
 
+# ``bundled_book.cache_clear()`` keeps working for callers (tests that mutate the rates).
+bundled_book.cache_clear = _bundled_book.cache_clear  # type: ignore[attr-defined]
+
+
 def load_book(data_dir: Path, live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:
     """The book for ``data_dir``: bundled rates, team overrides from ``data_dir / "rates"``
     and ``live`` Oxen ``pricing`` objects by model id. Raises :class:`ConfigError` when the
