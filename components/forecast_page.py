@@ -261,7 +261,7 @@ def _render_batch(studio: Studio, edited: pd.DataFrame, *, key: str) -> None:
     if flash:
         (st.success if flash[0] == "success" else st.error)(flash[1])
     records = frame_to_records(edited)
-    names = {m.id: m.short_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in catalog.MODELS.values()}
     options = [i for i, r in enumerate(records) if r.get("path")]
     if not options:
         st.caption("Rows made from clips (under “From clips”) can be submitted from here; "

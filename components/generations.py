@@ -35,7 +35,7 @@ def render_generation_filters(*, key: str) -> JobQuery:
     models = [ALL_MODELS, *catalog.MODELS]
     model = c3.selectbox(
         "Model", models, key=f"{key}:model",
-        format_func=lambda m: "All models" if m == ALL_MODELS else catalog.MODELS[m].short_name)
+        format_func=lambda m: "All models" if m == ALL_MODELS else catalog.MODELS[m].display_name)
     text = c4.text_input("Search", key=f"{key}:search",
                          placeholder="source, model, generation id, error, owner")
     sort = c5.selectbox("Order", list(SORTS), format_func=SORTS.__getitem__, key=f"{key}:sort")

@@ -17,6 +17,7 @@ import streamlit as st
 
 from components import session
 from components.filters import JobQuery, load_jobs
+from components.hdr_inspector import render_hdr_tools
 from components.job_actions import (
     parent_label,
     render_rerun_link,
@@ -55,7 +56,7 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
         spec = catalog.MODELS.get(j.model_id)
         rows.append({
             "Created": j.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-            "Model": spec.short_name if spec else j.model_id,
+            "Model": spec.display_name if spec else j.model_id,
             "Status": j.status,
             "Source": (j.source or {}).get("label", ""),
             "Quote (USD)": exact(j.quote_usd) if j.quote_usd is not None else "",
@@ -82,7 +83,7 @@ def _toast_transitions(jobs: list[Job]) -> None:
         before = seen.get(j.id)
         if before is not None and before != j.status and j.is_terminal:
             spec = catalog.MODELS.get(j.model_id)
-            name = spec.short_name if spec else j.model_id
+            name = spec.display_name if spec else j.model_id
             icon = {Status.SUCCEEDED: "✅", Status.FAILED: "❌",
                     Status.CANCELLED: "⛔"}.get(j.status, "⌛")
             st.toast(f"{name}: generation {j.status}", icon=icon)
@@ -196,6 +197,8 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         session.set_cancel_asked(job.id, False)  # it finished meanwhile: nothing to cancel
     if job.status == Status.SUCCEEDED:
         render_player(studio, job, key=key)
+        if job.result_files:
+            render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,

@@ -16,18 +16,26 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urljoin
 
-from studio import catalog
-from studio.catalog import ModelSpec, ParamSpec
+from studio import models
 from studio.jobs import Job
+from studio.models import ModelUnit as ModelSpec
+from studio.models import ParamSpec
 
-# Page file stem = URL path of each model page (components/router.py pages()).
-PAGE_SLUGS: dict[str, str] = {
-    catalog.HYPERION: "hyperion_hdr",
-    catalog.LTX_OXEN: "ltx_hdr",
-    catalog.LTX_DIRECT: "ltx_direct",
-    catalog.RHEA: "rhea",
-    catalog.STARLIGHT: "starlight",
-}
+
+class _PageSlugs(Mapping[str, str]):
+    """Model id → page file stem (= URL path), read from the units."""
+
+    def __getitem__(self, model_id: str) -> str:
+        return models.MODELS[model_id].page
+
+    def __iter__(self):
+        return iter(models.MODELS)
+
+    def __len__(self) -> int:
+        return len(models.MODELS)
+
+
+PAGE_SLUGS: Mapping[str, str] = _PageSlugs()
 SOURCE_KEY = "src"
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -61,7 +69,7 @@ def rerun_query(job: Job) -> dict[str, str]:
     """Query parameters that reproduce ``job``'s form on its model page: every form
     parameter it was sent with, plus ``src`` when its source was a URL (a local upload has
     no address another person could open)."""
-    spec = catalog.MODELS.get(job.model_id)
+    spec = models.MODELS.get(job.model_id)
     if spec is None:
         return {}
     params = job.params or {}
@@ -123,7 +131,7 @@ def parse_query(spec: ModelSpec, query: Mapping[str, str]) -> Prefill:
     """Form values and source URL from a page's query parameters.
 
     Each value is parsed with its parameter's type and checked with
-    :func:`studio.catalog.validate`; anything unknown or invalid is left out and explained
+    the unit's schema; anything unknown or invalid is left out and explained
     in ``notes``. ``query`` maps a name to its (last) value, like ``st.query_params``.
     """
     form = {p.name: p for p in spec.form_params}
@@ -146,10 +154,8 @@ def parse_query(spec: ModelSpec, query: Mapping[str, str]) -> Prefill:
             params[name] = parse_value(p, raw)
         except ValueError as exc:
             notes.append(str(exc))
-    problems = catalog.validate(spec.id, params, require_source=False, specs={spec.id: spec})
-    for problem in problems:
-        name = problem.split(":", 1)[0]
-        if name in params:
-            notes.append(problem)
-            del params[name]
+    for problem in spec.validate(params, require_source=False):
+        if problem.field in params:
+            notes.append(str(problem))
+            del params[problem.field]
     return Prefill(params, src, tuple(notes))

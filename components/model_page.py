@@ -1,5 +1,6 @@
 """The shared per-model page: source → probe → parameters → quote and chart → submit → live
-generations. Every model page is this component with a different :class:`ModelSpec`."""
+generations. Every model page is this component with a different model unit
+(:class:`studio.models.ModelUnit`); nothing here knows a model by its id."""
 
 from __future__ import annotations
 
@@ -22,14 +23,20 @@ from components.loaders import (
 from components.preset_picker import render_presets
 from components.quote_panel import render_budget_verdict, render_quote, submit_label
 from components.rates_view import load_rate_book
-from components.request_form import render_request_form, widget_values
+from components.request_form import (
+    render_request_form,
+    render_suggestions,
+    widget_value,
+    widget_values,
+)
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
-from studio import catalog, charts, export, media
+from studio import charts, export, media, models
 from studio.budget import BudgetVerdict
-from studio.catalog import ModelSpec
 from studio.errors import StudioError
 from studio.media import ClipInfo
+from studio.models import ModelUnit as ModelSpec
+from studio.models import fps_text
 from studio.service import Prepared, Source, Studio, file_sha256, trimmed_source
 
 
@@ -41,10 +48,14 @@ def render_clip(clip: ClipInfo, thumb: bytes | None) -> None:
     hdr = {"smpte2084": "PQ (HDR)", "arib-std-b67": "HLG (HDR)"}.get(clip.color_transfer or "",
                                                                      clip.color_transfer or "SDR")
     cols[1].markdown(
-        f"**{clip.width}×{clip.height}** · **{clip.fps:.3f}** frames/s · **{clip.duration_s:.2f} s**"
+        f"**{clip.width}×{clip.height}** · **{fps_text(clip.fps)}** frames/s · "
+        f"**{clip.duration_s:.2f} s**"
         f" · {clip.frame_count} frames  \n{clip.codec} · {clip.pix_fmt} · transfer {hdr}"
         + ("" if media.browser_playable(clip) else "  \n:orange[Not browser-playable: previews "
-                                                   "use a tone-mapped H.264 copy.]"))
+                                                   "use a tone-mapped H.264 copy.]")
+        + (f"  \nRotated {clip.rotation}° for display." if clip.rotation else ""))
+    for note in clip.notes:  # e.g. a Matroska file whose frames stop short of its duration
+        cols[1].warning(note)
 
 
 def _apply_prefill(spec: ModelSpec, *, key: str) -> tuple[str, ...] | None:
@@ -85,11 +96,11 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     notes = _apply_prefill(spec, key=key)
     st.title(spec.display_name)
     target = studio.target(spec.provider)
-    st.caption(f"{'Oxen.ai' if spec.provider == 'oxen' else 'LTX API'} · `{spec.id}` · "
-               f"{'live service' if target == 'live' else 'local sandbox'} · parameters: "
-               f"{'live request_schema' if spec.schema_origin == 'live' else 'bundled catalog'}"
-               f" · typically {spec.typical_minutes} min on the real service")
+    st.caption(f"{PROVIDER_NAMES.get(spec.provider, spec.provider)} · "
+               f"{'live service' if target == 'live' else 'local sandbox'} · "
+               f"typically {spec.typical_minutes} min on the real service")
     st.markdown(spec.description)
+    _render_details(spec)
     _render_prefill_notes(notes)
 
     left, right = st.columns([1, 1], gap="large")
@@ -105,8 +116,8 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             with left:
                 st.error(str(exc))
             source = None
-    if source is not None and clip is not None and spec.id == catalog.LTX_DIRECT:
-        source, clip = _offer_trim(studio, source, clip, key=key, container=left)
+    if source is not None and clip is not None and spec.frame_cap(clip) is not None:
+        source, clip = _offer_trim(studio, spec, source, clip, key=key, container=left)
 
     with left:
         if clip is not None and source is not None:
@@ -118,6 +129,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             render_clip(clip, thumb)
         st.subheader("2 · Parameters", divider="gray")
         params = render_request_form(spec, key=key)
+        advice = st.container()  # what these parameters do to this clip, filled in below
         render_presets(spec, params, store=studio.store, key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
@@ -140,25 +152,38 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             st.info("Choose a clip to see its quote.")
         else:
             book = load_rate_book(studio)  # overrides > live Oxen pricing > bundled
-            prepared = studio.prepare(spec.id, source, params, clip=clip, book=book)
+            prepared = studio.prepare(spec.id, source, params, clip=clip, book=book, unit=spec)
             render_quote(prepared.quote, key=f"{key}:quote", count=int(n))
             if prepared.quote is not None:
                 verdict = _budget_verdict(studio, prepared.quote.amount_usd * int(n))
                 render_budget_verdict(verdict)
-            if prepared.quote is not None:
+                _render_coverage(spec, clip, params, key=key)
                 est = load_turnaround(studio, spec.id, prepared.quote.tier, clip.duration_s)
                 st.caption(f":material/schedule: Turnaround: {est.label}" if est else
                            ":material/schedule: Turnaround: no forecast yet (needs 3 finished "
                            "generations of this model, tier and length).")
-            for note in prepared.notes:
-                st.caption(f"ℹ️ {note}")
             if prepared.quote is not None:
                 st.plotly_chart(charts.cost_curve(spec.id, clip, params, book=book),
                                 width="stretch", key=f"{key}:chart")
 
+    if prepared is not None and clip is not None:
+        with advice:
+            for note in prepared.notes:
+                st.caption(f":material/info: {note}")
+            if prepared.quote is not None:
+                render_suggestions(spec.suggestions(clip, spec.with_defaults(params)), spec,
+                                   key=key)
+
     st.subheader("4 · Submit", divider="gray")
-    if prepared is not None and prepared.problems:
-        st.error("Fix these before submitting:\n\n" + "\n".join(f"- {p}" for p in prepared.problems))
+    if prepared is not None:
+        # A field the user has not filled in yet is not a mistake: it is named beside the
+        # button, never shown as an error before the user has done anything.
+        wrong = [p for p in prepared.problems if p.code != "required"]
+        missing = [p for p in prepared.problems if p.code == "required"]
+        if wrong:
+            st.error("Fix these before submitting:\n\n" + "\n".join(f"- {p}" for p in wrong))
+        if missing:
+            st.caption("To submit, fill in: " + ", ".join(_title(spec, p.field) for p in missing))
     over_budget = isinstance(verdict, str) or (verdict is not None and not verdict.allowed)
     can_submit = prepared is not None and prepared.ok and not over_budget
     label = submit_label(prepared.quote.amount_usd * n if prepared is not None and prepared.quote
@@ -181,17 +206,19 @@ def _budget_verdict(studio: Studio, amount: Decimal) -> BudgetVerdict | str:
         return str(exc)
 
 
-def _offer_trim(studio: Studio, source: Source, clip: ClipInfo, *, key: str,
+def _offer_trim(studio: Studio, spec: ModelSpec, source: Source, clip: ClipInfo, *, key: str,
                 container: Any) -> tuple[Source, ClipInfo]:
-    """LTX direct caps frames per input tier: offer to send only the first N frames."""
-    cap = catalog.ltx_max_frames(clip)
+    """A model with a frame cap for this clip's size (LTX direct's input tiers): offer to
+    send only the first N frames."""
+    cap = spec.frame_cap(clip)
     if cap is None or clip.frame_count <= cap or source.path is None:
         return source, clip
     with container:
         trim = st.toggle(
             f"Send only the first {cap} frames ({cap / clip.fps:.1f} s)", value=True,
             key=f"{key}:trim",
-            help="LTX HDR rejects longer clips at this resolution; the app cuts a copy locally.")
+            help=f"{spec.display_name} rejects longer clips at this resolution; the app cuts "
+                 "a copy locally.")
         if not trim:
             return source, clip
         try:
@@ -203,9 +230,67 @@ def _offer_trim(studio: Studio, source: Source, clip: ClipInfo, *, key: str,
             return source, clip
 
 
+PROVIDER_NAMES = {"oxen": "Oxen.ai", "ltx": "LTX API"}
+
+
+def _title(spec: ModelSpec, field: str | None) -> str:
+    try:
+        return spec.param(field or "").title
+    except KeyError:
+        return field or "the request"
+
+
+def _render_details(spec: ModelSpec) -> None:
+    """The ids and sources of the model, out of the way: the page shows its display name."""
+    with st.expander("Model details", icon=":material/info:"):
+        st.markdown(
+            f"- Model id: `{spec.id}` · route `{spec.route}` "
+            f"({PROVIDER_NAMES.get(spec.provider, spec.provider)})\n"
+            f"- Parameters: {'the live request_schema' if spec.schema_origin == 'live' else 'the bundled request schema'}\n"
+            + "".join(f"- {line}\n" for line in (*spec.limits, *spec.notes))
+            + "".join(f"- Source: {url}\n" for url in spec.sources))
+
+
+def _set_widget(wkey: str, value: Any) -> None:
+    st.session_state[wkey] = value
+
+
+def _render_coverage(spec: ModelSpec, clip: ClipInfo, params: dict[str, Any], *,
+                     key: str) -> None:
+    """When a parameter, not the clip, sets the output's length: how much of the clip the
+    result covers, and one click to cover all of it (within the parameter's maximum)."""
+    cover = spec.coverage(clip, spec.with_defaults(params))
+    if cover is None:
+        return
+    field = spec.param(cover.field)
+    if cover.whole:
+        st.caption(f":material/check_circle: The result covers the whole "
+                   f"{clip.duration_s:.1f} s clip ({field.title.lower()}: {cover.value}).")
+        return
+    st.warning(f"The result covers **{cover.output_s:.1f} s of the {clip.duration_s:.1f} s "
+               f"clip ({cover.fraction:.0%})**: {field.title.lower()} is {cover.value}.",
+               icon=":material/timelapse:")
+    if cover.value != cover.whole_clip_value:
+        label = (f"Cover as much as one generation can ({cover.whole_clip_value} frames)"
+                 if cover.capped else
+                 f"Cover the whole clip ({cover.whole_clip_value} frames)")
+        st.button(label, key=f"{key}:cover", icon=":material/fit_screen:",
+                  on_click=_set_widget, args=(f"{key}:{cover.field}",
+                                              widget_value(field, cover.whole_clip_value)))
+        if cover.capped:
+            st.caption(f"One generation renders at most {field.maximum:g} frames; the rest of "
+                       "the clip needs another generation.")
+
+
+def _render_code(spec: ModelSpec, body: dict[str, Any], base: str, *, mode: str) -> None:
+    tabs = export.snippets(spec.id, body, base, mode=mode)
+    for tab, (code, language) in zip(st.tabs(list(tabs)), tabs.values(), strict=True):
+        tab.code(code, language=language)
+
+
 def _render_export(studio: Studio, prepared: Prepared, *, mode: str, key: str) -> None:
-    spec = catalog.get(prepared.model_id)
-    with st.expander("Copy as cURL / Python"):
+    spec = models.get(prepared.model_id)
+    with st.expander("Copy as Python / cURL / JavaScript"):
         src = prepared.source
         url = src.url
         if src.path is not None:
@@ -214,15 +299,17 @@ def _render_export(studio: Studio, prepared: Prepared, *, mode: str, key: str) -
                                              datetime.now(UTC))
             if url is None:
                 url = "<URL of your uploaded clip — filled in after the first upload>"
-        body = studio.build_body(spec.id, catalog.with_defaults(spec.id, prepared.params), url or "")
-        if spec.provider == "oxen" and mode == "queue" and st.session_state.get(f"{key}:n", 1) > 1:
+        body = studio.build_body(spec.id, spec.with_defaults(prepared.params), url or "")
+        if spec.supports_queue and mode == "queue" and st.session_state.get(f"{key}:n", 1) > 1:
             body["num_generations"] = int(st.session_state[f"{key}:n"])
-        base = studio.base_url(spec.provider)
-        tab1, tab2 = st.tabs(["cURL", "Python"])
-        tab1.code(export.curl_command(spec.id, body, base, mode=mode), language="bash")
-        tab2.code(export.python_snippet(spec.id, body, base, mode=mode), language="python")
-        if studio.target(spec.provider) == "sandbox":
-            st.caption("This points at the local sandbox. For the real service use "
-                       f"{'https://hub.oxen.ai' if spec.provider == 'oxen' else 'https://api.ltx.video'}"
-                       " and your own key in the environment variable.")
-
+        sandbox = studio.target(spec.provider) == "sandbox"
+        if sandbox:
+            st.caption("**Local sandbox**: this request runs against the sandbox as shown "
+                       "(any non-empty key works).")
+        _render_code(spec, body, studio.base_url(spec.provider), mode=mode)
+        if sandbox:
+            real_body, real_base = export.for_real_service(spec.id, body)
+            st.caption(f"**Real service** ({real_base}): the same request with your own key "
+                       "in the environment variable; put your clip's public URL in place of "
+                       f"`{export.PLACEHOLDER_CLIP_URL}`.")
+            _render_code(spec, real_body, real_base, mode=mode)

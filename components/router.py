@@ -1,18 +1,30 @@
-"""Navigation: the page list, the shared sidebar, and the guard that keeps every page
-behind the router.
+"""The frame around every page: the shared sidebar, the budget banner, the chosen page, the
+confirmation dialog — and the one guard against Streamlit's legacy ``pages/`` mode.
 
-Why the guard: a ``pages/`` folder beside ``app.py`` makes Streamlit start each new process
-in its legacy file-based mode, where a first visit to ``/starlight`` runs
-``pages/starlight.py`` directly — no ``st.navigation``, no sidebar, file names as titles.
-Every page therefore calls :func:`ensure_routed` first; outside the router it registers our
-navigation (which turns the legacy mode off for the process) and renders through it.
+``app.py`` holds the navigation list itself; it hands the chosen page to
+:func:`render_frame`.
+
+Why the guard (:func:`leave_legacy_pages_mode`): Streamlit 1.67 decides once per process,
+when the first browser session opens, whether the app uses the legacy multipage mode — it
+does when a ``pages/`` folder sits beside the entry script
+(``PagesManager.uses_pages_directory``, streamlit/runtime/pages_manager.py). In that mode
+the script runner does not execute ``app.py``: it builds a navigation of its own from the
+``pages/*.py`` files (``_mpa_v1`` in streamlit/runtime/scriptrunner/script_runner.py) and a
+first visit to ``/starlight`` runs ``pages/starlight.py`` alone — no sidebar, file names as
+titles. The first ``st.navigation`` call of any session turns the mode off for the whole
+process (documented: "As soon as any session of your app executes the st.navigation command,
+your app will ignore the pages/ directory (across all sessions)"). So the guard, called first
+by ``app.py`` and by every page file, only acts in a run the legacy mode started: it turns the
+mode off, as ``st.navigation`` would, and reruns — the rerun executes ``app.py``, whose
+navigation resolves the same URL path to the same page file. No page body is drawn before it,
+so no widget event is lost. ``tests/e2e/test_routing.py`` opens every page's URL directly on
+a fresh server and checks the frame is there.
 """
 
 from __future__ import annotations
 
-import threading
-
 import streamlit as st
+from streamlit.runtime.pages_manager import PagesManager
 
 from components import session
 from components.budget_panel import load_budget, render_budget_banner, render_budget_sidebar
@@ -21,33 +33,14 @@ from components.submission import render_confirm_dialog
 from studio.budget import BudgetConfig, BudgetStatus
 from studio.errors import StudioError
 
-_state = threading.local()
 
-
-def pages() -> dict[str, list[st.Page]]:
-    """The navigation: the Generations queue at ``/`` (the page a team opens every day),
-    then the five model pages at stable, shareable URLs (``/starlight``, ``/ltx_direct``, …).
-    Icons are Streamlit's bundled Material Symbols, which render without an emoji font."""
-    return {
-        "Tracking": [
-            st.Page("pages/generations.py", title="Generations", icon=":material/list_alt:",
-                    default=True),
-        ],
-        "HDR (SDR → HDR)": [
-            st.Page("pages/hyperion_hdr.py", title="Topaz Hyperion HDR", icon=":material/hdr_on:"),
-            st.Page("pages/ltx_hdr.py", title="LTX 2.3 Quality HDR", icon=":material/hdr_auto:"),
-            st.Page("pages/ltx_direct.py", title="LTX HDR (direct)", icon=":material/hdr_plus:"),
-        ],
-        "Upscaling": [
-            st.Page("pages/rhea.py", title="Topaz Rhea", icon=":material/zoom_in:"),
-            st.Page("pages/starlight.py", title="Topaz Starlight 2.5", icon=":material/auto_awesome:"),
-        ],
-        "Costs": [
-            st.Page("pages/forecast.py", title="Forecast", icon=":material/query_stats:"),
-            st.Page("pages/ledger.py", title="Estimate vs actual", icon=":material/receipt_long:"),
-            st.Page("pages/rates.py", title="Rates", icon=":material/sell:"),
-        ],
-    }
+def leave_legacy_pages_mode() -> None:
+    """Call first in ``app.py`` and in every page file. In a run Streamlit's legacy
+    ``pages/`` mode started (see the module docstring), turn that mode off for the process —
+    what ``st.navigation`` does — and rerun through ``app.py``; otherwise do nothing."""
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
 
 
 def render_sidebar() -> tuple[BudgetConfig, BudgetStatus] | str:
@@ -86,27 +79,14 @@ def render_sidebar() -> tuple[BudgetConfig, BudgetStatus] | str:
     return budget
 
 
-def run_app() -> None:
-    """The router body of ``app.py``: page config, navigation, sidebar, the chosen page."""
-    st.set_page_config(page_title="Video Enhance Studio", page_icon="🎞️", layout="wide")
-    page = st.navigation(pages())
+def render_frame(page: st.Page) -> None:
+    """Everything around ``page`` (the page ``st.navigation`` chose): the sidebar, the budget
+    banner, the page itself, the confirmation dialog. Any ``StudioError`` that escapes the
+    page is shown as its sentence; the app keeps running."""
     budget = render_sidebar()
-    _state.routed = True
     try:
         render_budget_banner(budget)
         page.run()
         render_confirm_dialog(current_studio())
     except StudioError as exc:
         st.error(str(exc))
-    finally:
-        _state.routed = False
-
-
-def ensure_routed() -> None:
-    """Call first in every page file. When Streamlit ran the page file on its own (legacy
-    ``pages/`` mode), render through the router instead — registering our navigation turns
-    the legacy mode off — and stop, so the page body is not drawn twice. Done inline rather
-    than with ``st.rerun()`` so the widget event of this run (a click) is not lost."""
-    if not getattr(_state, "routed", False):
-        run_app()
-        st.stop()

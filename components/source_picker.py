@@ -1,12 +1,15 @@
 """Source picker: the bundled sample (default), a file upload, or a URL.
 
-Uploaded files are written once into the data dir under their content hash, so a rerun or a
-second submit never re-reads the browser upload. Returns a :class:`studio.service.Source`.
+Uploaded files are written once into the data dir, in a folder named by their content hash
+and under the user's own file name (so every message about the file names the file the user
+picked), and a rerun or a second submit never re-reads the browser upload. The uploader takes
+video files only. Returns a :class:`studio.service.Source`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -19,14 +22,25 @@ VIDEO_TYPES = ["mp4", "mov", "mkv", "m4v", "webm"]
 KINDS = {"sample": "Sample clip", "upload": "Upload", "url": "URL"}
 
 
+def safe_name(name: str) -> str:
+    """The user's file name as a safe single path component: the last component of
+    ``name``, control and path characters replaced, at most 120 characters (the
+    extension kept), never empty or hidden."""
+    base = Path(str(name).replace("\\", "/")).name
+    base = re.sub(r"[\x00-\x1f/:*?\"<>|]", "_", base).strip().lstrip(".") or "clip"
+    if len(base) > 120:
+        suffix = Path(base).suffix[:16]
+        base = base[: 120 - len(suffix)] + suffix
+    return base
+
+
 def _save_upload(uploaded, uploads_dir: Path) -> Path:
     data = uploaded.getvalue()
     digest = hashlib.sha256(data).hexdigest()[:20]
-    suffix = Path(uploaded.name).suffix.lower() or ".bin"
-    dest = uploads_dir / f"{digest}{suffix}"
+    dest = uploads_dir / digest / safe_name(uploaded.name)
     if not dest.exists():
-        uploads_dir.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(dest.suffix + ".part")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
         tmp.write_bytes(data)
         tmp.replace(dest)
     return dest
@@ -42,9 +56,9 @@ def render_source_picker(*, key: str, uploads_dir: Path) -> Source | None:
         return Source("sample", "cockatoo.mp4", path=SAMPLE)
     if kind == "upload":
         uploaded = st.file_uploader(
-            "Video file", key=f"{key}:upload",
-            help="MP4, MOV or MKV (H.264 or H.265). Any file is checked before use; it is "
-            "uploaded to the provider only when you submit.")
+            "Video file", key=f"{key}:upload", type=VIDEO_TYPES,
+            help="MP4, MOV, MKV, M4V or WebM (H.264 or H.265). The file is checked before "
+            "use; it is uploaded to the provider only when you submit.")
         if uploaded is None:
             return None
         return Source("upload", uploaded.name, path=_save_upload(uploaded, uploads_dir))

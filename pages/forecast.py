@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components.forecast_page import render_forecast
-from components.router import ensure_routed
+from components.router import leave_legacy_pages_mode
 from components.services import current_studio
 
 
@@ -16,5 +16,5 @@ def main() -> None:
     render_forecast(studio, key="forecast")
 
 
-ensure_routed()
+leave_legacy_pages_mode()
 main()

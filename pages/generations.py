@@ -4,7 +4,7 @@ import streamlit as st
 
 from components.generations import render_generation_filters
 from components.jobs import render_live_jobs
-from components.router import ensure_routed
+from components.router import leave_legacy_pages_mode
 from components.services import current_studio
 
 
@@ -18,5 +18,5 @@ def main() -> None:
     render_live_jobs(studio, key="generations", limit=500, query=query, multi_select=True)
 
 
-ensure_routed()
+leave_legacy_pages_mode()
 main()

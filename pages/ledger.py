@@ -3,7 +3,7 @@
 import streamlit as st
 
 from components.ledger_view import render_ledger
-from components.router import ensure_routed
+from components.router import leave_legacy_pages_mode
 from components.services import current_studio
 
 
@@ -15,5 +15,5 @@ def main() -> None:
     render_ledger(studio, key="ledger")
 
 
-ensure_routed()
+leave_legacy_pages_mode()
 main()

@@ -1,14 +1,17 @@
-"""LTX 2.3 Quality HDR on Oxen (MP4 preview + EXR frames)."""
+"""LTX 2.3 Quality HDR on Oxen (MP4 preview + EXR frames): the page of the model unit whose ``page`` is this file's name."""
+
+from pathlib import Path
 
 from components.model_page import render_model_page
-from components.router import ensure_routed
+from components.router import leave_legacy_pages_mode
 from components.services import current_studio
-from studio.catalog import LTX_OXEN, MODELS
+from studio import models
 
 
 def main() -> None:
-    render_model_page(MODELS[LTX_OXEN], current_studio(), key="ltx_hdr")
+    unit = models.by_page(Path(__file__).stem)
+    render_model_page(unit, current_studio(), key=unit.page)
 
 
-ensure_routed()
+leave_legacy_pages_mode()
 main()

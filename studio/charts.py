@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from studio import catalog, forecast, pricing
+from studio import forecast, models, pricing
 from studio.media import ClipInfo
 from studio.money import cents, exact
 
@@ -57,45 +57,43 @@ def cost_curve(
     duration (num_frames / frames_per_second) up to its 481-frame cap.
     """
     fig = go.Figure()
+    unit = models.get(model_id)
     fps = clip.fps or 24.0
-    durations = [max_minutes * 60 * i / (points - 1) for i in range(points)]
-    for label, overrides, box in pricing.tiers_for_chart(model_id):
+    span_s = max_minutes * 60
+    cap = unit.max_output_s(unit.with_defaults(params))
+    if cap is not None:  # one generation outputs at most this much: spread the points to it
+        span_s = min(span_s, cap)
+    durations = [span_s * i / (points - 1) for i in range(points)]
+    for line in unit.chart_lines():
         xs, ys, provenance = [], [], "proxy"
         for d in durations:
             frames = max(1, round(d * fps))
-            width, height = box or (clip.width, clip.height)
+            width, height = line.box or (clip.width, clip.height)
             c = dataclasses.replace(clip, duration_s=d, frame_count=frames, width=width,
                                     height=height)
-            p = {**params, **overrides}
-            if model_id == catalog.LTX_OXEN:
-                out_fps = float(catalog.with_defaults(model_id, p)["frames_per_second"])
-                n = round(d * out_fps)
-                if n > 481:
-                    break
-                p["num_frames"] = max(9, n)
+            p = {**params, **line.overrides}
+            cap = unit.max_output_s(unit.with_defaults(p))
+            if cap is not None and d > cap + 1e-9:
+                break  # one generation cannot output more than this
+            p = unit.params_to_cover(d, p)
             q = pricing.quote(model_id, c, p, book=book, live_pricing=live_pricing)
             provenance = q.provenance
             xs.append(d / 60)
             ys.append(float(q.amount_usd))
         fig.add_trace(go.Scatter(
-            x=xs, y=ys, mode="lines", name=f"{label} ({provenance})",
+            x=xs, y=ys, mode="lines", name=f"{line.label} ({provenance})",
             line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
-            hovertemplate="%{x:.1f} min → $%{y:.2f}<extra>" + label + "</extra>",
+            hovertemplate="%{x:.1f} min → $%{y:.2f}<extra>" + line.label + "</extra>",
         ))
     current = pricing.quote(model_id, clip, params, book=book, live_pricing=live_pricing)
-    if model_id == catalog.LTX_OXEN:
-        p = catalog.with_defaults(model_id, params)
-        x_now = float(p["num_frames"]) / float(p["frames_per_second"]) / 60
-    else:
-        x_now = clip.duration_s / 60
+    x_now = unit.chart_seconds(clip, unit.with_defaults(params)) / 60
     fig.add_trace(go.Scatter(
         x=[x_now], y=[float(current.amount_usd)], mode="markers+text", name="this clip",
         marker={"size": 12, "symbol": "diamond", "color": "#e4572e"},
         text=[cents(current.amount_usd)], textposition="top center",
     ))
     fig.update_layout(
-        xaxis_title="Clip duration (min)" if model_id != catalog.LTX_OXEN
-        else "Output duration (min)",
+        xaxis_title=_duration_title(unit),
         yaxis_title="Cost (USD)", yaxis_tickprefix="$", height=340,
         margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.25},
         title={"text": "Cost vs duration by resolution tier", "font": {"size": 14}},
@@ -103,13 +101,18 @@ def cost_curve(
     return fig
 
 
+def _duration_title(unit: models.ModelUnit) -> str:
+    return "Output duration (min)" if unit.duration_axis == "output" else "Clip duration (min)"
+
+
 def _usd(d: Decimal | None) -> float | None:
     return None if d is None else float(d)
 
 
 def _short(model_id: str) -> str:
-    spec = catalog.MODELS.get(model_id)
-    return spec.short_name if spec else model_id
+    """The model's one display name (the id when no unit knows it)."""
+    spec = models.MODELS.get(model_id)
+    return spec.display_name if spec else model_id
 
 
 def plan_by_model(priced: forecast.PricedPlan) -> go.Figure:
@@ -166,38 +169,30 @@ def plan_cost_vs_duration(
     lines are dashed, overrides dotted. LTX 2.3 on Oxen renders frames to cover the duration,
     so its line stops at its 481-frame cap and its x axis is output duration.
     """
-    base = {k: v for k, v in params.items() if k != "num_frames"}
+    unit = models.get(model_id)
+    base = dict(params)
     span_s = max_minutes * 60
-    if model_id == catalog.LTX_OXEN:  # the line ends at the frame cap: spread points up to it
-        full = catalog.with_defaults(model_id, base)
-        cap = catalog.get(model_id).param("num_frames").maximum or 481
-        span_s = min(span_s, float(cap) / float(full["frames_per_second"]))
+    cap = unit.max_output_s(unit.with_defaults(base))
+    if cap is not None:  # the line ends where one generation's output does: spread points to it
+        span_s = min(span_s, cap)
     durations = [span_s * i / (points - 1) for i in range(1, points)]
     fig = go.Figure()
-    for label, overrides, box in pricing.tiers_for_chart(model_id):
-        w, h = box or (width, height)
-        p = {**base, **overrides}
-        rows = []
-        for d in durations:
-            row = forecast.duration_row(model_id, p, d, w, h, fps)
-            if model_id == catalog.LTX_OXEN:
-                out_fps = float(row.params["frames_per_second"])
-                if round(d * out_fps) > int(row.params["num_frames"]):
-                    break
-            rows.append(row)
+    for line in unit.chart_lines():
+        w, h = line.box or (width, height)
+        p = {**base, **line.overrides}
+        rows = [forecast.duration_row(model_id, p, d, w, h, fps) for d in durations]
         priced = forecast.price_plan(rows, book=book)
         ok = [r for r in priced.rows if r.quote is not None]
         provenance = ok[0].quote.provenance if ok and ok[0].quote else "proxy"
         fig.add_trace(go.Scatter(
             x=[r.row.duration_s / 60 for r in ok], y=[_usd(r.amount_usd) for r in ok],
             customdata=[exact(r.amount_usd) for r in ok], mode="lines",
-            name=f"{label} ({provenance})",
+            name=f"{line.label} ({provenance})",
             line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
-            hovertemplate="%{x:.1f} min → %{customdata}<extra>" + label + "</extra>",
+            hovertemplate="%{x:.1f} min → %{customdata}<extra>" + line.label + "</extra>",
         ))
     fig.update_layout(
-        xaxis_title="Output duration (min)" if model_id == catalog.LTX_OXEN
-        else "Clip duration (min)",
+        xaxis_title=_duration_title(unit),
         yaxis_title="Cost (USD)", yaxis_tickprefix="$", height=340,
         title={"text": f"{_short(model_id)}: cost vs duration by resolution tier",
                "font": {"size": 14}}, **_LAYOUT,

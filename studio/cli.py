@@ -226,11 +226,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     if args.json:
         print(priced.to_json(comparison=comparison))
         return 0
-    print(f"{'row':>3}  {'clip':24}  {'model':18}  {'settings':28}  {'quote':>11}  provenance")
+    print(f"{'row':>3}  {'clip':24}  {'model':20}  {'settings':28}  {'quote':>11}  provenance")
     for r in priced.rows:
-        short = catalog.MODELS[r.row.model_id].short_name if r.row.model_id in catalog.MODELS \
+        name = catalog.MODELS[r.row.model_id].display_name if r.row.model_id in catalog.MODELS \
             else r.row.model_id
-        head = f"{r.index:>3}  {r.row.clip:24}  {short:18}  {r.settings:28}"
+        head = f"{r.index:>3}  {r.row.clip:24}  {name:20}  {r.settings:28}"
         if r.quote is None or r.amount_usd is None:
             print(f"{head}  {'—':>11}  not priced: {r.problem}")
             continue
@@ -243,7 +243,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     print("By model:")
     for model_id, amount in priced.by_model().items():
         n = sum(1 for r in priced.rows if r.row.model_id == model_id and r.quote is not None)
-        print(f"  {catalog.MODELS[model_id].short_name:18}  {n:>4} row(s)  {_money(amount):>11}")
+        print(f"  {catalog.MODELS[model_id].display_name:20}  {n:>4} row(s)  {_money(amount):>11}")
     unpriced = sum(1 for r in priced.rows if r.quote is None)
     print(f"Total: {_money(priced.total_usd)}"
           + (f" ({unpriced} row(s) not priced)" if unpriced else ""))
@@ -265,10 +265,11 @@ def cmd_status(store: JobStore, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([job_to_dict(j) for j in jobs], indent=2))
         return 0
-    print(f"{'job':8}  {'model':18}  {'status':10}  {'quote':>9}  {'charge':>9}  generation")
+    print(f"{'job':8}  {'model':20}  {'status':10}  {'quote':>9}  {'charge':>9}  generation")
     for j in jobs:
-        short = catalog.MODELS[j.model_id].short_name if j.model_id in catalog.MODELS else j.model_id
-        print(f"{j.id[:8]}  {short[:18]:18}  {j.status:10}  {j.quote_usd or '':>9}  "
+        name = catalog.MODELS[j.model_id].display_name if j.model_id in catalog.MODELS \
+            else j.model_id
+        print(f"{j.id[:8]}  {name[:20]:20}  {j.status:10}  {j.quote_usd or '':>9}  "
               f"{j.charge_usd or '':>9}  {j.remote_id or '—'}")
     return 0
 

@@ -25,6 +25,7 @@ shows that sentence; nothing below ever needs a traceback to be understood.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
@@ -49,6 +50,25 @@ def shown_value(value: object) -> str:
     return text if len(text) <= 40 else text[:39] + "…"
 
 
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: ``field`` (the API's own field name, or ``None`` for
+    the clip or the request as a whole), ``code`` (what kind of problem, for code to decide
+    on: ``"required"``, ``"blank"``, ``"type"``, ``"enum"``, ``"minimum"``, ``"maximum"``,
+    ``"not_finite"``, ``"unknown_field"``, ``"limit"``, ...) and ``message`` (for a person,
+    without the field name). ``str()`` is the sentence shown: ``"field: message"``.
+
+    Code branches on ``code`` and ``field``, never on the sentence.
+    """
+
+    field: str | None
+    code: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}" if self.field else self.message
+
+
 class StudioError(Exception):
     """Base class: ``str(error)`` is a complete sentence meant for the person using the app."""
 
@@ -64,12 +84,16 @@ class MediaError(StudioError):
 class ParamError(StudioError):
     """Request parameters break the model's spec.
 
-    ``problems`` lists every problem at once, each naming the field and what is allowed,
-    e.g. ``"resolution: must be one of 1080p, 2k, 4k (got '8k')"``.
+    ``problems`` lists every problem at once as sentences, each naming the field and what is
+    allowed, e.g. ``"resolution: must be one of 1080p, 2k, 4k (got '8k')"``; ``details`` holds
+    the structured :class:`Problem` of each one given as such (plain sentences get
+    ``code="other"``), for code that needs to tell problems apart.
     """
 
-    def __init__(self, problems: Sequence[str]):
-        self.problems = list(problems)
+    def __init__(self, problems: Sequence[str | Problem]):
+        self.details = tuple(p if isinstance(p, Problem) else Problem(None, "other", str(p))
+                             for p in problems)
+        self.problems = [str(p) for p in problems]
         super().__init__("The request has problems: " + "; ".join(self.problems) + ".")
 
 

@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from studio import catalog, pricing
+from studio import catalog, models, pricing
 from studio.csvsafe import SafeWriter, restore_cell
 from studio.errors import ParamError, StudioError, shown_value
 from studio.media import ClipInfo
@@ -246,10 +246,8 @@ def _params_json(params: Mapping[str, Any]) -> str:
 def _priceable_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
     """:func:`catalog.validate` problems that matter for a price: required fields without a
     value (the source URL, LTX's prompt) change nothing in a quote, so they are not asked."""
-    spec = catalog.get(model_id)
-    missing_ok = {f"{p.name}: is required" for p in spec.params if p.required}
-    return [p for p in catalog.validate(model_id, params, require_source=False)
-            if p not in missing_ok]
+    return [str(p) for p in models.get(model_id).validate(params, require_source=False)
+            if p.code != "required"]
 
 
 def _params_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
@@ -531,21 +529,19 @@ def _freeze(params: Mapping[str, Any]) -> Any:
 
 
 def _coverage_note(model_id: str, clip: ClipInfo, params: Mapping[str, Any]) -> str | None:
-    """LTX 2.3 on Oxen renders ``num_frames`` frames, whatever the clip's length: say so when
-    that output is shorter than the clip (the quote covers only the output)."""
-    if model_id != catalog.LTX_OXEN:
-        return None
+    """When a parameter, not the clip, sets the output's length (LTX 2.3 on Oxen renders
+    ``num_frames`` frames): say so when that output is shorter than the clip (the quote
+    covers only the output)."""
+    unit = models.get(model_id)
     try:
-        n, out_fps = int(params["num_frames"]), float(params["frames_per_second"])
-    except (KeyError, TypeError, ValueError):
+        cover = unit.coverage(clip, params)
+    except (KeyError, TypeError, ValueError, ArithmeticError):
         return None
-    out_s = n / out_fps if out_fps else 0.0
-    if out_s + 1.0 / max(out_fps, 1.0) >= clip.duration_s:
+    if cover is None or cover.whole:
         return None
-    cap = catalog.get(model_id).param("num_frames").maximum or n
-    return (f"LTX 2.3 HDR renders num_frames={n} ({out_s:.1f} s at {out_fps:g} frames/s) of "
-            f"this {clip.duration_s:.1f} s clip; the quote covers that output only (at most "
-            f"{int(cap)} frames per generation).")
+    return (f"{unit.display_name} renders {cover.field}={cover.value} "
+            f"({cover.output_s:.1f} s) of this {clip.duration_s:.1f} s clip; the quote covers "
+            f"that output only (at most {unit.param(cover.field).maximum:g} per generation).")
 
 
 def _row_problems(row: PlanRow) -> list[str]:
@@ -805,30 +801,12 @@ def _price_row(i: int, row: PlanRow, book: RateBook | None,
 # ================================ Comparison and grids ===========================================
 
 
-def _ltx_frames_for(duration_s: float, params: Mapping[str, Any]) -> int:
-    """num_frames that cover ``duration_s`` at LTX 2.3's output frame rate, within 9–481."""
-    spec = catalog.get(catalog.LTX_OXEN).param("num_frames")
-    full = catalog.with_defaults(catalog.LTX_OXEN, params)
-    try:
-        out_fps = float(full["frames_per_second"])
-    except (TypeError, ValueError):
-        out_fps = 24.0
-    lo, hi = int(spec.minimum or 9), int(spec.maximum or 481)
-    return min(hi, max(lo, round(duration_s * out_fps)))
-
-
 def resolution_tiers(model_id: str) -> tuple[str, ...]:
-    """The output resolution tiers ``model_id`` offers (``"720p"`` … ``"4k"``, smallest
-    first), or ``()`` when its ``resolution`` parameter is not a tier (LTX 2.3's size
-    presets) or it has none (the output keeps the input's size)."""
-    spec = catalog.get(model_id)
-    try:
-        offered = tuple(spec.param("resolution").enum or ())
-    except KeyError:
-        return ()
-    if not offered or any(t not in catalog.RESOLUTION_HEIGHTS for t in offered):
-        return ()
-    return tuple(sorted(offered, key=catalog.RESOLUTION_HEIGHTS.__getitem__))
+    """The output resolution tiers ``model_id`` can be asked for (``"720p"`` … ``"4k"``,
+    smallest first; :meth:`studio.models.ModelUnit.reachable_resolutions`), or ``()`` when
+    its output keeps the input's size."""
+    return tuple(sorted(models.get(model_id).reachable_resolutions(),
+                        key=catalog.RESOLUTION_HEIGHTS.__getitem__))
 
 
 def tier_for_target(model_id: str, target: str) -> str | None:
@@ -838,6 +816,15 @@ def tier_for_target(model_id: str, target: str) -> str | None:
     need = catalog.RESOLUTION_HEIGHTS[target]
     return next((t for t in resolution_tiers(model_id)
                  if catalog.RESOLUTION_HEIGHTS[t] >= need), None)
+
+
+def _priced_tier(model_id: str, target: str | None) -> str | None:
+    """The tier ``model_id`` is priced at in a comparison for ``target``
+    (:func:`tier_for_target`, else its largest tier); ``None`` without a target or tiers."""
+    tiers = resolution_tiers(model_id)
+    if not tiers or target is None:
+        return None
+    return tier_for_target(model_id, target) or tiers[-1]
 
 
 # The box a target resolution names (width × height, landscape), for outputs that keep the
@@ -869,12 +856,9 @@ def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[
                 value = row.params[p.name]
                 if not _priceable_problems(candidate, {p.name: value}):
                     params[p.name] = value
-        if candidate == catalog.LTX_OXEN:
-            params["num_frames"] = _ltx_frames_for(row.duration_s, params)
-    tiers = resolution_tiers(candidate)
-    if tiers and target is not None:
-        params["resolution"] = tier_for_target(candidate, target) or tiers[-1]
-    return catalog.with_defaults(candidate, params)
+        params = spec.params_to_cover(row.duration_s, params)
+    tier = _priced_tier(candidate, target)
+    return spec.with_defaults(spec.params_for_target(params, tier or target))
 
 
 def _priced_at(tiers_used: set[str], sizes: list[tuple[int, int]], same_as_input: bool,
@@ -972,7 +956,8 @@ def compare_models(
                 sizes.append((geo.width, geo.height))
                 same_as_input &= (geo.width, geo.height) == (clip.width, clip.height)
                 if tiered:
-                    tier = str(params["resolution"])
+                    tier = _priced_tier(candidate, target_resolution) or str(
+                        params.get("resolution"))
                     tiers_used.add(tier)
                     below = target_resolution is not None and (
                         catalog.RESOLUTION_HEIGHTS[tier]
@@ -1028,9 +1013,8 @@ def duration_row(model_id: str, params: Mapping[str, Any], duration_s: float, wi
     """A plan row for a chart point: ``model_id`` on a ``duration_s`` s, ``width`` × ``height``
     px, ``fps`` frames/s clip. For LTX 2.3 on Oxen ``num_frames`` follows the duration (the
     chart's x axis is then output duration), capped at 481 frames."""
-    p = dict(params)
-    if model_id == catalog.LTX_OXEN:
-        p["num_frames"] = _ltx_frames_for(duration_s, p)
+    unit = models.get(model_id)
+    p = unit.params_to_cover(duration_s, params)
     return PlanRow(clip=f"{duration_s:g} s", duration_s=duration_s, width=width, height=height,
                    fps=fps, model_id=model_id, params=catalog.with_defaults(model_id, p))
 

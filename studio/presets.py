@@ -39,8 +39,8 @@ def clean_params(model_id: str, params: Mapping[str, Any]) -> tuple[dict[str, An
     allowed = {p.name for p in spec.form_params}
     kept = {k: v for k, v in params.items()
             if k in allowed and v is not None and not (isinstance(v, str) and not v.strip())}
-    problems = [p for p in catalog.validate(model_id, kept, require_source=False)
-                if "is required" not in p]
+    problems = [str(p) for p in spec.validate(kept, require_source=False)
+                if p.code != "required"]
     problems += [f"{k}: not a form parameter of {spec.display_name}"
                  for k in params if k not in allowed]
     return kept, problems

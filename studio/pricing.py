@@ -1,14 +1,14 @@
 """Quotes: what a generation will cost, in USD, and where each rate came from.
 
-The front door for pricing. :func:`quote` probes nothing and does no I/O: it works out the
-output geometry (:mod:`studio.catalog`), picks the endpoint's billing rule
-(:mod:`studio.billing`, one pure function per endpoint) and takes rates from a
+The front door for pricing. :func:`quote` probes nothing and does no I/O: it asks the model's
+unit (:mod:`studio.models`) for its billing rule — which works out the output geometry and
+applies one pure function of that endpoint — and takes rates from a
 :class:`~studio.ratebook.RateBook` (team override > live Oxen ``pricing`` > bundled
 ``rates.json``, compiled from ``shared/api/pricing.md``). Money is :class:`decimal.Decimal`
 throughout; a quote is rounded half-up to 4 decimal places (1/100 of a cent) so published
 examples reproduce exactly (14 s × $0.1494 = $2.0916).
 
-Billing rules (pricing.md §3; details and sources on each :mod:`studio.billing` function):
+Billing rules (pricing.md §3; details and sources on each unit's ``bill`` function):
 - Starlight: output seconds × rate of the output resolution tier (2k billed at the high-res
   rate, like 4k).
 - Rhea: output seconds × rate of the output tier, × a proxy surcharge factor when
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from studio import billing, catalog
+from studio import models
 from studio.billing import CENTI_CENT, Quote
 from studio.ratebook import (
     PROVENANCES,
@@ -84,31 +84,13 @@ def quote(
     Raises ``studio.errors.ParamError`` for an unknown model and ``KeyError`` if no sourced
     rate exists. Costs a few microseconds (rates are dict lookups; nothing is read from disk).
     """
-    spec = catalog.get(model_id)
-    p = catalog.with_defaults(model_id, params)
+    unit = models.get(model_id)
     rates = book if book is not None else bundled_book()
 
     def rate(tier: str) -> Rate:
         return rates.rate_for(model_id, tier, live_pricing=live_pricing)
 
-    if model_id == catalog.LTX_DIRECT:
-        return billing.ltx_direct(clip.duration_s, clip.width, clip.height, rate=rate)
-    geo = catalog.output_geometry(
-        model_id, width=clip.width, height=clip.height, fps=clip.fps,
-        frame_count=clip.frame_count, params=p,
-    )
-    if model_id == catalog.STARLIGHT:
-        return billing.starlight(geo.duration_s, str(p["resolution"]),
-                                 interpolate_frames=bool(p.get("interpolate_frames")), rate=rate)
-    if model_id == catalog.RHEA:
-        return billing.rhea(geo.duration_s, str(p["resolution"]),
-                            interpolate_frames=bool(p.get("interpolate_frames")), rate=rate)
-    if model_id == catalog.HYPERION:
-        return billing.hyperion(geo.duration_s, clip.width, clip.height, rate=rate)
-    if model_id == catalog.LTX_OXEN:
-        return billing.ltx_oxen(geo.width, geo.height, geo.frame_count,
-                                output_seconds=geo.duration_s, rate=rate)
-    raise KeyError(f"no billing rule for {spec.id}")  # pragma: no cover - every model has one
+    return unit.quote(clip, unit.with_defaults(params), rate=rate)
 
 
 def oxen_pricing_object(model_id: str) -> dict[str, Any]:
@@ -132,14 +114,7 @@ def oxen_pricing_object(model_id: str) -> dict[str, Any]:
 
 
 def tiers_for_chart(model_id: str) -> list[tuple[str, dict[str, Any], tuple[int, int] | None]]:
-    """The lines of a cost-vs-duration chart: (label, param overrides, clip size override).
-
-    Upscalers: one line per ``resolution`` value. Hyperion and LTX direct: one per input tier
-    (the clip is resized to that tier's box). LTX on Oxen: one per ``resolution`` preset.
-    """
-    spec = catalog.get(model_id)
-    if spec.task == "upscale" or model_id == catalog.LTX_OXEN:
-        return [(str(v), {"resolution": v}, None) for v in spec.param("resolution").enum or ()]
-    if model_id == catalog.HYPERION:
-        return [("720p", {}, (1280, 720)), ("1080p", {}, (1920, 1080)), ("4k", {}, (3840, 2160))]
-    return [(f"≤{t.name}", {}, t.box) for t in catalog.LTX_TIERS]
+    """The lines of a cost-vs-duration chart: (label, param overrides, clip size override),
+    from the unit's :meth:`~studio.models.ModelUnit.chart_lines`."""
+    return [(line.label, dict(line.overrides), line.box)
+            for line in models.get(model_id).chart_lines()]

@@ -82,24 +82,38 @@ class Rate:
         return f"${self.usd} per {UNIT_LABELS.get(self.unit, self.unit)}{tier}{tail}"
 
 
-@cache
-def bundled_rates() -> tuple[Rate, ...]:
-    """Every bundled rate from ``studio/rates.json`` (read once per process)."""
-    raw = json.loads(resources.files("studio").joinpath("rates.json").read_text("utf-8"))
-    return tuple(
-        Rate(
-            model_id=r["model_id"],
-            tier=r["tier"],
-            unit=r["unit"],
-            usd=Decimal(r["usd"]),
-            provenance=r["provenance"],
-            source_url=r["source_url"],
-            as_of=r["as_of"],
-            confidence=r.get("confidence", ""),
-            derivation=r.get("derivation", ""),
-        )
-        for r in raw["rates"]
+def _rate_record(r: Mapping[str, str]) -> Rate:
+    return Rate(
+        model_id=r["model_id"],
+        tier=r["tier"],
+        unit=r["unit"],
+        usd=Decimal(r["usd"]),
+        provenance=r["provenance"],
+        source_url=r["source_url"],
+        as_of=r["as_of"],
+        confidence=r.get("confidence", ""),
+        derivation=r.get("derivation", ""),
     )
+
+
+@cache
+def _file_rates() -> tuple[Rate, ...]:
+    raw = json.loads(resources.files("studio").joinpath("rates.json").read_text("utf-8"))
+    return tuple(_rate_record(r) for r in raw["rates"])
+
+
+@cache
+def _unit_rates(model_ids: tuple[str, ...]) -> tuple[Rate, ...]:
+    have = {(r.model_id, r.tier) for r in _file_rates()}
+    return tuple(rate for mid in model_ids for rate in map(_rate_record,
+                                                            catalog.MODELS[mid].bundled_rates)
+                 if (rate.model_id, rate.tier) not in have)
+
+
+def bundled_rates() -> tuple[Rate, ...]:
+    """Every bundled rate: ``studio/rates.json`` (read once per process), then the rates a
+    model unit carries itself (``ModelUnit.bundled_rates``) for what the file lacks."""
+    return _file_rates() + _unit_rates(tuple(catalog.MODELS))
 
 
 def live_rate(model_id: str, tier: str, pricing: Mapping[str, Any]) -> Rate | None:
@@ -527,10 +541,19 @@ class RateBook:
         return out
 
 
-@cache
 def bundled_book() -> RateBook:
-    """The book of bundled rates only (no overrides, no live pricing); built once."""
+    """The book of bundled rates only (no overrides, no live pricing); built once per set of
+    model units."""
+    return _bundled_book(tuple(catalog.MODELS))
+
+
+@cache
+def _bundled_book(model_ids: tuple[str, ...]) -> RateBook:
     return RateBook(bundled_rates())
+
+
+# ``bundled_book.cache_clear()`` keeps working for callers (tests that mutate the rates).
+bundled_book.cache_clear = _bundled_book.cache_clear  # type: ignore[attr-defined]
 
 
 def load_book(store: JobStore, live: Mapping[str, Mapping[str, Any]] | None = None) -> RateBook:

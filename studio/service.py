@@ -1,8 +1,8 @@
 """The core façade: from a source clip and widget values to tracked, paid generations.
 
 Owns the submit path and its invariants:
-- a request is validated against the catalog and the clip against model limits before any
-  byte is sent;
+- a request is validated against its model unit's schema and the clip against the unit's
+  limits before any byte is sent;
 - every generation row is in the store (status ``submitting``) *before* the paid request is
   sent, and gets its provider id the moment the answer arrives;
 - a paid request is sent once; when its outcome is unknown the row becomes ``unknown`` with
@@ -30,7 +30,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from studio import budget, catalog, media, pricing, ratebook
+from studio import budget, media, models, pricing, ratebook
 from studio.budget import BudgetConfig, BudgetStatus, BudgetStore, BudgetVerdict
 from studio.checksums import file_sha256
 from studio.config import Settings
@@ -44,6 +44,7 @@ from studio.errors import (
     NetworkError,
     ParamError,
     PaymentRequiredError,
+    Problem,
     RateLimitedError,
     ServerError,
     StudioError,
@@ -92,14 +93,17 @@ class Source:
 
 @dataclass(frozen=True)
 class Prepared:
-    """A request ready for review: probed clip, quote, problems (empty = can submit)."""
+    """A request ready for review: probed clip, quote, problems (empty = can submit).
+
+    ``problems`` are structured (:class:`~studio.errors.Problem`: field, code, message;
+    ``str()`` is the sentence); ``notes`` are sentences about what the request will do."""
 
     model_id: str
     source: Source
     params: dict[str, Any]
     clip: media.ClipInfo
     quote: pricing.Quote | None
-    problems: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -223,37 +227,41 @@ class Studio:
         clip: media.ClipInfo | None = None,
         live_pricing: Mapping[str, Any] | None = None,
         book: RateBook | None = None,
+        unit: models.ModelUnit | None = None,
     ) -> Prepared:
         """Probe (unless ``clip`` is given), validate and quote. Never sends a paid request.
 
         The quote uses ``book`` or else :meth:`rate_book` (team overrides > ``live_pricing``
-        > bundled).
+        > bundled). ``unit`` is the model's unit when it differs from the registry's — one
+        built from the live ``request_schema`` (:meth:`ModelUnit.with_schema`) — so the
+        parameters are checked against the schema the form was built from.
         Raises ``MediaError`` when the clip cannot be read and ``ConfigError`` when the rate
         overrides are damaged; parameter and limit problems are returned in
         ``Prepared.problems`` so the page can show them all at once.
         """
-        spec = catalog.get(model_id)
+        unit = unit if unit is not None else models.get(model_id)
         clip = clip or media.probe(source.probe_target)
-        problems = catalog.validate(model_id, params, require_source=False)
-        problems += catalog.check_limits(model_id, clip, params)
+        # Validation comes before any arithmetic on the parameters: a quote, a note or a limit
+        # is only worked out from values the schema allows (frames_per_second=0 never
+        # reaches a division).
+        problems: list[Problem] = unit.validate(params, require_source=False)
+        full = unit.with_defaults(params)
+        # A missing required field (LTX 2.3's prompt) does not change the price: quote and
+        # describe the request unless some other field is invalid.
+        priceable = not [p for p in unit.validate(full, require_source=False)
+                         if p.code not in ("required", "blank")]
         quote = None
-        # A missing prompt does not change the price: quote unless a priced field is invalid.
-        blocking = [p for p in catalog.validate(model_id, catalog.with_defaults(model_id, params),
-                                                require_source=False)
-                    if "is required" not in p]
-        if not blocking:
-            quote = pricing.quote(model_id, clip, params, live_pricing=live_pricing,
-                                  book=book or self.rate_book())
         notes: list[str] = []
-        if model_id == catalog.LTX_OXEN:
-            p = catalog.with_defaults(model_id, params)
-            wanted = float(p["num_frames"]) / float(p["frames_per_second"])
-            if clip.duration_s and wanted > clip.duration_s + 1e-6:
-                notes.append(f"{p['num_frames']} frames at {p['frames_per_second']} frames/s "
-                             f"is {wanted:.1f} s, longer than the {clip.duration_s:.1f} s clip.")
-        if spec.provider == "ltx" and source.kind == "url" and source.url and \
+        if priceable:
+            problems += unit.check_limits(clip, full)
+            quote = pricing.quote(model_id, clip, full, live_pricing=live_pricing,
+                                  book=book or self.rate_book())
+            notes += unit.request_notes(clip, full)
+        if unit.provider == "ltx" and source.kind == "url" and source.url and \
                 source.url.startswith("http://") and self.target("ltx") == "live":
-            problems.append("LTX only fetches HTTPS URLs; use an https:// link or upload the file.")
+            problems.append(Problem(unit.source_field, "https_only",
+                                    "LTX only fetches HTTPS URLs; use an https:// link or "
+                                    "upload the file."))
         return Prepared(model_id, source, dict(params), clip, quote, tuple(problems), tuple(notes))
 
     # -- sources --------------------------------------------------------------------------
@@ -309,10 +317,10 @@ class Studio:
     # -- submit ---------------------------------------------------------------------------
     def build_body(self, model_id: str, params: Mapping[str, Any], source_url: str) -> dict[str, Any]:
         """The JSON body exactly as sent (Oxen: ``model`` + flat params; LTX: route body)."""
-        spec = catalog.get(model_id)
-        wire = catalog.request_params(model_id, params)
-        wire[spec.source_field] = source_url
-        if spec.provider == "oxen":
+        unit = models.get(model_id)
+        wire = unit.wire_params(params)
+        wire[unit.source_field] = source_url
+        if unit.provider == "oxen":
             return {"model": model_id, **wire}
         return wire
 
@@ -368,7 +376,7 @@ class Studio:
         if params_problems:
             raise ParamError(params_problems)
         if limit_problems:
-            raise LimitError(" ".join(limit_problems))
+            raise LimitError(" ".join(str(p) for p in limit_problems))
         return self._guard([(prepared, num_generations)], confirmed=confirmed)
 
     def submit_plan(
@@ -485,31 +493,38 @@ class Studio:
 
     # -- sending --------------------------------------------------------------------------
     def _request_problems(self, prepared: Prepared, mode: str,
-                          num_generations: int) -> tuple[list[str], list[str]]:
+                          num_generations: int) -> tuple[list[Problem], list[Problem]]:
         """``(parameter problems, clip limit problems)`` of sending ``prepared``; pure."""
-        model_id = prepared.model_id
-        spec = catalog.get(model_id)
+        unit = models.get(prepared.model_id)
         problems = list(prepared.problems)
         if mode not in ("queue", "sync"):
-            problems.append(f"mode: must be queue or sync (got {mode!r})")
-        if spec.provider == "ltx":
+            problems.append(Problem("mode", "enum", f"must be queue or sync (got {mode!r})"))
+        if not unit.supports_queue:
             if mode != "queue":
-                problems.append("mode: the LTX route is asynchronous (queue only)")
+                problems.append(Problem("mode", "async_only",
+                                        f"the {unit.display_name} route is asynchronous "
+                                        "(queue only)"))
             if num_generations != 1:
-                problems.append("num_generations: the LTX route takes exactly 1 generation per "
-                                f"request (got {num_generations})")
+                problems.append(Problem("num_generations", "one_per_request",
+                                        f"the {unit.display_name} route takes exactly 1 "
+                                        f"generation per request (got {num_generations})"))
         else:
-            lo, hi = catalog.NUM_GENERATIONS_RANGE
+            lo, hi = models.NUM_GENERATIONS_RANGE
             if not lo <= num_generations <= hi:
-                problems.append(f"num_generations: must be between {lo} and {hi} "
-                                f"(got {num_generations})")
+                problems.append(Problem("num_generations", "range",
+                                        f"must be between {lo} and {hi} "
+                                        f"(got {num_generations})"))
             elif mode == "sync" and num_generations != 1:
-                problems.append(f"num_generations: sync mode runs one generation; use queue "
-                                f"mode for {lo + 1}–{hi} (got {num_generations})")
+                problems.append(Problem("num_generations", "sync_one",
+                                        f"sync mode runs one generation; use queue mode for "
+                                        f"{lo + 1}–{hi} (got {num_generations})"))
         if prepared.quote is None and not prepared.problems:
-            problems.append("quote: this request could not be priced, so it cannot be checked "
-                            "against the budget; review it again")
-        return problems, catalog.check_limits(model_id, prepared.clip, prepared.params)
+            problems.append(Problem("quote", "unpriced",
+                                    "this request could not be priced, so it cannot be "
+                                    "checked against the budget; review it again"))
+        if prepared.problems:  # limits are judged on valid parameters only
+            return problems, []
+        return problems, unit.check_limits(prepared.clip, unit.with_defaults(prepared.params))
 
     def _send(
         self,
@@ -528,8 +543,8 @@ class Studio:
         rows were stored (upload, budget re-check) comes with no rows.
         """
         model_id = prepared.model_id
-        spec = catalog.get(model_id)
-        params = catalog.with_defaults(model_id, prepared.params)
+        spec = models.get(model_id)
+        params = spec.with_defaults(prepared.params)
         try:
             source_url, sha = self.resolve_source(spec.provider, prepared.source,
                                                   progress=progress)
@@ -545,7 +560,7 @@ class Studio:
                 owner=self.settings.owner(),
                 owner_name=(owner_name or "").strip() or self.settings.display_name,
                 parent_id=parent_id,
-                params=catalog.request_params(model_id, params),
+                params=spec.wire_params(params),
                 source={**prepared.source.to_json(sha), "url": source_url},
                 clip=dataclasses.asdict(prepared.clip),
                 quote=prepared.quote.to_json() if prepared.quote else None,
@@ -731,7 +746,7 @@ def live_model(settings: Settings, model_id: str, *, sandbox_url: str | None = N
     Oxen runs without a key (sandbox mode: nothing is fetched) or ``model_id`` is not an Oxen
     model. Raises ``ParamError`` for an unknown model and the client's ``StudioError``s
     (``NetworkError``, ``AuthError``, …) when the lookup fails."""
-    spec = catalog.get(model_id)
+    spec = models.get(model_id)
     if spec.provider != "oxen" or not settings.is_live("oxen"):
         return None
     return OxenClient(settings.base_url_for("oxen", sandbox_url),

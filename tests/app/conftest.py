@@ -10,6 +10,7 @@ import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from studio.local_sandbox import start_sandbox
+from tests.app.server_process import one_server_process
 
 REPO = Path(__file__).resolve().parents[2]
 APP = str(REPO / "app.py")  # absolute: AppTest resolves relative paths from the test file
@@ -30,6 +31,13 @@ def data_dir(tmp_path, monkeypatch, sandbox_url):
     for var in ("OXEN_API_KEY", "LTXV_API_KEY"):
         monkeypatch.delenv(var, raising=False)
     return tmp_path / "data"
+
+
+@pytest.fixture(autouse=True)
+def _one_server_process():
+    """Each test's AppTest runs behave like one server process (tests/app/server_process.py)."""
+    with one_server_process():
+        yield
 
 
 @pytest.fixture(autouse=True)

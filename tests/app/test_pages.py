@@ -78,12 +78,6 @@ def test_submit_creates_a_job_in_the_store(data_dir, realshort, page):
     assert job.remote_id in texts(at)  # the detail panel names the new generation
 
 
-def test_ltx_hdr_without_prompt_says_so_and_blocks_submit(data_dir):
-    at = open_page("ltx_hdr")
-    assert "prompt: is required" in texts(at)
-    assert at.button(key="ltx_hdr:submit").disabled
-
-
 def test_ltx_direct_offers_trim_for_the_sample_and_explains_the_cap(data_dir):
     at = open_page("ltx_direct")
     toggle = at.toggle(key="ltx_direct:trim")
@@ -96,8 +90,8 @@ def test_ltx_direct_offers_trim_for_the_sample_and_explains_the_cap(data_dir):
 
 
 @pytest.mark.parametrize("name, content, expect", [
-    ("photo.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "not a video"),
-    ("notes.txt", b"hello, this is text\n" * 10, "not a video"),
+    ("photo.mp4", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "not a video"),
+    ("notes.mov", b"hello, this is text\n" * 10, "not a video"),
     ("empty.mp4", b"", "empty"),
 ])
 def test_bad_uploads_get_a_clear_message(data_dir, name, content, expect):
@@ -106,7 +100,10 @@ def test_bad_uploads_get_a_clear_message(data_dir, name, content, expect):
     at.file_uploader(key="rhea:upload").upload(name, content, "application/octet-stream")
     at.run()
     assert not at.exception, at.exception
-    assert expect in " ".join(e.value for e in at.error).lower()
+    errors = " ".join(e.value for e in at.error)
+    assert expect in errors.lower()
+    # Issue 10 item 15: the message names the file the user picked, not a stored copy.
+    assert f"'{name}'" in errors, errors
     assert at.button(key="rhea:submit").disabled
 
 
@@ -128,7 +125,7 @@ def test_live_key_uses_the_models_request_schema_and_live_pricing(data_dir, monk
     at = open_page("starlight")
     assert not at.exception, at.exception
     shown = texts(at)
-    assert "parameters: live request_schema" in shown
+    assert "Parameters: the live request_schema" in shown
     assert "live API rate" in shown and "$2.0916" in shown
     assert "0815" not in shown
     side = " ".join(m.value for m in at.sidebar.markdown)

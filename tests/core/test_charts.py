@@ -27,15 +27,16 @@ def test_plan_by_model_stacks_each_clip_by_model():
     fig = charts.plan_by_model(priced)
     assert fig.layout.barmode == "stack" and fig.layout.yaxis.tickprefix == "$"
     by_name = {t.name: t for t in fig.data}
-    # Each model's trace names where its rates came from.
-    assert set(by_name) == {"Starlight upscale (published)", "Rhea upscale (proxy)",
-                            "Hyperion HDR (proxy)"}
+    # Each model's trace carries its one display name (issue 10 item 11) and names where its
+    # rates came from.
+    assert set(by_name) == {"Topaz Starlight 2.5 (published)", "Topaz Rhea (proxy)",
+                            "Topaz Hyperion HDR (proxy)"}
     amounts = [r.amount_usd for r in priced.rows]
-    assert by_name["Starlight upscale (published)"].x == ("cockatoo",)
-    assert by_name["Starlight upscale (published)"].y == (float(amounts[0]),) == (2.0916,)
-    assert by_name["Rhea upscale (proxy)"].y == (float(amounts[1]),)
-    assert by_name["Hyperion HDR (proxy)"].x == ("sunset",)
-    assert by_name["Hyperion HDR (proxy)"].y == (float(amounts[2] + amounts[3]),)
+    assert by_name["Topaz Starlight 2.5 (published)"].x == ("cockatoo",)
+    assert by_name["Topaz Starlight 2.5 (published)"].y == (float(amounts[0]),) == (2.0916,)
+    assert by_name["Topaz Rhea (proxy)"].y == (float(amounts[1]),)
+    assert by_name["Topaz Hyperion HDR (proxy)"].x == ("sunset",)
+    assert by_name["Topaz Hyperion HDR (proxy)"].y == (float(amounts[2] + amounts[3]),)
     assert sum(sum(t.y) for t in fig.data) == pytest.approx(float(priced.total_usd))
     assert f"total {cents(priced.total_usd)}" in fig.layout.title.text  # a total: to the cent
 

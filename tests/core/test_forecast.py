@@ -334,7 +334,7 @@ def test_twenty_clip_plan_totals_agree_everywhere(capsys, monkeypatch, tmp_path)
         Decimal("0.01"), rounding="ROUND_HALF_UP")
     assert len([ln for ln in out.splitlines() if re.match(r"^\s+\d+\s", ln)]) == 20
     for model_id, amount in priced.by_model().items():
-        assert re.search(rf"{re.escape(catalog.get(model_id).short_name)}\s+\d+ row\(s\)\s+"
+        assert re.search(rf"{re.escape(catalog.get(model_id).display_name)}\s+\d+ row\(s\)\s+"
                          rf"{re.escape(cents(amount))}$", out, re.M)
 
     assert cli.main(["forecast", str(TWENTY), "--json"]) == 0

@@ -30,9 +30,9 @@ def _run(page: Page, url: str, slug: str) -> str:
     submit.click()
     expect(page.get_by_text(re.compile(r"^(succeeded|failed)$")).filter(visible=True).first,
            f"the {slug} generation to finish").to_be_visible(timeout=600_000)
-    page.get_by_text("Copy as cURL / Python").click()
+    page.get_by_text("Copy as Python / cURL / JavaScript").click()
     html = page.content()
-    page.get_by_role("tab", name="Python").click()
+    page.get_by_role("tab", name="cURL").first.click()
     return html + page.content()
 
 

@@ -1,0 +1,59 @@
+"""Every page's URL, opened directly as the first visit of a fresh server, shows that page
+inside the app's frame (issue 11 §5).
+
+A first visit is exactly when Streamlit's legacy ``pages/`` mode would run a page file on
+its own (components/router.py explains the one guard against it), so each page gets its own
+app process; they share one sandbox so only the app starts each time. Each page is then
+reloaded (the process has left the legacy mode by then) and checked again.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from studio import models
+from studio.local_sandbox import start_sandbox
+from tests.e2e.conftest import launch_app
+
+pytestmark = pytest.mark.e2e
+
+PAGES = [("", "Generations"), *((u.page, u.display_name) for u in models.units()),
+         ("forecast", "Cost forecast"), ("ledger", "Estimate vs actual"), ("rates", "Rates")]
+
+
+@pytest.fixture(scope="module")
+def sandbox_url(tmp_path_factory):
+    sandbox = start_sandbox(tmp_path_factory.mktemp("routing-sandbox"), port=None, workers=1)
+    yield sandbox.url
+    sandbox.stop()
+
+
+def _expect_framed(page: Page, title: str) -> None:
+    heading = page.get_by_role("heading", name=title, exact=True).first
+    expect(heading, f"the page heading {title!r}").to_be_visible(timeout=90_000)
+    sidebar = page.get_by_test_id("stSidebar")
+    expect(sidebar.get_by_text("Mode"), "the app's sidebar (mode badge)").to_be_visible(
+        timeout=30_000)
+    nav = page.get_by_test_id("stSidebarNav")
+    # The app's own navigation: its section names and display names, not file names.
+    expect(nav.get_by_text("Costs", exact=True), "the app's navigation sections").to_be_visible()
+    expect(nav.get_by_text("Topaz Starlight 2.5", exact=True),
+           "display names in the navigation").to_be_visible()
+    expect(nav.get_by_text(re.compile(r"^(app|starlight|ltx hdr|hyperion hdr)$", re.I)),
+           "no file-name titles from the legacy pages/ mode").to_have_count(0)
+    expect(page.get_by_text("Page not found"), "no 'Page not found'").to_have_count(0)
+
+
+@pytest.mark.parametrize("path, title", PAGES, ids=[p or "root" for p, _ in PAGES])
+def test_each_url_opened_first_on_a_fresh_server_shows_its_page_in_the_frame(
+        page: Page, tmp_path, sandbox_url, path, title):
+    env = {"OXEN_BASE_URL": sandbox_url, "LTX_BASE_URL": sandbox_url}
+    with launch_app(tmp_path / "data", env) as url:
+        page.goto(f"{url}/{path}")
+        _expect_framed(page, title)
+        assert page.url.rstrip("/") == f"{url}/{path}".rstrip("/")
+        page.reload()
+        _expect_framed(page, title)
