@@ -83,6 +83,10 @@ class Job:
     ``parent_id`` is the failed job a retry was made from; ``attempts`` is a counter the
     service and tracker own (the store only keeps it). ``lease_owner`` / ``lease_until``
     (Unix seconds) say which worker holds the job (see :meth:`JobStore.claim_due`).
+    ``poll_failures`` counts status answers in a row that could not be used (see
+    :mod:`studio.tracker`); the tracker slows down on a generation past a few.
+    ``target_namespace`` is the Oxen user or organisation the request billed (and stored the
+    output in), ``None`` for the key's own user (oxen.md §3.1).
     """
 
     model_id: str
@@ -117,6 +121,10 @@ class Job:
     attempts: int = 0
     lease_owner: str | None = None
     lease_until: float | None = None
+    # work-queue migration (studio.tracking): status answers in a row the tracker could not
+    # read (too large, not JSON, unknown status, refused key); 0 after a good one
+    poll_failures: int = 0
+    target_namespace: str | None = None  # Oxen namespace billed for it (None: the key's user)
 
     @property
     def is_active(self) -> bool:
@@ -159,6 +167,7 @@ _TIME_FIELDS = {"created_at", "updated_at", "submitted_at", "started_at", "compl
 _COLUMNS = [f.name for f in fields(Job)]
 _COLUMN_TYPES: dict[str, Any] = {
     "poll_count": Integer, "next_poll_at": Float, "attempts": Integer, "lease_until": Float,
+    "poll_failures": Integer,
 }
 
 # What queries use. The tables themselves are made by the migrations below (frozen DDL, so
@@ -234,7 +243,29 @@ def _migrate_v2(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
-_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_migrate_v1, _migrate_v2)
+def _migrate_work_queue(conn: Connection) -> None:
+    """The media work queue (:mod:`studio.tracking.work`): result downloads, previews and
+    analyses claimed with leases like polls are, by the app's pool or ``studio worker``
+    processes; ``jobs.poll_failures`` (unusable status answers in a row) and
+    ``jobs.target_namespace`` (the Oxen namespace billed)."""
+    double = _double(conn)
+    for ddl in (
+        "CREATE TABLE IF NOT EXISTS work ("
+        "id TEXT PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL, "
+        "status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+        f"next_at {double} NOT NULL DEFAULT 0, host TEXT, lease_owner TEXT, "
+        f"lease_until {double}, progress {double}, detail TEXT, failure TEXT, error TEXT, "
+        "done_by TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        "UNIQUE (job_id, kind))",
+        "CREATE INDEX IF NOT EXISTS work_due ON work(status, next_at)",
+        "ALTER TABLE jobs ADD COLUMN poll_failures INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN target_namespace TEXT",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
+_MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
+    _migrate_v1, _migrate_v2, _migrate_work_queue)
 SCHEMA_VERSION = len(_MIGRATIONS)
 # Serialises migrations of replicas starting together on one PostgreSQL database.
 _PG_MIGRATION_LOCK = 0x5654_4A4F_4253  # "VTJOBS"
@@ -311,7 +342,7 @@ def _decoder(name: str) -> Callable[[Any], Any]:
         return lambda v: _json_decode(v) if v else None
     if name in _TIME_FIELDS:
         return lambda v: _parse_time(v) if v else None
-    if name == "attempts":
+    if name in ("attempts", "poll_failures"):
         return lambda v: v or 0
     return lambda v: v
 
@@ -446,6 +477,16 @@ class JobStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def transaction(self) -> Any:
+        """A write transaction on the store's database (``with store.transaction() as
+        conn:``; ``BEGIN IMMEDIATE`` on SQLite), for modules that keep their own tables in
+        the same database (e.g. :mod:`studio.tracking.work`)."""
+        return self._write()
+
+    def connection(self) -> Any:
+        """A read connection on the store's database (``with store.connection() as conn:``)."""
+        return self._read()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -99,11 +99,13 @@ class FakeOxen:
             raise self.history
         return self.history or gen("succeeded", cost=Decimal("0.5236"))
 
-    def download(self, url, dest, progress=None):
+    payload = b"video"  # what the fake result link serves
+
+    def download(self, url, dest, progress=None, **_bounds):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(b"video")
+        dest.write_bytes(self.payload)
         if progress:
-            progress(5, 5)
+            progress(len(self.payload), len(self.payload))
 
         class D:
             path = dest
@@ -114,10 +116,11 @@ def gen(status, **kw):
     return OxenGeneration(generation_id="g", model_name="m", status=status, enqueued_at=None, **kw)
 
 
-def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
+def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path, realshort):
     store = JobStore(tmp_path / "j.db")
     job = store.insert(make_job(status="queued", remote_id="g"))
     fake = FakeOxen([gen("processing"), gen("succeeded", artifacts={"video": "http://s/o.mp4"})])
+    fake.payload = realshort.read_bytes()  # a real MP4: results are checked before they count
     tracker = Tracker(store, lambda j: fake, tmp_path / "results")
     tracker.poll_due(now=time.time())
     assert store.get(job.id).status == "processing"
@@ -126,10 +129,11 @@ def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
     done = store.get(job.id)
     # the queue row has no cost: the charge comes from the history route, once
     assert done.status == "succeeded" and done.charge_usd == "0.5236" and fake.calls == 3
-    assert tracker.download_results() == 1
+    assert tracker.download_results() >= 1  # the download (then its preview, if needed)
     files = store.get(job.id).result_files
-    assert (tmp_path / "results" / job.id / "o.mp4").read_bytes() == b"video"
-    assert files["video"].endswith("o.mp4")
+    # named after the generation and the artifact, never after the link's last segment
+    assert (tmp_path / "results" / job.id / "video.mp4").read_bytes() == fake.payload
+    assert files["video"].endswith("video.mp4")
 
 
 def test_tracker_keeps_job_on_network_error_and_fails_on_404(tmp_path):
