@@ -379,7 +379,7 @@ def cmd_worker(studio: Studio, args: argparse.Namespace) -> int:
         if unknown:
             raise ParamError([f"--kinds: unknown media work {k!r} (known: "
                               f"{', '.join(sorted(pool.registry))})" for k in unknown])
-        pool._kinds = tuple(wanted)
+        pool.kinds = wanted
     stop = _stop_on_signals()
     print(f"Worker {pool.worker_id}: {pool.threads} thread(s) for "
           f"{', '.join(pool.kinds)}; Ctrl-C stops.", file=sys.stderr, flush=True)

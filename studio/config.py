@@ -113,6 +113,9 @@ class Settings:
             (``STUDIO_MEDIA_MEMORY_MB``, 2048; 0 decodes in this process).
         max_frame_mp: largest EXR frame decoded for a preview, in megapixels
             (``STUDIO_MAX_FRAME_MP``, 67 ≈ 8192×8192).
+        download_tries / download_backoff_s: a download failing for a passing reason is
+            tried at most this often, waiting ``backoff × 2ⁿ⁻¹`` s (≤ 10 min) in between
+            (``STUDIO_DOWNLOAD_TRIES``, 5; ``STUDIO_DOWNLOAD_BACKOFF_S``, 15).
     """
 
     oxen_api_key: Secret | None = None
@@ -139,6 +142,8 @@ class Settings:
     download_grace_s: float = 60.0
     media_memory_mb: int = 2048
     max_frame_mp: float = 67.0
+    download_tries: int = 5
+    download_backoff_s: float = 15.0
 
     @classmethod
     def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
@@ -214,6 +219,8 @@ class Settings:
             download_grace_s=number("STUDIO_DOWNLOAD_GRACE_S", 60.0),
             media_memory_mb=int(number("STUDIO_MEDIA_MEMORY_MB", 2048)),
             max_frame_mp=number("STUDIO_MAX_FRAME_MP", 67.0),
+            download_tries=max(1, int(number("STUDIO_DOWNLOAD_TRIES", 5))),
+            download_backoff_s=number("STUDIO_DOWNLOAD_BACKOFF_S", 15.0),
         )
 
     @classmethod
@@ -250,7 +257,6 @@ class Settings:
         return DownloadLimits(
             max_bytes=int(self.max_result_mb * mb), min_free_bytes=int(self.min_free_disk_mb * mb),
             min_rate_bps=self.download_min_rate_kbps * 1024, grace_s=self.download_grace_s,
-            idle_timeout_s=max(5.0, min(60.0, self.download_grace_s)),
             max_frame_pixels=int(self.max_frame_mp * 1e6))
 
     def secrets(self) -> tuple[Secret, ...]:

@@ -22,6 +22,7 @@ import dataclasses
 import re
 import threading
 import time
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -61,8 +62,10 @@ from studio.tracking.results import (
     DOWNLOAD_FAILED,
     PREVIEW,
     MediaServices,
+    default_registry,
     retry_download,
 )
+from studio.tracking.work import REGISTRY as WORK_KINDS
 from studio.tracking.work import WorkItem, WorkPool, WorkQueue, worker_name
 
 Progress = Callable[[str, float | None], None]  # (what is happening, fraction 0..1 or None)
@@ -208,8 +211,14 @@ class Studio:
             media_memory_mb=settings.media_memory_mb or None,
             scrub=lambda text: scrub(text, settings.secrets()),
             refresh=lambda job: self.tracker.refresh_links(job), probe=media.probe)
+        # Kinds registered process-wide (e.g. an HDR analysis) show through; download and
+        # preview are built from these settings.
+        registry = ChainMap(default_registry(download_tries=settings.download_tries,
+                                             download_backoff_s=settings.download_backoff_s),
+                            WORK_KINDS)
         return WorkPool(WorkQueue(store), services, threads=settings.media_workers,
-                        per_host=settings.downloads_per_host, worker_id=worker_name("app"))
+                        per_host=settings.downloads_per_host, registry=registry,
+                        worker_id=worker_name("app"))
 
     @property
     def media_work(self) -> WorkPool:

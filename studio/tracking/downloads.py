@@ -193,7 +193,7 @@ def _status_error(resp: requests.Response, host: str) -> DownloadError:
             "link answers"))
     if status == 429 or status >= 500:
         return DownloadError(FailureKind.TRANSIENT, (
-            f"{host} answered {status} to the result download; it will be tried again"),
+            f"{host} answered {status} to the result download"),
             retry_after=_retry_after(resp))
     return DownloadError(FailureKind.EXPIRED, (
         f"{host} answered {status} to the result download; the link no longer works"))
@@ -288,7 +288,7 @@ class Fetcher:
                 raise DownloadError(FailureKind.TRANSIENT, (
                     f"the data disk has {_mb(free)} free, and this {_mb(need)} result would "
                     f"leave less than the {_mb(lim.min_free_bytes)} kept free "
-                    "(STUDIO_MIN_FREE_DISK_MB); it will be tried again later"))
+                    "(STUDIO_MIN_FREE_DISK_MB)"))
             return self._stream(resp, part, dest, offset, total, host, progress, cancel,
                                 provider_name)
         except DownloadError as exc:
@@ -324,11 +324,10 @@ class Fetcher:
             except requests.Timeout:
                 raise DownloadError(FailureKind.TRANSIENT, (
                     f"{host} did not answer the result download within "
-                    f"{lim.idle_timeout_s:.0f} s; it will be tried again")) from None
+                    f"{lim.idle_timeout_s:.0f} s")) from None
             except requests.RequestException:
                 raise DownloadError(FailureKind.TRANSIENT, (
-                    f"could not connect to {host} for the result download; it will be "
-                    "tried again")) from None
+                    f"could not connect to {host} for the result download")) from None
             if on_response:
                 on_response(resp)
             if resp.is_redirect:
@@ -385,9 +384,9 @@ class Fetcher:
                         "timed out" in str(exc)
                     raise DownloadError(FailureKind.TRANSIENT, (
                         f"{host} sent nothing for {lim.idle_timeout_s:.0f} s during the result "
-                        "download; it will be tried again" if timed_out else
+                        "download" if timed_out else
                         f"the connection to {host} broke during the result download after "
-                        f"{_mb(done)}; it will be resumed")) from None
+                        f"{_mb(done)}")) from None
                 if not piece:
                     break
                 fh.write(piece)
@@ -407,15 +406,14 @@ class Fetcher:
                     if _free_bytes(part.parent) < lim.min_free_bytes:
                         raise DownloadError(FailureKind.TRANSIENT, (
                             f"the data disk fell below the {_mb(lim.min_free_bytes)} kept "
-                            "free (STUDIO_MIN_FREE_DISK_MB) during the download; it will be "
-                            "tried again later"))
+                            "free (STUDIO_MIN_FREE_DISK_MB) during the download"))
                 elapsed = time.monotonic() - start
                 allowed = deadline if deadline is not None else lim.deadline_s(done - offset)
                 if elapsed > allowed:
                     raise DownloadError(FailureKind.TRANSIENT, (
                         f"{host} sent the result too slowly ({_mb(done - offset)} in "
                         f"{elapsed:.0f} s, under the {lim.min_rate_bps / 1024:.0f} KB/s "
-                        "minimum); it will be tried again"))
+                        "minimum)"))
                 if progress:
                     progress(done, total)
         if cancel is not None and cancel.is_set():
@@ -570,6 +568,24 @@ def _stream_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> It
             yield piece
 
 
+def _check_exr_head(name: str, head: bytes) -> tuple[int, int]:
+    """(width, height) from the first bytes of a frame; ``DownloadError(WRONG_KIND)`` when
+    they are not an OpenEXR header with a plausible ``dataWindow``."""
+    if not head.startswith(EXR_MAGIC):
+        raise DownloadError(FailureKind.WRONG_KIND, (
+            f"the frame '{name}' in the result ZIP is not an OpenEXR image (it is "
+            f"{_describe(head[:64])})"))
+    window = _exr_header_window(head)
+    if window is None:
+        raise DownloadError(FailureKind.WRONG_KIND, (
+            f"the frame '{name}' in the result ZIP has no readable OpenEXR header"))
+    w, h = window
+    if w <= 0 or h <= 0:
+        raise DownloadError(FailureKind.WRONG_KIND, (
+            f"the frame '{name}' in the result ZIP claims a {w}×{h} picture"))
+    return w, h
+
+
 def check_exr_zip(path: Path, limits: DownloadLimits, *, verify: bool = True) -> ExrZipCheck:
     """Check a result ZIP of EXR frames without holding a member in memory.
 
@@ -608,13 +624,17 @@ def check_exr_zip(path: Path, limits: DownloadLimits, *, verify: bool = True) ->
             largest = max(largest, info.file_size)
             head = bytearray()
             real = 0
+            checked = False
             try:  # zipfile checks each member's CRC-32 when it is read to the end
                 for piece in _stream_member(zf, info, info.file_size):
                     if len(head) < 1 << 16:
                         head += piece[: (1 << 16) - len(head)]
                     real += len(piece)
-                    if not verify and len(head) >= 1 << 16:
-                        break
+                    if not checked and len(head) >= 1 << 16:
+                        w, h = _check_exr_head(name, bytes(head))  # fail fast: a bomb of zeros
+                        checked = True
+                        if not verify:
+                            break
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError) as exc:
                 raise DownloadError(FailureKind.WRONG_KIND, (
                     f"the frame '{name}' in the result ZIP cannot be read "
@@ -623,18 +643,8 @@ def check_exr_zip(path: Path, limits: DownloadLimits, *, verify: bool = True) ->
                 raise DownloadError(FailureKind.SIZE_MISMATCH, (
                     f"the frame '{name}' in the result ZIP holds {real:,} bytes, not the "
                     f"{info.file_size:,} it declares"))
-            if not bytes(head).startswith(EXR_MAGIC):
-                raise DownloadError(FailureKind.WRONG_KIND, (
-                    f"the frame '{name}' in the result ZIP is not an OpenEXR image (it is "
-                    f"{_describe(bytes(head[:64]))})"))
-            window = _exr_header_window(bytes(head))
-            if window is None:
-                raise DownloadError(FailureKind.WRONG_KIND, (
-                    f"the frame '{name}' in the result ZIP has no readable OpenEXR header"))
-            w, h = window
-            if w <= 0 or h <= 0:
-                raise DownloadError(FailureKind.WRONG_KIND, (
-                    f"the frame '{name}' in the result ZIP claims a {w}×{h} picture"))
+            if not checked:
+                w, h = _check_exr_head(name, bytes(head))
             width, height = max(width, w), max(height, h)
         return ExrZipCheck(len(frames), width, height, largest)
 

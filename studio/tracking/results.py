@@ -155,6 +155,14 @@ def run_preview(ctx: WorkContext) -> None:
              if k in ("video", "exr_frames") and v and Path(v).is_file()}
     if not files:
         return
+    video = files.get("video")
+    if video is not None and s.probe is not None:
+        from studio import media
+
+        clip = s.probe(video)  # header only, in this process: is a preview needed at all?
+        if media.browser_playable(clip):
+            s.store.update(job.id, preview_path=None)
+            return
     exr = files.get("exr_frames")
     if exr is not None and "video" not in files:
         found = check_exr_zip(exr, s.limits, verify=False)
@@ -195,11 +203,14 @@ def settle_preview(ctx: WorkContext, sentence: str) -> None:
     s.store.update(ctx.job.id, error=PREVIEW_FAILED.format(s.scrub(sentence)))
 
 
-def default_registry() -> dict[str, WorkKind]:
-    """A registry holding ``download`` and ``preview`` (for tests and bare trackers)."""
+def default_registry(*, download_tries: int = 5, download_backoff_s: float = 15.0
+                     ) -> dict[str, WorkKind]:
+    """A registry holding ``download`` (``download_tries`` tries at most, transient failures
+    waiting ``download_backoff_s`` × 2ⁿ⁻¹ s up to 10 min) and ``preview``."""
     registry: dict[str, WorkKind] = {}
-    register(WorkKind(DOWNLOAD, run=run_download, settle=settle_download, max_tries=5,
-                      backoff_base_s=15.0, backoff_cap_s=600.0), registry)
+    register(WorkKind(DOWNLOAD, run=run_download, settle=settle_download,
+                      max_tries=max(1, download_tries), backoff_base_s=download_backoff_s,
+                      backoff_cap_s=600.0), registry)
     register(WorkKind(PREVIEW, run=run_preview, settle=settle_preview, follows=DOWNLOAD,
                       max_tries=2, backoff_base_s=30.0), registry)
     return registry

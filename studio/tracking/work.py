@@ -43,6 +43,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     func,
     insert,
     not_,
@@ -299,10 +300,12 @@ class WorkQueue:
                                              w.c.host.is_not(None))
                       .group_by(w.c.host).having(func.count() >= per_host))
         free = or_(w.c.lease_until.is_(None), w.c.lease_until <= now)
+        # Downloads first: result links expire, a preview can wait.
         pick = (select(w.c.id).where(w.c.status == PENDING, w.c.next_at <= now, free,
                                      w.c.kind.in_(list(kinds)),
                                      or_(w.c.host.is_(None), w.c.host.not_in(busy_hosts)))
-                .order_by(w.c.next_at, w.c.created_at).limit(1))
+                .order_by(case((w.c.kind == "download", 0), else_=1), w.c.next_at,
+                          w.c.created_at).limit(1))
         with self.store.transaction() as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CLAIM_LOCK})
@@ -438,7 +441,12 @@ class WorkPool:
 
     @property
     def kinds(self) -> tuple[str, ...]:
+        """The kinds this pool runs (default: every registered kind)."""
         return self._kinds if self._kinds is not None else tuple(self.registry)
+
+    @kinds.setter
+    def kinds(self, names: Sequence[str] | None) -> None:
+        self._kinds = tuple(names) if names is not None else None
 
     @property
     def running(self) -> bool:
@@ -546,7 +554,8 @@ class WorkPool:
                     self._remove_paths(entry)
                     self.queue.release(item.id, self.worker_id)
                     return
-                self._failed(spec, ctx, classify(exc))
+                if not self._failed(spec, ctx, classify(exc)):
+                    self._remove_paths(entry)  # settled: no partial file waits for a resume
                 return
             self.queue.finish(item.id, self.worker_id)
             self.completed += 1
@@ -567,7 +576,8 @@ class WorkPool:
             if self.on_change:
                 self.on_change()
 
-    def _failed(self, spec: WorkKind, ctx: WorkContext, failed: WorkFailed) -> None:
+    def _failed(self, spec: WorkKind, ctx: WorkContext, failed: WorkFailed) -> bool:
+        """Record a failure; returns True when the row will be tried again."""
         item = ctx.item
         attempts = item.attempts + 1
         sentence = str(failed)
@@ -579,7 +589,7 @@ class WorkPool:
                      item.job_id, attempts, spec.max_tries, wait, sentence)
             self.queue.fail(item.id, self.worker_id, failure=failed.failure, error=sentence,
                             retry_at=time.time() + wait, attempts=attempts)
-            return
+            return True
         if failed.transient:
             sentence = f"{sentence} (gave up after {attempts} tries)"
         log.info("%s of %s settled as failed: %s", item.kind, item.job_id, sentence)
@@ -592,6 +602,7 @@ class WorkPool:
             except Exception:  # noqa: BLE001 - recording the sentence must not stop others
                 log.exception("recording the failure of %s for %s failed", item.kind,
                               item.job_id)
+        return False
 
     def _interrupt(self, entry: _Live) -> None:
         from studio.tracking.downloads import abort
