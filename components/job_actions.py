@@ -22,6 +22,7 @@ from components.loaders import load_probe, stamp
 from components.quote_panel import render_quote
 from components.rates_view import load_rate_book
 from components.submission import submit_prepared
+from components.text import plain, problem_list
 from studio import catalog, manifest
 from studio.errors import StudioError
 from studio.jobs import Job
@@ -93,13 +94,13 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
         prepared = studio.prepare(job.model_id, source, job.params, clip=clip,
                                   book=load_rate_book(studio))
     except StudioError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         close()
         return
     render_quote(prepared.quote, key=f"{scope}:retry:quote")
     if prepared.problems:
         st.error("This request cannot be sent again as it is:\n\n"
-                 + "\n".join(f"- {p}" for p in prepared.problems)
+                 + problem_list(prepared.problems)
                  + "\n\nUse *Rerun with edits* to fix it on the model page.")
     label = (f"Submit again · ${prepared.quote.amount_usd}" if prepared.quote else "Submit again")
     c1, c2 = st.columns(2)

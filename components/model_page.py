@@ -30,6 +30,7 @@ from components.request_form import (
 )
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
+from components.text import problem_list
 from studio import charts, export, media, models
 from studio.errors import StudioError
 from studio.media import ClipInfo
@@ -177,7 +178,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         wrong = [p for p in prepared.problems if p.code != "required"]
         missing = [p for p in prepared.problems if p.code == "required"]
         if wrong:
-            st.error("Fix these before submitting:\n\n" + "\n".join(f"- {p}" for p in wrong))
+            st.error("Fix these before submitting:\n\n" + problem_list(wrong))
         if missing:
             st.caption("To submit, fill in: " + ", ".join(_title(spec, p.field) for p in missing))
     can_submit = prepared is not None and prepared.ok

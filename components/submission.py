@@ -7,6 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import session
+from components.text import plain
 from studio.errors import BudgetExceededError, ConfirmationRequired, NetworkError, StudioError
 from studio.jobs import Job
 from studio.service import Prepared, Studio
@@ -53,11 +54,11 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
         except NetworkError as exc:
             status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
                           state="error")
-            st.error(str(exc))
+            st.error(plain(exc))
             return []
         except StudioError as exc:
             status.update(label="Not submitted", state="error")
-            st.error(str(exc))
+            st.error(plain(exc))
             return []
         jobs = annotate(studio, jobs, parent=parent)
         ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)

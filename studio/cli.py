@@ -42,6 +42,7 @@ from studio.local_sandbox import SandboxProcess, running_sandbox_url, start_sand
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 from studio.service import live_model as fetch_live_model
+from studio.tracking.work import worker_name
 
 SANDBOX_PORT = 8765
 
@@ -370,6 +371,7 @@ def cmd_worker(studio: Studio, args: argparse.Namespace) -> int:
     for provider in ("oxen", "ltx"):
         studio.base_url(provider)  # ConfigError now, not a failed download later
     pool = studio.media_work
+    pool.worker_id = worker_name("worker")  # work rows say which process did the work
     pool.threads = max(1, args.threads)
     if args.per_host:
         pool.per_host = args.per_host

@@ -848,6 +848,14 @@ class Studio:
         retry_download(self.media_work.queue, self.store, job)
         self.media_work.wake()
 
+    def retry_media(self, job: Job, kind: str) -> None:
+        """Run media work ``kind`` (e.g. ``"preview"``) for ``job`` again from scratch."""
+        if kind == DOWNLOAD:
+            self.retry_download(job)
+            return
+        self.media_work.queue.reset(job.id, kind)
+        self.media_work.wake()
+
     def media_state(self, job_ids: Sequence[str]) -> dict[str, dict[str, WorkItem]]:
         """The media work rows (download, preview, …) of these generations: job id → kind →
         row, one query (what the pages show as progress or as a settled failure)."""
