@@ -372,10 +372,12 @@ class Fetcher:
                     raise DownloadError(FailureKind.CANCELLED, "the download was stopped")
                 try:
                     piece = raw.read1(CHUNK, decode_content=True)
-                except (urllib3.exceptions.HTTPError, OSError) as exc:
+                except Exception as exc:  # noqa: BLE001 - sorted out below
                     if cancel is not None and cancel.is_set():
                         raise DownloadError(FailureKind.CANCELLED,
                                             "the download was stopped") from None
+                    if not isinstance(exc, urllib3.exceptions.HTTPError | OSError):
+                        raise
                     if _is_short_body(exc) and total is not None:
                         raise DownloadError(FailureKind.SIZE_MISMATCH, (
                             f"{host} promised {total:,} bytes and sent {done:,} before "
@@ -427,12 +429,15 @@ class Fetcher:
 
 
 def abort(resp: requests.Response | None) -> None:
-    """Shut the socket of a live response so a read blocked in another thread returns now."""
+    """Shut the socket of a live response (for reading) so a read blocked in another thread
+    returns now; the reading thread closes it. Falls back to closing it when the socket
+    cannot be shut down."""
     if resp is None:
         return
     try:
         resp.raw.shutdown()
-    except Exception:  # noqa: BLE001 - already released, closed or not a socket: nothing to do
+        return
+    except Exception:  # noqa: BLE001 - released already, or no socket to shut: close instead
         pass
     try:
         resp.close()

@@ -295,3 +295,36 @@ def test_no_adoption_while_a_same_input_submit_is_in_the_air(tmp_path):
     tracker = Tracker(store, lambda j: FakeLister([gen_row]), tmp_path)
     assert tracker.reconcile_unknown(now=time.time()) == 0
     assert store.get(lost.id).remote_id is None
+
+
+def test_unusable_answers_put_a_sentence_on_the_generation_and_slow_it_down(tmp_path):
+    from studio.errors import UnreadableAnswerError
+    from studio.tracker import SSE_SAFETY_POLL_S, STALL_AFTER, needs_person
+
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="queued", remote_id="g"))
+    odd = UnreadableAnswerError("Oxen reports this generation as “exploding”, a status this "
+                                "app does not know; it keeps checking.", status=200)
+    fake = FakeOxen([odd] * STALL_AFTER + [gen("processing")])
+    tracker = Tracker(store, lambda j: fake, tmp_path / "results")
+    now = time.time()
+    for n in range(1, STALL_AFTER + 1):
+        tracker.poll_due(now=now + 1000 * n)
+        row = store.get(job.id)
+        assert row.status == "queued" and row.poll_failures == n and "exploding" in row.error
+    assert needs_person(row)  # `track --until-done` no longer waits for it...
+    assert row.next_poll_at == pytest.approx(now + 1000 * STALL_AFTER + SSE_SAFETY_POLL_S)
+    tracker.poll_due(now=row.next_poll_at)  # ...but it is still checked, slowly
+    row = store.get(job.id)
+    assert row.status == "processing" and row.poll_failures == 0 and row.error is None
+
+
+def test_network_trouble_is_not_counted_against_a_generation(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="queued", remote_id="g"))
+    fake = FakeOxen([NetworkError("down", maybe_sent=False)] * 5)
+    tracker = Tracker(store, lambda j: fake, tmp_path / "results")
+    for n in range(5):
+        tracker.poll_due(now=time.time() + 1000 * (n + 1))
+    row = store.get(job.id)
+    assert row.poll_failures == 0 and row.error is None and row.poll_count == 5
