@@ -96,12 +96,12 @@ def test_inline_b64_answer_is_split_into_files_in_any_chunking():
         files: dict[int, bytes] = {}
 
         class Sink(io.BytesIO):
-            def __init__(self, n):
+            def __init__(self, n, out=files):
                 super().__init__()
-                self.n = n
+                self.n, self.out = n, out
 
             def close(self):
-                files[self.n] = self.getvalue()
+                self.out[self.n] = self.getvalue()
 
         splitter = InlineSplitter(Sink)
         i = 0
