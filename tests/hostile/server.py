@@ -21,7 +21,9 @@ http), ``redirect_file`` (302 to ``file:///etc/passwd``), ``html_result``, ``non
 echoing the bearer key), ``failed_echo`` (failed, ``error_message`` quoting the key),
 ``markdown_error`` (failed, ``error_message`` with a remote image in Markdown and HTML),
 ``unknown_status``, ``expired`` (403 "Request has expired", refreshed link expired too),
-``expired_refresh`` (expired link, a fresh one on the next status read).
+``expired_refresh`` (expired link, a fresh one on the next status read). Outside
+:data:`CASES`: ``retry_fixes`` serves an HTML page until its case is in
+:attr:`HostileProvider.fixed`, then the video (for the retry action).
 """
 
 from __future__ import annotations
@@ -143,6 +145,7 @@ class HostileProvider:
         self.key = key
         self.events: list[tuple[float, str, str]] = []  # (time, case or path, what)
         self.polls: dict[str, int] = {}
+        self.fixed: set[str] = set()  # cases whose provider has fixed its result link
         self.lock = threading.Lock()
         self.server = _QuietServer((host, port), self._handler())
         self.server.daemon_threads = True
@@ -306,6 +309,12 @@ class HostileProvider:
                     self.close_connection = True
                 elif case == "redirect_file":
                     self._send(302, b"", "text/plain", {"Location": "file:///etc/passwd"})
+                elif case == "retry_fixes":  # HTML until the test says it is fixed
+                    if case in provider.fixed:
+                        self.file(case, files["mp4"], "video/mp4")
+                    else:
+                        self._send(200, b"<!DOCTYPE html><html><body>Busy</body></html>",
+                                   "text/html")
                 elif case == "html_result":
                     self._send(200, b"<!DOCTYPE html><html><body><h1>Sign in</h1></body></html>",
                                "text/html")
