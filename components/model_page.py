@@ -28,6 +28,7 @@ from components.request_form import (
     widget_value,
     widget_values,
 )
+from components.request_options import render_request_options
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
 from components.text import problem_list
@@ -143,6 +144,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             if mode == "queue":
                 n = c2.number_input("Generations", 1, 4, 1, key=f"{key}:n",
                                     help="num_generations: 1–4 runs of the same request.")
+        options = render_request_options(studio, spec, mode, key=key)
 
     prepared: Prepared | None = None
     with right:
@@ -185,7 +187,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     label = (f"Submit · ${prepared.quote.amount_usd * n}" if prepared is not None and prepared.quote
              else "Submit")
     if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
-        submit_prepared(studio, prepared, mode=mode, n=int(n))
+        submit_prepared(studio, prepared, mode=mode, n=int(n), options=options)
     if prepared is not None and prepared.ok:
         _render_export(studio, prepared, mode=mode, key=key)
 

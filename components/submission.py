@@ -19,14 +19,16 @@ def has_parent_link() -> bool:
 
 
 def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", n: int = 1,
-                    parent: Job | None = None, confirmed: bool = False) -> list[Job]:
+                    parent: Job | None = None, confirmed: bool = False,
+                    options: dict | None = None) -> list[Job]:
     """Submit ``prepared`` inside an ``st.status`` box; returns the new rows ([] when nothing
     was sent or its outcome is unknown — the rows are in the store either way and the
     status box says what happened).
 
     The core's budget guard may refuse (the arithmetic is shown) or ask for a confirmation
     (a submit above ``STUDIO_CONFIRM_ABOVE_USD``): then a dialog shows the quote and sends
-    only when the person confirms."""
+    only when the person confirms. ``options`` are the request-level fields
+    (``target_namespace``, ``response_format``) handed to :meth:`Studio.submit`."""
     if not confirmed:
         try:
             studio.check_submit(prepared, num_generations=n)
@@ -37,7 +39,8 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             # Opened by the router at the end of this run (and of every run until it is
             # answered), so a click inside the dialog is never lost.
             session.set_pending_confirmation({"prepared": prepared, "mode": mode, "n": n,
-                                              "parent": parent, "why": str(exc)})
+                                              "parent": parent, "why": str(exc),
+                                              "options": options or {}})
             return []
         confirmed = True  # checked just now; the core checks again when it sends
     with st.status("Submitting…", expanded=True) as status:
@@ -50,7 +53,7 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             if mode == "sync":
                 status.update(label="Running synchronously — this blocks until the video is ready")
             jobs = studio.submit(prepared, mode=mode, num_generations=n, progress=progress,
-                                 confirmed=confirmed)
+                                 confirmed=confirmed, **(options or {}))
         except NetworkError as exc:
             status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
                           state="error")
@@ -79,7 +82,8 @@ def _confirm_dialog(studio: Studio, pending: dict) -> None:
     if c1.button("Confirm and submit", type="primary", key="confirm-submit:yes"):
         session.close_confirmation()
         jobs = submit_prepared(studio, prepared, mode=pending["mode"], n=n,
-                               parent=pending["parent"], confirmed=True)
+                               parent=pending["parent"], confirmed=True,
+                               options=pending.get("options"))
         if jobs:
             st.rerun()
     if c2.button("Cancel", key="confirm-submit:no"):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -362,7 +363,17 @@ def _follow(studio: Studio, *, interval: float, until_done: bool) -> int:
         studio.close(timeout=1.5)
     if stop.is_set():
         print("Stopped; unfinished downloads will resume on the next run.", file=sys.stderr)
+        _exit_now()
     return 0
+
+
+def _exit_now() -> None:
+    """After a signal, once everything is cleaned up (downloads interrupted, partial files
+    removed, work and leases handed back): leave at once. Unloading the interpreter's
+    modules (pandas, PyAV…) can take seconds on a busy machine, and a stop must take < 2 s."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def cmd_worker(studio: Studio, args: argparse.Namespace) -> int:
@@ -396,6 +407,8 @@ def cmd_worker(studio: Studio, args: argparse.Namespace) -> int:
     finally:
         studio.close(timeout=1.5)
     print(f"Worker stopped: {pool.completed} done, {pool.failed} failed.", file=sys.stderr)
+    if stop.is_set():
+        _exit_now()
     return 0
 
 
