@@ -52,7 +52,6 @@ RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may 
 CLOCK_SLACK_S = 5.0  # provider vs local clock
 SSE_SAFETY_POLL_S = 600.0
 LEASE_S = 60.0  # a poll holds its job this long at most (a crashed poller's lease expires)
-DOWNLOAD_LEASE_S = 120.0  # renewed while bytes flow, so a killed downloader frees it soon
 STALE_SUBMIT_S = 120.0  # a submit whose process has not finished it by then died mid-send
 STALE_SYNC_S = 35 * 60.0  # a sync generate outlives its 30-min read timeout  # with a healthy SSE stream, poll only as a safety net
 

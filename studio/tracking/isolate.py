@@ -79,13 +79,14 @@ def run_isolated(fn: str, kwargs: dict[str, Any], *, memory_mb: int,
     if on_process:
         on_process(proc)
     assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+    stdout, stderr = proc.stdout, proc.stderr
     proc.stdin.write(request)
     proc.stdin.close()
     lines: list[str] = []
     errors: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")),
+    reader = threading.Thread(target=lambda: lines.extend(iter(stdout.readline, "")),
                               daemon=True)
-    err_reader = threading.Thread(target=lambda: errors.extend(iter(proc.stderr.readline, "")),
+    err_reader = threading.Thread(target=lambda: errors.extend(iter(stderr.readline, "")),
                                   daemon=True)
     reader.start()
     err_reader.start()

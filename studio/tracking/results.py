@@ -177,13 +177,14 @@ def run_preview(ctx: WorkContext) -> None:
     def progress(fraction: float) -> None:
         ctx.progress(fraction, "making SDR preview")
 
-    kwargs = {"files": {k: str(v) for k, v in files.items()}, "dest": str(dest),
-              "fps": _fps(job)}
+    plain_files = {k: str(v) for k, v in files.items()}
     if s.media_memory_mb:
-        made = run_isolated(PREVIEW_FN, kwargs, memory_mb=s.media_memory_mb,
-                            progress=progress, cancel=ctx.cancel, on_process=ctx.on_process)
+        made = run_isolated(PREVIEW_FN, {"files": plain_files, "dest": str(dest),
+                                         "fps": _fps(job)},
+                            memory_mb=s.media_memory_mb, progress=progress, cancel=ctx.cancel,
+                            on_process=ctx.on_process)
     else:
-        made = make_preview(kwargs["files"], kwargs["dest"], kwargs["fps"], progress=progress)
+        made = make_preview(plain_files, str(dest), _fps(job), progress=progress)
     s.store.update(job.id, preview_path=str(made) if made else None)
 
 
