@@ -112,7 +112,11 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
     if confirm:
         # This dialog is the confirmation (it shows the quote); the core still applies the
         # budget and says why when it refuses.
-        new = submit_prepared(studio, prepared, mode="queue", n=1, parent=job, confirmed=True)
+        # A retry bills the namespace the original did.
+        options = {"target_namespace": job.target_namespace} if getattr(
+            job, "target_namespace", None) else None
+        new = submit_prepared(studio, prepared, mode="queue", n=1, parent=job, confirmed=True,
+                              options=options)
         if new:
             session.set_retry_job(scope, None)
             session.select_job(scope, new[0].id)

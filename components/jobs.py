@@ -213,6 +213,7 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
                  "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
+                 "target_namespace": getattr(job, "target_namespace", None),
                  "parent_id": getattr(job, "parent_id", None)})
 
 

@@ -84,6 +84,17 @@ def scrub(text: object, secrets: Iterable[object] = (), *, limit: int | None = M
     return out
 
 
+def remove_secrets(text: str, secrets: Iterable[object]) -> str:
+    """``text`` with only the configured ``secrets`` replaced (verbatim and URL-encoded): for
+    links, where token-shaped query values (a CDN's signature) must stay as they are but a
+    key must never be stored."""
+    out = text
+    for value in sorted(_secret_values(secrets), key=len, reverse=True):
+        for form in {value, quote(value, safe=""), quote_plus(value)}:
+            out = out.replace(form, REDACTED)
+    return out
+
+
 def scrub_optional(text: object | None, secrets: Iterable[object] = (), *,
                    limit: int | None = MAX_PROVIDER_TEXT) -> str | None:
     """:func:`scrub` for an optional value: ``None`` and ``""`` stay ``None``."""
@@ -97,4 +108,5 @@ def contains_secret(text: str, secrets: Iterable[object]) -> bool:
     return any(v in text for v in _secret_values(secrets))
 
 
-__all__ = ["MAX_PROVIDER_TEXT", "REDACTED", "contains_secret", "scrub", "scrub_optional"]
+__all__ = ["MAX_PROVIDER_TEXT", "REDACTED", "contains_secret", "remove_secrets", "scrub",
+           "scrub_optional"]

@@ -54,7 +54,7 @@ from studio.jobs import Job, JobStore, utcnow
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient, require_namespace
 from studio.ratebook import RateBook
-from studio.redact import scrub
+from studio.redact import remove_secrets, scrub
 from studio.tracker import Tracker, next_poll_delay
 from studio.tracking.downloads import DownloadError, check_result, link_host, result_name
 from studio.tracking.results import (
@@ -757,8 +757,10 @@ class Studio:
         if response_format == "b64_json":
             return self._finish_inline(job, wire)
         urls = self.oxen().generate(job.model_id, wire, target_namespace=job.target_namespace)
+        secrets = self.settings.secrets()
         job = self.store.update(job.id, status="succeeded", completed_at=utcnow(),
-                                result_urls=collect_artifacts(urls))
+                                result_urls={k: remove_secrets(v, secrets)
+                                             for k, v in collect_artifacts(urls).items()})
         self.tracker.wake()
         self.tracker.queue_media()
         return job
@@ -789,8 +791,8 @@ class Studio:
                 problem = problem or str(exc)
                 continue
             result_files.setdefault(label, str(dest))
-        url_artifacts = {k: v for k, v in collect_artifacts(urls).items()
-                         if k not in result_files}
+        url_artifacts = {k: remove_secrets(v, self.settings.secrets())
+                         for k, v in collect_artifacts(urls).items() if k not in result_files}
         changes: dict[str, Any] = {"status": "succeeded", "completed_at": utcnow(),
                                    "result_urls": url_artifacts, "result_files": result_files}
         if problem and not result_files and not url_artifacts:

@@ -42,7 +42,7 @@ from studio.errors import (
     UnreadableAnswerError,
 )
 from studio.jobs import Job, JobStore, utcnow
-from studio.redact import scrub
+from studio.redact import remove_secrets, scrub
 
 log = logging.getLogger(__name__)
 
@@ -277,8 +277,10 @@ class Tracker:
         return out
 
     def refresh_links(self, job: Job) -> dict[str, str]:
-        """Fresh result links for ``job`` from a new status read (signed links expire)."""
-        return dict(fetch_remote(self.client_for(job), job).artifacts)
+        """Fresh result links for ``job`` from a new status read (signed links expire);
+        any configured key in them is removed."""
+        artifacts = fetch_remote(self.client_for(job), job).artifacts
+        return {k: remove_secrets(v, self.secrets) for k, v in artifacts.items()}
 
     # -- one pass -------------------------------------------------------------------------
     def poll_due(self, now: float | None = None) -> int:
@@ -319,9 +321,13 @@ class Tracker:
             return self._gone(job)
         except StudioError as exc:
             return self._poll_failed(job, exc, now)
-        if remote.error:
-            remote = RemoteState(remote.status, remote.started_at, remote.completed_at,
-                                 self.scrub(remote.error), remote.artifacts, remote.charge_usd)
+        if remote.error or remote.artifacts:
+            # A key never reaches the store, even inside a link the provider made up.
+            remote = RemoteState(
+                remote.status, remote.started_at, remote.completed_at,
+                self.scrub(remote.error) if remote.error else None,
+                {k: remove_secrets(v, self.secrets) for k, v in remote.artifacts.items()},
+                remote.charge_usd)
         changes = transition(job, remote, now)
         if job.poll_failures:
             changes["poll_failures"] = 0

@@ -118,7 +118,7 @@ def run_download(ctx: WorkContext) -> None:
                     raise
                 log.info("result link of %s expired; the provider gave a fresh one", job.id)
                 urls.update({k: v for k, v in fresh.items() if k in urls})
-                s.store.update(job.id, result_urls={k: s.scrub(v) for k, v in urls.items()})
+                s.store.update(job.id, result_urls=urls)  # refresh() removed any key
                 dest = folder / result_name(label, urls[label])
         try:
             check_result(label, dest, s.limits, probe=s.probe)

@@ -26,6 +26,7 @@ from studio.tracking.work import WorkQueue
 from tests.hostile.server import CASES, HostileProvider, build_files
 
 REPO = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow  # about 1.5 min: real track processes against every case
 KEY = "sk-live-HOSTILE0123456789abcdef"
 MAX_RESULT_MB = 64
 
