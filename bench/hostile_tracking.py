@@ -49,8 +49,8 @@ def main() -> None:
                 time.sleep(0.1)
             succeeded = server.first("late", "succeeded", t0)
             sent = server.first("late", "result sent", t0)
-            dripping = (server.first("drip", "drip started", t0) is not None
-                        and server.first("drip", "drip ended", t0) is None)
+            dripping = any(start < sent and (end is None or end > sent)
+                           for start, end in server.drips if start >= t0)
             interval = next_poll_delay(1)
             lag = sent - succeeded
             print(f"late: result downloaded {lag:.2f} s after the provider said succeeded "

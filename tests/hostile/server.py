@@ -146,6 +146,7 @@ class HostileProvider:
         self.events: list[tuple[float, str, str]] = []  # (time, case or path, what)
         self.polls: dict[str, int] = {}
         self.fixed: set[str] = set()  # cases whose provider has fixed its result link
+        self.drips: list[list[float | None]] = []  # [started, ended] of each drip connection
         self.lock = threading.Lock()
         self.server = _QuietServer((host, port), self._handler())
         self.server.daemon_threads = True
@@ -341,12 +342,17 @@ class HostileProvider:
                 self.send_header("Content-Length", str(1 << 20))
                 self.end_headers()
                 provider.record(case, "drip started")
+                span: list[float | None] = [time.time(), None]
+                with provider.lock:
+                    provider.drips.append(span)
                 try:
                     for _ in range(1 << 20):
                         self.wfile.write(b"\0")
                         self.wfile.flush()
                         time.sleep(DRIP_INTERVAL_S)
                 finally:
+                    # Noticed at the next write after the client hung up (≤ 5 s later).
+                    span[1] = time.time()
                     provider.record(case, "drip ended")
 
             def endless(self) -> None:
