@@ -31,6 +31,7 @@ sentence (see :mod:`studio.tracking.results`).
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -358,15 +359,22 @@ class Fetcher:
                 cancel: threading.Event | None, provider_name: str) -> Download:
         lim = self.limits
         digest = hashlib.sha256()
-        if offset:
-            with open(part, "rb") as fh:
-                for block in iter(lambda: fh.read(CHUNK), b""):
-                    digest.update(block)
         done, since_disk_check = offset, 0
         start = time.monotonic()
         deadline = lim.deadline_s(total - offset) if total is not None else None
         raw = resp.raw
-        with open(part, "ab" if offset else "wb") as fh:
+        with open(part, "ab") as fh:
+            try:  # a worker whose lease expired while it still runs must not write here too
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise DownloadError(FailureKind.TRANSIENT, (
+                    "another worker is still downloading this result")) from None
+            if offset:
+                with open(part, "rb") as old:
+                    for block in iter(lambda: old.read(CHUNK), b""):
+                        digest.update(block)
+            else:
+                fh.truncate(0)
             while True:
                 if cancel is not None and cancel.is_set():
                     raise DownloadError(FailureKind.CANCELLED, "the download was stopped")

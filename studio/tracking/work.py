@@ -25,6 +25,7 @@ Row states: ``pending`` (due at ``next_at``; being worked on while its lease run
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -261,8 +262,6 @@ class WorkQueue:
         for job_id, urls in rows:
             host = None
             if host_of is not None and urls:
-                import json
-
                 first = next(iter((json.loads(urls) or {}).values()), "")
                 host = host_of(str(first))
             added += self.enqueue(job_id, kind, host=host)

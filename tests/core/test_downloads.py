@@ -246,3 +246,18 @@ def test_a_video_result_must_be_a_video(tmp_path, realshort):
         check_result("video", half, DownloadLimits(), probe=media.probe)
     assert failed.value.kind is FailureKind.WRONG_KIND
     check_result("video", realshort, DownloadLimits(), probe=media.probe)  # a real one passes
+
+
+def test_a_second_worker_never_writes_into_a_download_in_progress(server, tmp_path):
+    import fcntl
+
+    dest = tmp_path / "v.mp4"
+    part = dest.with_name("v.mp4.part")
+    with open(part, "ab") as held:  # a worker whose lease expired, still writing
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(b"theirs")
+        held.flush()
+        with pytest.raises(DownloadError, match="another worker") as failed:
+            fetcher().fetch(f"{server}/plain", dest)
+        assert failed.value.transient
+    assert part.read_bytes() == b"theirs" and not dest.exists()
