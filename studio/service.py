@@ -48,6 +48,7 @@ from studio.errors import (
     RateLimitedError,
     ServerError,
     StudioError,
+    shown_value,
 )
 from studio.events import CompletionStream, mark_all_oxen_due, mark_due
 from studio.jobs import Job, JobStore, utcnow
@@ -433,7 +434,7 @@ class Studio:
         """
         self.check_submit(prepared, mode=mode, num_generations=num_generations,
                           confirmed=confirmed)
-        problems = _request_option_problems(catalog.get(prepared.model_id).provider, mode,
+        problems = _request_option_problems(models.get(prepared.model_id).provider, mode,
                                             target_namespace, response_format)
         if problems:
             raise ParamError(problems)
@@ -868,20 +869,24 @@ RESPONSE_FORMATS = ("url", "b64_json")
 
 
 def _request_option_problems(provider: str, mode: str, target_namespace: str | None,
-                             response_format: str) -> list[str]:
+                             response_format: str) -> list[Problem]:
     """Problems with the request-level options (not model parameters); pure."""
     problems = []
     if response_format not in RESPONSE_FORMATS:
-        problems.append(f"response_format: must be url or b64_json (got {response_format!r})")
+        problems.append(Problem("response_format", "enum",
+                                f"must be url or b64_json (got {shown_value(response_format)})"))
     elif response_format != "url" and (provider != "oxen" or mode != "sync"):
-        problems.append("response_format: b64_json is offered by Oxen's sync route only "
-                        "(queued results are always a link)")
+        problems.append(Problem("response_format", "unsupported",
+                                "b64_json is offered by Oxen's sync route only (queued results "
+                                "are always a link)"))
     if target_namespace and provider != "oxen":
-        problems.append("target_namespace: only Oxen bills another namespace")
+        problems.append(Problem("target_namespace", "unsupported",
+                                "only Oxen bills another namespace"))
     if target_namespace and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
                                              target_namespace.strip()):
-        problems.append("target_namespace: an Oxen user or organisation name (letters, "
-                        f"digits, '-', '_', '.'), got {target_namespace[:40]!r}")
+        problems.append(Problem("target_namespace", "pattern",
+                                "an Oxen user or organisation name (letters, digits, '-', '_', "
+                                f"'.'), got {shown_value(target_namespace)}"))
     return problems
 
 
