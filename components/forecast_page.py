@@ -25,6 +25,7 @@ from components.plan_editor import (
 )
 from components.quote_panel import BADGE, render_budget_verdict, submit_label
 from components.rates_view import load_rate_book
+from components.text import plain, problem_list
 from studio import catalog, charts, forecast, ledger
 from studio.errors import BudgetExceededError, ParamError, StudioError
 from studio.money import cents, exact
@@ -77,7 +78,7 @@ def render_forecast(studio: Studio, *, key: str = "forecast") -> None:
 
     rows, problems = forecast.rows_from_records(frame_to_records(edited))
     if problems:
-        st.warning("Not priced until fixed:\n\n" + "\n".join(f"- {p}" for p in problems))
+        st.warning("Not priced until fixed:\n\n" + problem_list(problems))
     if not rows:
         st.info("Add clips, type a row, or import a CSV to see the forecast.")
         return
@@ -318,7 +319,7 @@ def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
         problems += [f"{prepared.source.label} on {catalog.get(prepared.model_id).display_name}: {p}"
                      for p in prepared.problems]
     if problems:
-        st.error("Nothing was sent. Fix these first:\n\n" + "\n".join(f"- {p}" for p in problems))
+        st.error("Nothing was sent. Fix these first:\n\n" + problem_list(problems))
         if st.button("Close", key=f"{key}:batchclose"):
             session.clear_batch_rows()
             st.rerun()
@@ -365,16 +366,16 @@ def _send_batch(studio: Studio, items: list[tuple[Prepared, int]], key: str) -> 
         session.set_flash(f"{key}:batch", "error", f"Nothing was sent. {exc}")
     except ParamError as exc:
         session.set_flash(f"{key}:batch", "error",
-                          "Nothing was sent:\n\n" + "\n".join(f"- {p}" for p in exc.problems))
+                          "Nothing was sent:\n\n" + problem_list(exc.problems))
     except StudioError as exc:
-        session.set_flash(f"{key}:batch", "error", f"The batch stopped: {exc}")
+        session.set_flash(f"{key}:batch", "error", plain(f"The batch stopped: {exc}"))
     else:
         sent = sum(len(o.jobs) for o in outcomes)
         waiting = sum(1 for o in outcomes for j in o.jobs if j.status == "waiting")
         lines = [f"Submitted {sent} generation(s) from {len(outcomes)} row(s)"
                  + (f"; {waiting} LTX generation(s) wait for a free slot" if waiting else "")
                  + ". They are tracked on the Generations page."]
-        lines += [f"- {o.error}" for o in outcomes if o.error]
+        lines += [f"- {plain(o.error)}" for o in outcomes if o.error]
         kind = "success" if not any(o.error for o in outcomes) else "error"
         session.set_flash(f"{key}:batch", kind, "\n".join(lines))
     session.clear_batch_rows()

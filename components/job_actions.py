@@ -22,6 +22,7 @@ from components.loaders import load_probe, stamp
 from components.quote_panel import render_budget_verdict, render_quote, submit_label
 from components.rates_view import load_rate_book
 from components.submission import submit_prepared
+from components.text import plain, problem_list
 from studio import catalog, manifest
 from studio.errors import StudioError
 from studio.jobs import Job
@@ -94,7 +95,7 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
         prepared = studio.prepare(job.model_id, source, job.params, clip=clip,
                                   book=load_rate_book(studio))
     except StudioError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         close()
         return
     render_quote(prepared.quote, key=f"{scope}:retry:quote")
@@ -107,7 +108,7 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
         render_budget_verdict(verdict)
     if prepared.problems:
         st.error("This request cannot be sent again as it is:\n\n"
-                 + "\n".join(f"- {p}" for p in prepared.problems)
+                 + problem_list(prepared.problems)
                  + "\n\nUse *Rerun with edits* to fix it on the model page.")
     label = submit_label(prepared.quote.amount_usd if prepared.quote else None, verdict,
                          verb="Submit again")
@@ -121,7 +122,11 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
     if confirm:
         # This dialog is the confirmation (it shows the quote); the core still applies the
         # budget and says why when it refuses.
-        new = submit_prepared(studio, prepared, mode="queue", n=1, parent=job, confirmed=True)
+        # A retry bills the namespace the original did.
+        options = {"target_namespace": job.target_namespace} if getattr(
+            job, "target_namespace", None) else None
+        new = submit_prepared(studio, prepared, mode="queue", n=1, parent=job, confirmed=True,
+                              options=options)
         if new:
             session.set_retry_job(scope, None)
             session.select_job(scope, new[0].id)

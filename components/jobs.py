@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from components import session
+from components.download_state import render_download_state, render_preview_retry
 from components.filters import JobQuery, load_jobs
 from components.hdr_inspector import render_hdr_tools
 from components.job_actions import (
@@ -25,12 +26,14 @@ from components.job_actions import (
     render_retry_dialog,
     render_selection_download,
 )
+from components.text import plain
 from studio import catalog, ledger, media
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.money import exact
 from studio.service import Studio, source_preview
 from studio.store import Status
+from studio.tracking.work import WorkItem
 
 STATUS_ICON = {
     Status.SUBMITTING: ":blue-badge[submitting]", Status.WAITING: ":gray-badge[waiting]",
@@ -72,9 +75,17 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _needs_attention(studio: Studio, jobs: list[Job]) -> bool:
-    return any(j.is_active or (j.status == Status.SUCCEEDED and not j.result_files) for j in jobs) \
-        or bool(studio.tracker.activity)
+def _needs_attention(studio: Studio, jobs: list[Job],
+                     states: dict[str, dict[str, WorkItem]] | None = None) -> bool:
+    """Something can still change on its own: a generation in flight, or media work
+    (download, preview) not settled yet."""
+    if any(j.is_active for j in jobs):
+        return True
+    done = [j.id for j in jobs if j.status == Status.SUCCEEDED]
+    states = states if states is not None else studio.media_state(done)
+    return any(not item.settled for j in done for item in states.get(j, {}).values()) or any(
+        j.status == Status.SUCCEEDED and not j.result_files and "download" not in states.get(j.id, {})
+        for j in jobs)
 
 
 def _toast_transitions(jobs: list[Job]) -> None:
@@ -133,10 +144,12 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
             else:
                 st.caption("No generations match these filters.")
             return
+        states = studio.media_state([j.id for j in jobs])  # one read for every row
         for job in jobs:
-            act = studio.tracker.activity.get(job.id)
-            if act is not None:
-                st.progress(act.fraction or 0.0, text=f"{act.phase} {act.detail}".strip())
+            for item in states.get(job.id, {}).values():
+                if item.running():
+                    st.progress(min(1.0, item.progress or 0.0),
+                                text=plain(item.detail or f"{item.kind}…"))
         if multi_select:
             st.caption(f"{len(jobs)} generation(s)" + (
                 f" — the first {limit}; narrow the filters to see others"
@@ -152,7 +165,7 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         chosen_id = session.selected_job(key)
         chosen = next((j for j in jobs if j.id == chosen_id), jobs[0])
         render_job_detail(studio, chosen, key=f"{key}:detail", scope=key)
-        if _needs_attention(studio, jobs) != live:
+        if _needs_attention(studio, jobs, states) != live:
             st.rerun()  # start or stop the auto-refresh
 
     _live()
@@ -174,12 +187,13 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     lineage = parent_label(studio, job)
     if lineage:
         st.caption(f"↩︎ {lineage}")
+    # Error sentences quote the provider: shown as plain text, never as Markdown.
     if job.status == Status.FAILED and job.error:
-        st.error(job.error)
+        st.error(plain(job.error))
     elif job.status == Status.UNKNOWN:
-        st.warning(job.error or "The outcome of this request is unknown.")
+        st.warning(plain(job.error or "The outcome of this request is unknown."))
     elif job.error:
-        st.warning(job.error)
+        st.warning(plain(job.error))
     with st.container(horizontal=True, vertical_alignment="center"):
         if job.is_active:
             if job.provider == "oxen" and job.remote_id:
@@ -203,6 +217,7 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
                  "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
+                 "target_namespace": getattr(job, "target_namespace", None),
                  "parent_id": getattr(job, "parent_id", None)})
 
 
@@ -217,7 +232,7 @@ def _render_cancel_confirmation(studio: Studio, job: Job, *, key: str) -> None:
                 studio.cancel(job)
                 st.toast("Cancel requested.", icon="⛔")
             except StudioError as exc:
-                st.error(str(exc))
+                st.error(plain(exc))
         if c2.button("Keep it running", key=f"{key}:cancel-no:{job.id}"):
             session.set_cancel_asked(job.id, False)
             st.rerun()
@@ -232,17 +247,16 @@ def _playable_source(studio: Studio, job: Job) -> tuple[Path | str | None, bool]
         with st.spinner("Making a browser-playable preview of the source…"):
             return source_preview(path, studio.settings.data_dir / "previews")
     except StudioError as exc:
-        st.warning(f"The source cannot be previewed: {exc}")
+        st.warning(plain(f"The source cannot be previewed: {exc}"))
         return None, False
 
 
 def render_player(studio: Studio, job: Job, *, key: str) -> None:
     """Source and result side by side; HDR, ProRes, EXR and 4:4:4 media play through a
     tone-mapped H.264 "SDR preview"."""
+    work = studio.media_state([job.id]).get(job.id, {})
     if not job.result_files:
-        act = studio.tracker.activity.get(job.id)
-        st.progress(act.fraction or 0.0 if act else 0.0,
-                    text=f"{act.phase} {act.detail}" if act else "Waiting to download the result…")
+        render_download_state(studio, job, key=key, item=work.get("download"))
         return
     if "missing" in job.result_files:
         st.warning("The result link expired before it could be downloaded.")
@@ -265,6 +279,7 @@ def render_player(studio: Studio, job: Job, *, key: str) -> None:
             st.video(video)
         else:
             st.info("No playable output.")
+        render_preview_retry(studio, job, key=key, item=work.get("preview"))
         for label, path in job.result_files.items():
             p = Path(path)
             if p.exists():

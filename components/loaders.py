@@ -7,6 +7,7 @@ from typing import Any
 
 import streamlit as st
 
+from components.text import plain
 from studio import catalog, ledger, media
 from studio.catalog import ModelSpec
 from studio.errors import StudioError
@@ -51,7 +52,7 @@ def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True) -> Mod
         model = load_live_model(studio, spec.id, studio.settings.owner())
     except StudioError as exc:
         if warn:
-            st.warning(f"Using the bundled parameter list: {exc}")
+            st.warning(plain(f"Using the bundled parameter list: {exc}"))
         return spec
     schema = (model or {}).get("request_schema") or (model or {}).get("json_request_schema")
     if isinstance(schema, dict):

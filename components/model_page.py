@@ -29,8 +29,10 @@ from components.request_form import (
     widget_value,
     widget_values,
 )
+from components.request_options import render_request_options
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
+from components.text import problem_list
 from studio import charts, export, media, models
 from studio.budget import BudgetVerdict
 from studio.errors import StudioError
@@ -143,6 +145,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             if mode == "queue":
                 n = c2.number_input("Generations", 1, 4, 1, key=f"{key}:n",
                                     help="num_generations: 1–4 runs of the same request.")
+        options = render_request_options(studio, spec, mode, key=key)
 
     prepared: Prepared | None = None
     verdict: BudgetVerdict | str | None = None
@@ -181,7 +184,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         wrong = [p for p in prepared.problems if p.code != "required"]
         missing = [p for p in prepared.problems if p.code == "required"]
         if wrong:
-            st.error("Fix these before submitting:\n\n" + "\n".join(f"- {p}" for p in wrong))
+            st.error("Fix these before submitting:\n\n" + problem_list(wrong))
         if missing:
             st.caption("To submit, fill in: " + ", ".join(_title(spec, p.field) for p in missing))
     over_budget = isinstance(verdict, str) or (verdict is not None and not verdict.allowed)
@@ -189,7 +192,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     label = submit_label(prepared.quote.amount_usd * n if prepared is not None and prepared.quote
                          else None, verdict)
     if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
-        submit_prepared(studio, prepared, mode=mode, n=int(n))
+        submit_prepared(studio, prepared, mode=mode, n=int(n), options=options)
     if prepared is not None and prepared.ok:
         _render_export(studio, prepared, mode=mode, key=key)
 

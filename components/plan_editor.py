@@ -18,6 +18,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from components.source_picker import SAMPLE, VIDEO_TYPES, _save_upload
+from components.text import plain, problem_list
 from studio import catalog, forecast, media
 from studio.errors import ParamError, StudioError
 from studio.store import JobStore
@@ -154,8 +155,8 @@ def render_plan_sources(*, key: str, uploads_dir: Path) -> tuple[str, list[forec
                 (u.name, _save_upload(u, uploads_dir)) for u in uploads or []]
             rows, problems = probe_files(paths, model_id=model_id, params=params,
                                          generations=gens)
-            for p in problems:
-                st.error(p)
+            if problems:
+                st.error(problem_list(problems))
             return "append", rows
     with tab_typed:
         with st.form(f"{key}:typed", border=False):
@@ -190,8 +191,8 @@ def render_plan_sources(*, key: str, uploads_dir: Path) -> tuple[str, list[forec
                 st.error(f"{up.name} is not UTF-8 text; save it as CSV (UTF-8) and try again.")
                 return "", []
             except ParamError as exc:
-                st.error(f"{up.name} was not imported:\n\n" +
-                         "\n".join(f"- {p}" for p in exc.problems))
+                st.error(f"{plain(up.name)} was not imported:\n\n" +
+                         problem_list(exc.problems))
                 return "", []
             return ("replace" if mode.startswith("Replace") else "append"), rows
     return "", []

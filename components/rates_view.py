@@ -13,6 +13,7 @@ import streamlit as st
 
 from components import session
 from components.quote_panel import BADGE
+from components.text import plain
 from studio import catalog, ratebook
 from studio.errors import ConfigError, ParamError, StudioError
 from studio.money import exact
@@ -74,7 +75,7 @@ def render_rates(studio: Studio, *, key: str = "rates") -> None:
         return
     live, errors = live_pricing(studio)
     for e in errors:
-        st.warning(f"Live pricing unavailable — using the last good or bundled rate. {e}")
+        st.warning(plain(f"Live pricing unavailable — using the last good or bundled rate. {e}"))
     if studio.target("oxen") == "live":
         st.caption(f"Live Oxen pricing is fetched per model and kept for "
                    f"{s.live_pricing_ttl_s:.0f} s.")

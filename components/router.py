@@ -30,6 +30,7 @@ from components import session
 from components.budget_panel import load_budget, render_budget_banner, render_budget_sidebar
 from components.services import current_studio
 from components.submission import render_confirm_dialog
+from components.text import plain
 from studio.budget import BudgetConfig, BudgetStatus
 from studio.errors import StudioError
 
@@ -51,7 +52,7 @@ def render_sidebar() -> tuple[BudgetConfig, BudgetStatus] | str:
     try:
         studio = current_studio()
     except StudioError as exc:
-        st.sidebar.error(str(exc))
+        st.sidebar.error(plain(exc))
         st.stop()
     s = studio.settings
     budget = load_budget(studio)
@@ -71,10 +72,11 @@ def render_sidebar() -> tuple[BudgetConfig, BudgetStatus] | str:
             st.caption(f"Local sandbox: {studio.sandbox_url} — it really processes the clip; "
                        "prices are quoted from the published/proxy rates.")
         active = studio.store.count_active()
+        # No server paths or exception classes here: every session of every user sees it.
         st.caption(f"In flight: {active} · tracker "
-                   f"{'running' if studio.tracker.running else 'stopped'} · data: `{s.data_dir}`")
+                   f"{'running' if studio.tracker.running else 'stopped'}")
         if studio.tracker.last_error:
-            st.caption(f"Last tracker issue: {studio.tracker.last_error}")
+            st.caption("Last tracker issue: " + plain(studio.tracker.last_error))
         render_budget_sidebar(studio, budget)
     return budget
 
@@ -89,4 +91,4 @@ def render_frame(page: st.Page) -> None:
         page.run()
         render_confirm_dialog(current_studio())
     except StudioError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))

@@ -36,7 +36,17 @@ def _cache_key(settings: Settings) -> str:
     return "|".join(parts)
 
 
-@st.cache_resource(show_spinner="Starting the local sandbox…", max_entries=4)
+def _release_studio(studio: Studio) -> None:
+    """A replaced or evicted Studio stops its tracker, SSE listener and media pool and
+    closes its HTTP sessions (and its store), so no thread of an old one keeps polling."""
+    studio.close()
+    studio.store.close()
+
+
+# One entry: settings come from st.secrets and the environment, the same for every session,
+# so a new key means the settings changed and the previous Studio is replaced (and stopped).
+@st.cache_resource(show_spinner="Starting the local sandbox…", max_entries=1,
+                   on_release=_release_studio)
 def _load_studio(cache_key: str, _settings: Settings) -> Studio:
     sandbox_url = None
     if _settings.needs_sandbox:

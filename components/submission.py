@@ -8,6 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from components import session
+from components.text import plain
 from studio.errors import BudgetExceededError, ConfirmationRequired, NetworkError, StudioError
 from studio.jobs import Job
 from studio.money import cents, exact
@@ -15,14 +16,16 @@ from studio.service import Prepared, Studio
 
 
 def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", n: int = 1,
-                    parent: Job | None = None, confirmed: bool = False) -> list[Job]:
+                    parent: Job | None = None, confirmed: bool = False,
+                    options: dict | None = None) -> list[Job]:
     """Submit ``prepared`` inside an ``st.status`` box; returns the new rows ([] when nothing
     was sent or its outcome is unknown — the rows are in the store either way and the
     status box says what happened).
 
     The core's budget guard may refuse (the arithmetic is shown) or ask for a confirmation
     (a submit above ``STUDIO_CONFIRM_ABOVE_USD``): then a dialog shows the quote and sends
-    only when the person confirms."""
+    only when the person confirms. ``options`` are the request-level fields
+    (``target_namespace``, ``response_format``) handed to :meth:`Studio.submit`."""
     if not confirmed:
         try:
             studio.check_submit(prepared, num_generations=n)
@@ -33,7 +36,8 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             # Opened by the router at the end of this run (and of every run until it is
             # answered), so a click inside the dialog is never lost.
             session.set_pending_confirmation({"prepared": prepared, "mode": mode, "n": n,
-                                              "parent": parent, "why": str(exc)})
+                                              "parent": parent, "why": str(exc),
+                                              "options": options or {}})
             return []
         confirmed = True  # checked just now; the core checks again when it sends
     with st.status("Submitting…", expanded=True) as status:
@@ -47,15 +51,16 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
                 status.update(label="Running synchronously — this blocks until the video is ready")
             jobs = studio.submit(prepared, mode=mode, num_generations=n, progress=progress,
                                  confirmed=confirmed, owner_name=session.display_name(),
-                                 parent_id=parent.id if parent is not None else None)
+                                 parent_id=parent.id if parent is not None else None,
+                                 **(options or {}))
         except NetworkError as exc:
             status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
                           state="error")
-            st.error(str(exc))
+            st.error(plain(exc))
             return []
         except StudioError as exc:
             status.update(label="Not submitted", state="error")
-            st.error(str(exc))
+            st.error(plain(exc))
             return []
         ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)
         status.update(label=f"Submitted {len(jobs)} generation(s): {ids}", state="complete")
@@ -77,7 +82,8 @@ def _confirm_dialog(studio: Studio, pending: dict) -> None:
     if c1.button("Confirm and submit", type="primary", key="confirm-submit:yes"):
         session.close_confirmation()
         jobs = submit_prepared(studio, prepared, mode=pending["mode"], n=n,
-                               parent=pending["parent"], confirmed=True)
+                               parent=pending["parent"], confirmed=True,
+                               options=pending.get("options"))
         if jobs:
             st.rerun()
     if c2.button("Cancel", key="confirm-submit:no"):

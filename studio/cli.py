@@ -1,5 +1,5 @@
 """Command line over the same core as the UI: ``python -m studio submit | status | track |
-forecast``.
+worker | forecast``.
 
 Same Settings (environment: ``OXEN_API_KEY``, ``LTXV_API_KEY``, ``OXEN_BASE_URL``, …), same
 job store, same validation, quotes, upload path and paid-request rules. With no key and no
@@ -13,6 +13,12 @@ overrides) and, when ``OXEN_API_KEY`` is set, live Oxen pricing for the plan's O
 the rates the Forecast page uses; it never starts a sandbox and sends no generation.
 ``submit --yes`` confirms a spend above the confirmation threshold.
 
+``track`` polls in a background thread and runs the media work pool beside it; it stops
+within 2 s on SIGINT/SIGTERM (downloads interrupted, partial files removed, their work
+handed back). ``track --until-done`` ends when nothing is left that can move without a
+person. ``worker`` runs only media work (downloads, previews, analyses) claimed from the
+shared store — the scale-out process for other machines on the same PostgreSQL.
+
 Exit codes: 0 ok; 1 a provider/media/config error (its sentence on stderr); 2 invalid request
 or plan (every problem on stderr).
 """
@@ -21,9 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
-import time
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,12 +39,12 @@ from studio import catalog, forecast
 from studio.config import Settings
 from studio.errors import ConfirmationRequired, ParamError, StudioError
 from studio.jobs import JobStore, job_to_dict
-from studio.local_sandbox import SandboxProcess, start_sandbox
+from studio.local_sandbox import SandboxProcess, running_sandbox_url, start_sandbox
 from studio.money import cents, exact
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 from studio.service import live_model as fetch_live_model
-from studio.store import Status
+from studio.tracking.work import worker_name
 
 SANDBOX_PORT = 8765
 
@@ -94,10 +101,16 @@ def open_store(settings: Settings) -> JobStore:
             if from_settings else JobStore(settings.data_dir / "jobs.sqlite3"))
 
 
-def open_studio(settings: Settings) -> Studio:
+def open_studio(settings: Settings, *, start_sandbox: bool = True) -> Studio:
     """The same façade the app builds: settings, store, clients, tracker; in sandbox mode
-    with the running sandbox of the data dir, or one started for this command."""
-    return Studio(settings, open_store(settings), sandbox_url=_sandbox_url(settings))
+    with the running sandbox of the data dir, or (``start_sandbox``) one started for this
+    command. ``start_sandbox=False`` (a worker) only ever uses a running one."""
+    if start_sandbox:
+        url = _sandbox_url(settings)
+    else:
+        url = (running_sandbox_url(settings.data_dir / "sandbox")
+               if settings.needs_sandbox else None)
+    return Studio(settings, open_store(settings), sandbox_url=url)
 
 
 def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False) -> int:
@@ -121,8 +134,13 @@ def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False
               file=sys.stderr)
     before = {j.id for j in studio.store.list()}
     try:
+        options: dict[str, Any] = {}
+        if args.target_namespace:
+            options["target_namespace"] = args.target_namespace
+        if args.response_format != "url":
+            options["response_format"] = args.response_format
         jobs = studio.submit(prepared, mode=args.mode, num_generations=args.num,
-                             confirmed=args.yes)
+                             confirmed=args.yes, **options)
     except StudioError:
         # The rows exist (failed: refused by the provider, or unknown: answer lost): print
         # their ids so scripts can follow them, then report the error.
@@ -278,13 +296,56 @@ RECONCILE_TRIES = 3
 
 
 def _unsettled(studio: Studio) -> int:
-    """In-flight rows, undownloaded results, and lost-answer Oxen rows that have not yet had
+    """What can still move without a person: in-flight rows (but not those whose status
+    answers keep failing, see :func:`studio.tracker.needs_person`), media work this process
+    runs that has not settled, and lost-answer Oxen rows that have not yet had
     ``RECONCILE_TRIES`` chances to be matched (about a minute)."""
+    from studio.tracker import needs_person
+
     store = studio.store
-    waiting = store.list(statuses=[Status.WAITING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING])
-    unknown = [j for j in store.list(statuses=[Status.UNKNOWN]) if j.provider == "oxen"
+    waiting = [j for j in store.list(statuses=["waiting", "submitting", "queued", "processing"])
+               if not needs_person(j)]
+    work = 0
+    if studio.media_work.threads:
+        studio.tracker.queue_media()
+        work = sum(1 for item in studio.media_work.queue.unsettled()
+                   if item.kind in studio.media_work.kinds)
+    unknown = [j for j in store.list(statuses=["unknown"]) if j.provider == "oxen"
                and studio.tracker.reconcile_attempts.get(j.id, 0) < RECONCILE_TRIES]
-    return len(waiting) + len(store.needing_download()) + len(unknown)
+    return len(waiting) + work + len(unknown)
+
+
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGINT or SIGTERM (the handlers replace the defaults)."""
+    stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return stop
+
+
+def _report(studio: Studio, seen: dict[str, str], done: dict[str, str]) -> None:
+    """Print each status change and each settled media step once."""
+    jobs = studio.store.list()
+    for j in jobs:
+        if seen.get(j.id) != j.status:
+            print(f"{j.id[:8]} {j.model_id} → {j.status}"
+                  + (f": {j.error}" if j.error and j.status in ("failed", "unknown", "expired")
+                     else ""), flush=True)
+            seen[j.id] = j.status
+    states = studio.media_state([j.id for j in jobs if j.status == "succeeded"])
+    for job_id, kinds in states.items():
+        for kind, item in kinds.items():
+            key = f"{job_id}:{kind}"
+            if item.settled and done.get(key) != item.status:
+                done[key] = item.status
+                what = "downloaded" if kind == "download" else f"{kind} done"
+                line = (f"{job_id[:8]} {what}" if item.status == "done" else
+                        f"{job_id[:8]} {kind} failed: {item.error}")
+                print(line, flush=True)
 
 
 def cmd_track(studio: Studio, args: argparse.Namespace) -> int:
@@ -292,27 +353,71 @@ def cmd_track(studio: Studio, args: argparse.Namespace) -> int:
 
 
 def _follow(studio: Studio, *, interval: float, until_done: bool) -> int:
-    stop = False
-
-    def on_signal(*_: Any) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    studio.events.start()  # Oxen completion events: the fast path
+    """Track in the background (polls, completion events, media work) and report changes
+    until SIGINT/SIGTERM or, with ``until_done``, until nothing can move without a person."""
+    stop = _stop_on_signals()
     seen = {j.id: j.status for j in studio.store.list()}
-    print(f"Tracking {_unsettled(studio)} unsettled generation(s); Ctrl-C stops.", file=sys.stderr)
-    while not stop:
-        studio.tracker.run_pass()
-        for j in studio.store.list():
-            if seen.get(j.id) != j.status:
-                print(f"{j.id[:8]} {j.model_id} → {j.status}"
-                      + (f": {j.error}" if j.error and j.status in (Status.FAILED, Status.UNKNOWN) else ""))
-                seen[j.id] = j.status
-        if until_done and not _unsettled(studio):
-            break
-        time.sleep(interval)
+    done: dict[str, str] = {}
+    print(f"Tracking {_unsettled(studio)} unsettled generation(s); Ctrl-C stops.",
+          file=sys.stderr, flush=True)
+    studio.start_background()  # polling thread, Oxen completion events, media work pool
+    try:
+        while not stop.is_set():
+            _report(studio, seen, done)
+            if until_done and not _unsettled(studio):
+                _report(studio, seen, done)
+                break
+            stop.wait(interval)
+    finally:
+        studio.close(timeout=1.5)
+    if stop.is_set():
+        print("Stopped; unfinished downloads will resume on the next run.", file=sys.stderr)
+        _exit_now()
+    return 0
+
+
+def _exit_now() -> None:
+    """After a signal, once everything is cleaned up (downloads interrupted, partial files
+    removed, work and leases handed back): leave at once. Unloading the interpreter's
+    modules (pandas, PyAV…) can take seconds on a busy machine, and a stop must take < 2 s."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+def cmd_worker(studio: Studio, args: argparse.Namespace) -> int:
+    """Run media work (downloads, previews, analyses) claimed from the shared store until
+    SIGINT/SIGTERM; never polls a provider or sends a request that costs money."""
+    for provider in ("oxen", "ltx"):
+        studio.base_url(provider)  # ConfigError now, not a failed download later
+    pool = studio.media_work
+    pool.worker_id = worker_name("worker")  # work rows say which process did the work
+    pool.threads = max(1, args.threads)
+    if args.per_host:
+        pool.per_host = args.per_host
+    if args.kinds:
+        wanted = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        unknown = [k for k in wanted if k not in pool.registry]
+        if unknown:
+            raise ParamError([f"--kinds: unknown media work {k!r} (known: "
+                              f"{', '.join(sorted(pool.registry))})" for k in unknown])
+        pool.kinds = wanted
+    stop = _stop_on_signals()
+    print(f"Worker {pool.worker_id}: {pool.threads} thread(s) for "
+          f"{', '.join(pool.kinds)}; Ctrl-C stops.", file=sys.stderr, flush=True)
+    pool.start()
+    try:
+        while not stop.is_set():
+            studio.tracker.queue_media()  # results of sync runs or of a tracker that is down
+            if args.until_idle and not any(i.kind in pool.kinds
+                                           for i in pool.queue.unsettled()):
+                break
+            stop.wait(args.interval)
+    finally:
+        studio.close(timeout=1.5)
+    print(f"Worker stopped: {pool.completed} done, {pool.failed} failed.", file=sys.stderr)
+    if stop.is_set():
+        _exit_now()
     return 0
 
 
@@ -328,12 +433,29 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--yes", action="store_true",
                    help="confirm a spend above the confirmation threshold")
+    s.add_argument("--target-namespace", default=None, metavar="NAMESPACE",
+                   help="Oxen user or organisation billed for the request (and storing its "
+                        "output); default OXEN_TARGET_NAMESPACE, else your own user")
+    s.add_argument("--response-format", choices=["url", "b64_json"], default="url",
+                   help="sync mode only: b64_json returns the video inline (decoded straight "
+                        "into the result file)")
     st = sub.add_parser("status", help="list generations")
     st.add_argument("--json", action="store_true")
     st.add_argument("--limit", type=int, default=None)
     t = sub.add_parser("track", help="run the tracker in the foreground")
     t.add_argument("--until-done", action="store_true")
     t.add_argument("--interval", type=float, default=1.0)
+    w = sub.add_parser("worker", help="run media work (downloads, previews) from the store",
+                       description="Claim and run media work — result downloads, previews, "
+                       "analyses — from the shared store (DATABASE_URL), beside app processes "
+                       "started with STUDIO_MEDIA_WORKERS=0. Sends no paid request.")
+    w.add_argument("--threads", type=int, default=2, help="work items at once (default 2)")
+    w.add_argument("--kinds", default=None, help="comma-separated kinds (default: all)")
+    w.add_argument("--per-host", type=int, default=None,
+                   help="downloads at once per result host (default STUDIO_DOWNLOADS_PER_HOST)")
+    w.add_argument("--until-idle", action="store_true",
+                   help="exit when no media work is left")
+    w.add_argument("--interval", type=float, default=1.0)
     f = sub.add_parser("forecast", help="price a plan CSV (no request is sent)",
                        description="Price a plan CSV (columns: " + ", ".join(forecast.PLAN_COLUMNS)
                        + "; see studio/forecast.py). Sends nothing and starts no sandbox.")
@@ -353,6 +475,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env()
         if args.command == "status":  # read-only: the store, nothing started
             return cmd_status(open_store(settings), args)
+        if args.command == "worker":  # media work only: never starts a sandbox
+            return cmd_worker(open_studio(settings, start_sandbox=False), args)
         try:
             studio = open_studio(settings)
             if args.command == "submit":

@@ -98,6 +98,27 @@ class Settings:
         budget_team_usd / budget_owner_usd: default caps in USD for the whole team and for
             each owner (``STUDIO_BUDGET_TEAM_USD``, ``STUDIO_BUDGET_OWNER_USD``); ``None`` =
             no cap. Caps saved from the app (in the store) win.
+        oxen_target_namespace: the Oxen user or organisation that stores the outputs and is
+            billed (``OXEN_TARGET_NAMESPACE``, sent as ``target_namespace``, oxen.md §3.1,
+            §9.1); ``None`` = the key's own user. A request can name another.
+        media_workers: threads of this process that download results and make previews
+            (``STUDIO_MEDIA_WORKERS``, default 2); 0 leaves that work to
+            ``python -m studio worker`` processes sharing the store.
+        downloads_per_host: result downloads at once from one host, across every process
+            sharing the store (``STUDIO_DOWNLOADS_PER_HOST``, default 2).
+        max_result_mb: largest result downloaded, in MB (``STUDIO_MAX_RESULT_MB``, 20480).
+        min_free_disk_mb: free space the data disk keeps, in MB (``STUDIO_MIN_FREE_DISK_MB``,
+            1024); a download that would go below waits.
+        download_min_rate_kbps / download_grace_s: a download must finish within
+            ``grace + size / rate`` (``STUDIO_DOWNLOAD_MIN_RATE_KBPS``, 64 KB/s;
+            ``STUDIO_DOWNLOAD_GRACE_S``, 60 s), else it is tried again later.
+        media_memory_mb: memory cap of the child process that decodes results for previews
+            (``STUDIO_MEDIA_MEMORY_MB``, 2048; 0 decodes in this process).
+        max_frame_mp: largest EXR frame decoded for a preview, in megapixels
+            (``STUDIO_MAX_FRAME_MP``, 67 ≈ 8192×8192).
+        download_tries / download_backoff_s: a download failing for a passing reason is
+            tried at most this often, waiting ``backoff × 2ⁿ⁻¹`` s (≤ 10 min) in between
+            (``STUDIO_DOWNLOAD_TRIES``, 5; ``STUDIO_DOWNLOAD_BACKOFF_S``, 15).
     """
 
     oxen_api_key: Secret | None = None
@@ -115,6 +136,17 @@ class Settings:
     budget_period: str = "month"
     budget_team_usd: Decimal | None = None
     budget_owner_usd: Decimal | None = None
+    oxen_target_namespace: str | None = None
+    media_workers: int = 2
+    downloads_per_host: int = 2
+    max_result_mb: float = 20480.0
+    min_free_disk_mb: float = 1024.0
+    download_min_rate_kbps: float = 64.0
+    download_grace_s: float = 60.0
+    media_memory_mb: int = 2048
+    max_frame_mp: float = 67.0
+    download_tries: int = 5
+    download_backoff_s: float = 15.0
 
     @classmethod
     def from_mapping(cls, *sources: Mapping[str, Any]) -> Settings:
@@ -179,6 +211,17 @@ class Settings:
             budget_period=period,
             budget_team_usd=usd("STUDIO_BUDGET_TEAM_USD"),
             budget_owner_usd=usd("STUDIO_BUDGET_OWNER_USD"),
+            oxen_target_namespace=get("OXEN_TARGET_NAMESPACE"),
+            media_workers=int(number("STUDIO_MEDIA_WORKERS", 2)),
+            downloads_per_host=max(1, int(number("STUDIO_DOWNLOADS_PER_HOST", 2))),
+            max_result_mb=number("STUDIO_MAX_RESULT_MB", 20480.0),
+            min_free_disk_mb=number("STUDIO_MIN_FREE_DISK_MB", 1024.0),
+            download_min_rate_kbps=max(0.001, number("STUDIO_DOWNLOAD_MIN_RATE_KBPS", 64.0)),
+            download_grace_s=number("STUDIO_DOWNLOAD_GRACE_S", 60.0),
+            media_memory_mb=int(number("STUDIO_MEDIA_MEMORY_MB", 2048)),
+            max_frame_mp=number("STUDIO_MAX_FRAME_MP", 67.0),
+            download_tries=max(1, int(number("STUDIO_DOWNLOAD_TRIES", 5))),
+            download_backoff_s=number("STUDIO_DOWNLOAD_BACKOFF_S", 15.0),
         )
 
     @classmethod
@@ -205,6 +248,21 @@ class Settings:
         if not oxen and not ltx:
             return "Sandbox"
         return "Live (Oxen) · Sandbox (LTX)" if oxen else "Sandbox (Oxen) · Live (LTX)"
+
+    def download_limits(self) -> Any:
+        """The bounds of a result download (:class:`studio.tracking.downloads.DownloadLimits`)
+        from these settings."""
+        from studio.tracking.downloads import DownloadLimits
+
+        mb = 1 << 20
+        return DownloadLimits(
+            max_bytes=int(self.max_result_mb * mb), min_free_bytes=int(self.min_free_disk_mb * mb),
+            min_rate_bps=self.download_min_rate_kbps * 1024, grace_s=self.download_grace_s,
+            max_frame_pixels=int(self.max_frame_mp * 1e6))
+
+    def secrets(self) -> tuple[Secret, ...]:
+        """Every configured key (to scrub from provider text)."""
+        return tuple(k for k in (self.oxen_api_key, self.ltx_api_key) if k)
 
     def key_for(self, provider: str) -> Secret:
         """The key to send: the configured one, or the sandbox's placeholder."""

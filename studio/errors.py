@@ -19,7 +19,9 @@ shows that sentence; nothing below ever needs a traceback to be understood.
         ├── NotFoundError      404
         ├── TooLargeError      413
         ├── RateLimitedError   429 (rate or concurrency limit; ``retry_after`` seconds)
-        └── ServerError        5xx
+        ├── ServerError        5xx
+        └── UnreadableAnswerError  a 2xx answer the app refuses to read (too large, too slow,
+                               not JSON, an unknown status): the provider, not the network
 """
 
 from __future__ import annotations
@@ -206,3 +208,10 @@ class RateLimitedError(ApiError):
 
 class ServerError(ApiError):
     """5xx: the service failed; safe to try a read again later, never a paid POST blindly."""
+
+
+class UnreadableAnswerError(ApiError):
+    """A provider answered, but not with something the app can read: a body over the size
+    cap (a 500 MB status answer), one that trickles in past the deadline, one that is not
+    JSON, or a generation in a status this app does not know. The tracker records the
+    sentence on the generation and stops polling it often after a few in a row."""

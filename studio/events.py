@@ -62,10 +62,16 @@ class CompletionStream:
             self._thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
+        """Stop listening: the stream's socket is shut (a read blocked on it returns at once;
+        closing it from here would wait for the reading thread) and the thread joined for up
+        to ``timeout`` seconds."""
+        from studio.tracking.downloads import abort
+
         self._stop.set()
-        if self._response is not None:
-            self._response.close()
+        abort(self._response)
+        if self._thread is not None:
+            self._thread.join(timeout)
 
     def _run(self) -> None:
         failures = 0

@@ -22,7 +22,10 @@ Used by the Streamlit pages and the command line alike; never imports Streamlit.
 from __future__ import annotations
 
 import dataclasses
+import re
+import threading
 import time
+from collections import ChainMap
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,6 +51,7 @@ from studio.errors import (
     RateLimitedError,
     ServerError,
     StudioError,
+    shown_value,
 )
 from studio.events import CompletionStream, mark_all_oxen_due, mark_due
 from studio.jobs import Job, JobStore, utcnow
@@ -55,8 +59,20 @@ from studio.money import cents
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient, require_namespace
 from studio.ratebook import RateBook
+from studio.redact import remove_secrets, scrub
 from studio.store import Status
-from studio.tracker import Activity, Tracker, next_poll_delay
+from studio.tracker import Tracker, next_poll_delay
+from studio.tracking.downloads import DownloadError, check_result, link_host, result_name
+from studio.tracking.results import (
+    DOWNLOAD,
+    DOWNLOAD_FAILED,
+    PREVIEW,
+    MediaServices,
+    default_registry,
+    retry_download,
+)
+from studio.tracking.work import REGISTRY as WORK_KINDS
+from studio.tracking.work import WorkItem, WorkPool, WorkQueue, worker_name
 
 Progress = Callable[[str, float | None], None]  # (what is happening, fraction 0..1 or None)
 
@@ -167,26 +183,78 @@ class Studio:
     """Settings + store + clients, with the operations the UI and CLI need.
 
     ``sandbox_url`` is the base URL of the local sandbox (when some provider runs without a
-    key). Clients are built per call: a ``requests.Session`` is never shared across threads.
+    key). One client per provider, built on first use and reused (one HTTP session each);
+    :meth:`close` stops the background threads and closes the clients. The media work pool
+    (``Settings.media_workers`` threads; 0 = leave downloads and previews to ``python -m
+    studio worker`` processes) runs beside the tracker.
     """
 
     def __init__(self, settings: Settings, store: JobStore, *, sandbox_url: str | None = None):
         self.settings = settings
         self.store = store
         self.sandbox_url = sandbox_url
+        self._clients: dict[str, OxenClient | LtxClient] = {}
+        self._clients_lock = threading.Lock()
+        self.closed = False
         self.tracker = Tracker(
             store, self.client_for_job, settings.data_dir / "results",
-            postprocess=self._make_previews, charge_for=self._computed_charge,
+            charge_for=self._computed_charge, secrets=settings.secrets(),
+            media=self._media_pool(settings, store),
         )
         self.tracker.extra_passes.append(self.submit_waiting)
         self.events = CompletionStream(self.oxen, self._on_completion, self._on_connect)
         self.tracker.sse_healthy = lambda job: job.provider == "oxen" and self.events.healthy
 
+    def _media_pool(self, settings: Settings, store: JobStore) -> WorkPool:
+        services = MediaServices(
+            store, self.client_for_job, settings.data_dir / "results",
+            settings.data_dir / "previews", settings.download_limits(),
+            media_memory_mb=settings.media_memory_mb or None,
+            scrub=lambda text: scrub(text, settings.secrets()),
+            refresh=lambda job: self.tracker.refresh_links(job), probe=media.probe)
+        # Kinds registered process-wide (e.g. an HDR analysis) show through; download and
+        # preview are built from these settings.
+        registry = ChainMap(default_registry(download_tries=settings.download_tries,
+                                             download_backoff_s=settings.download_backoff_s),
+                            WORK_KINDS)
+        return WorkPool(WorkQueue(store), services, threads=settings.media_workers,
+                        per_host=settings.downloads_per_host, registry=registry,
+                        worker_id=worker_name("app"))
+
+    @property
+    def media_work(self) -> WorkPool:
+        """The pool that downloads results and makes previews (see :mod:`studio.tracking`)."""
+        return self.tracker.media
+
     def start_background(self) -> Studio:
-        """Start the tracker thread and the Oxen completion stream (one each per process)."""
+        """Start the tracker thread, the Oxen completion stream and the media work pool
+        (one each per process)."""
         self.tracker.start()
         self.events.start()
+        self.media_work.start()
         return self
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop the tracker, the completion stream and the media work pool (running downloads
+        are interrupted, their partial files removed and their work handed back), then close
+        the provider clients. Idempotent; the store stays open (its owner closes it)."""
+        if self.closed:
+            return
+        self.closed = True
+        self.events.stop()
+        self.tracker._stop.set()
+        self.media_work.stop(timeout=timeout * 0.75)
+        self.tracker.stop(timeout=timeout * 0.25)
+        with self._clients_lock:
+            clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            client.close()
+
+    def __enter__(self) -> Studio:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _on_completion(self, generation_id: str, payload: dict[str, Any]) -> None:
         if mark_due(self.store, generation_id):
@@ -204,15 +272,26 @@ class Studio:
         return self.settings.base_url_for(provider, self.sandbox_url)
 
     def client(self, provider: str) -> OxenClient | LtxClient:
-        """A new client for ``provider`` against its current target."""
-        cls = OxenClient if provider == "oxen" else LtxClient
-        return cls(self.base_url(provider), self.settings.key_for(provider))
+        """The client for ``provider`` against its current target: built once, then reused
+        (one HTTP session, shared by the tracker, the media pool and the pages)."""
+        with self._clients_lock:
+            client = self._clients.get(provider)
+            if client is None or client.closed:
+                cls = OxenClient if provider == "oxen" else LtxClient
+                client = cls(self.base_url(provider), self.settings.key_for(provider),
+                             secrets=self.settings.secrets())
+                self._clients[provider] = client
+            return client
 
     def oxen(self) -> OxenClient:
-        return OxenClient(self.base_url("oxen"), self.settings.key_for("oxen"))
+        client = self.client("oxen")
+        assert isinstance(client, OxenClient)
+        return client
 
     def ltx(self) -> LtxClient:
-        return LtxClient(self.base_url("ltx"), self.settings.key_for("ltx"))
+        client = self.client("ltx")
+        assert isinstance(client, LtxClient)
+        return client
 
     def client_for_job(self, job: Job) -> Any:
         return self.client(job.provider)
@@ -334,6 +413,8 @@ class Studio:
         confirmed: bool = False,
         owner_name: str | None = None,
         parent_id: str | None = None,
+        target_namespace: str | None = None,
+        response_format: str = "url",
     ) -> list[Job]:
         """Send ``prepared`` once and return its job rows (one per generation).
 
@@ -344,6 +425,11 @@ class Studio:
         ``mode`` is ``"queue"`` (Oxen ``POST /api/ai/queue``; LTX's route is always async) or
         ``"sync"`` (Oxen ``POST /api/ai/videos/generate``, blocks until done; one generation
         only — ``num_generations`` > 1 in sync mode is a ``ParamError``).
+        ``target_namespace`` (Oxen only) bills the request to, and stores its output in, that
+        user or organisation; ``None`` uses ``Settings.oxen_target_namespace`` (unset: the
+        key's own user). ``response_format`` (sync mode only) is ``"url"`` or ``"b64_json"``:
+        the video comes back inline and is decoded into the result file as it arrives
+        (oxen.md §9); base64 is never stored.
 
         Before anything is uploaded or stored: raises ``ParamError``/``LimitError`` when the
         request is invalid; ``BudgetExceededError`` when quote × ``num_generations`` (USD)
@@ -354,11 +440,25 @@ class Studio:
         """
         self.check_submit(prepared, mode=mode, num_generations=num_generations,
                           confirmed=confirmed)
+        problems = _request_option_problems(models.get(prepared.model_id).provider, mode,
+                                            target_namespace, response_format)
+        if problems:
+            raise ParamError(problems)
         jobs, error = self._send(prepared, mode=mode, num_generations=num_generations,
-                                 progress=progress, owner_name=owner_name, parent_id=parent_id)
+                                 progress=progress, owner_name=owner_name, parent_id=parent_id,
+                                 target_namespace=target_namespace,
+                                 response_format=response_format)
         if error is not None:
             raise error
         return jobs
+
+    def target_namespace_for(self, provider: str, requested: str | None = None) -> str | None:
+        """The Oxen namespace a request bills: ``requested``, else the setting, else
+        ``None`` (the key's own user). Always ``None`` for LTX."""
+        if provider != "oxen":
+            return None
+        chosen = (requested or "").strip() or self.settings.oxen_target_namespace
+        return chosen or None
 
     def check_submit(
         self,
@@ -535,6 +635,8 @@ class Studio:
         progress: Progress | None,
         owner_name: str | None = None,
         parent_id: str | None = None,
+        target_namespace: str | None = None,
+        response_format: str = "url",
     ) -> tuple[list[Job], StudioError | None]:
         """Upload, store, send once (``prepared`` is validated and the total guarded).
 
@@ -551,6 +653,7 @@ class Studio:
         except StudioError as exc:
             return [], exc
         body = self.build_body(model_id, params, source_url)
+        namespace = self.target_namespace_for(spec.provider, target_namespace)
         now = utcnow()
         batch = Job(model_id=model_id, provider=spec.provider, owner="", params={}, source={}).id
         jobs = [
@@ -568,6 +671,7 @@ class Studio:
                 target=self.target(spec.provider),
                 batch_id=batch,
                 created_at=now,
+                target_namespace=namespace,
             )
             for _ in range(num_generations)
         ]
@@ -596,10 +700,11 @@ class Studio:
                     source_url, output_colorspace=body.get("output_colorspace"))
                 ids = [(ltx_job.id, "queued")]
             elif mode == "sync":
-                return [self._run_sync(jobs[0], body)], None
+                return [self._run_sync(jobs[0], body, response_format=response_format)], None
             else:
                 wire = {k: v for k, v in body.items() if k != "model"}
-                ids = self.oxen().enqueue(model_id, wire, num_generations=num_generations)
+                ids = self.oxen().enqueue(model_id, wire, num_generations=num_generations,
+                                          target_namespace=namespace)
         except StudioError as exc:  # NetworkError included: maybe_sent decides the status
             self._mark_all(jobs, exc)
             return [self.store.get(j.id) for j in jobs], exc
@@ -659,15 +764,63 @@ class Studio:
             sent += 1
         return sent
 
-    def _run_sync(self, job: Job, body: Mapping[str, Any]) -> Job:
+    def _run_sync(self, job: Job, body: Mapping[str, Any], *,
+                  response_format: str = "url") -> Job:
         started = utcnow()
-        self.store.update(job.id, status=Status.PROCESSING, submitted_at=started,
-                          started_at=started)
-        urls = self.oxen().generate(job.model_id, {k: v for k, v in body.items() if k != "model"})
+        self.store.update(job.id, status=Status.PROCESSING, submitted_at=started, started_at=started)
+        wire = {k: v for k, v in body.items() if k != "model"}
         from studio.providers.oxen import collect_artifacts
 
+        if response_format == "b64_json":
+            return self._finish_inline(job, wire)
+        urls = self.oxen().generate(job.model_id, wire, target_namespace=job.target_namespace)
+        secrets = self.settings.secrets()
         job = self.store.update(job.id, status=Status.SUCCEEDED, completed_at=utcnow(),
-                                result_urls=collect_artifacts(urls))
+                                result_urls={k: remove_secrets(v, secrets)
+                                             for k, v in collect_artifacts(urls).items()})
+        self.tracker.wake()
+        self.tracker.queue_media()
+        return job
+
+    def _finish_inline(self, job: Job, wire: Mapping[str, Any]) -> Job:
+        """A sync ``b64_json`` run: the outputs are decoded into the result folder as they
+        arrive; each is checked like a download; the preview is queued."""
+        from studio.providers.oxen import collect_artifacts
+
+        limits = self.settings.download_limits()
+        folder = self.settings.data_dir / "results" / job.id
+        urls, files = self.oxen().generate_inline(
+            job.model_id, wire, folder, target_namespace=job.target_namespace,
+            max_file_bytes=limits.max_bytes)
+        result_files: dict[str, str] = {}
+        problem: str | None = None
+        for path in files:
+            with open(path, "rb") as fh:
+                label = "exr_frames" if fh.read(4).startswith(b"PK") else "video"
+            dest = folder / result_name(label, "")
+            if label in result_files:
+                dest = folder / f"{dest.stem}-{len(result_files)}{dest.suffix}"
+            path.replace(dest)
+            try:
+                check_result(label, dest, limits, probe=media.probe)
+            except DownloadError as exc:
+                dest.unlink(missing_ok=True)
+                problem = problem or str(exc)
+                continue
+            result_files.setdefault(label, str(dest))
+        url_artifacts = {k: remove_secrets(v, self.settings.secrets())
+                         for k, v in collect_artifacts(urls).items() if k not in result_files}
+        changes: dict[str, Any] = {"status": Status.SUCCEEDED, "completed_at": utcnow(),
+                                   "result_urls": url_artifacts, "result_files": result_files}
+        if problem and not result_files and not url_artifacts:
+            changes["error"] = DOWNLOAD_FAILED.format(problem)
+        job = self.store.update(job.id, **changes)
+        queue = self.media_work.queue
+        if url_artifacts:
+            queue.enqueue(job.id, DOWNLOAD, host=link_host(next(iter(url_artifacts.values()))))
+        elif result_files:
+            queue.reset(job.id, PREVIEW, only_settled=True)
+        self.media_work.wake()
         self.tracker.wake()
         return job
 
@@ -717,26 +870,55 @@ class Studio:
         mode or for the LTX route. Raises provider errors."""
         return live_model(self.settings, model_id, sandbox_url=self.sandbox_url)
 
-    # -- previews -------------------------------------------------------------------------
+    # -- charges --------------------------------------------------------------------------
     def _computed_charge(self, job: Job) -> str | None:
         """LTX charge computed from the input-tier rule (LTX reports none)."""
         return (job.quote or {}).get("amount_usd")
 
-    def _make_previews(
-        self, job: Job, files: Mapping[str, Path], report: Callable[[Activity], None]
-    ) -> dict[str, Any]:
-        """After a download: a browser-playable SDR preview when the result needs one."""
-        previews = self.settings.data_dir / "previews"
-        fps = float((job.params or {}).get("frames_per_second") or (job.clip or {}).get("fps") or 24)
+    # -- media work ----------------------------------------------------------------------
+    def retry_download(self, job: Job) -> None:
+        """Try a settled result download again (the "Download again" action): due now, tries
+        counted afresh, the link refreshed from the provider if it expired."""
+        retry_download(self.media_work.queue, self.store, job)
+        self.media_work.wake()
 
-        def progress(frac: float) -> None:
-            report(Activity("making SDR preview", frac))
+    def retry_media(self, job: Job, kind: str) -> None:
+        """Run media work ``kind`` (e.g. ``"preview"``) for ``job`` again from scratch."""
+        if kind == DOWNLOAD:
+            self.retry_download(job)
+            return
+        self.media_work.queue.reset(job.id, kind)
+        self.media_work.wake()
 
-        try:
-            path = preview_for(files, previews / f"{job.id}.mp4", fps=fps, progress=progress)
-        except MediaError as exc:
-            return {"error": f"The result downloaded but no preview could be made: {exc}"}
-        return {"preview_path": str(path) if path else None}
+    def media_state(self, job_ids: Sequence[str]) -> dict[str, dict[str, WorkItem]]:
+        """The media work rows (download, preview, …) of these generations: job id → kind →
+        row, one query (what the pages show as progress or as a settled failure)."""
+        return self.media_work.queue.for_jobs(job_ids)
+
+
+RESPONSE_FORMATS = ("url", "b64_json")
+
+
+def _request_option_problems(provider: str, mode: str, target_namespace: str | None,
+                             response_format: str) -> list[Problem]:
+    """Problems with the request-level options (not model parameters); pure."""
+    problems = []
+    if response_format not in RESPONSE_FORMATS:
+        problems.append(Problem("response_format", "enum",
+                                f"must be url or b64_json (got {shown_value(response_format)})"))
+    elif response_format != "url" and (provider != "oxen" or mode != "sync"):
+        problems.append(Problem("response_format", "unsupported",
+                                "b64_json is offered by Oxen's sync route only (queued results "
+                                "are always a link)"))
+    if target_namespace and provider != "oxen":
+        problems.append(Problem("target_namespace", "unsupported",
+                                "only Oxen bills another namespace"))
+    if target_namespace and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}",
+                                             target_namespace.strip()):
+        problems.append(Problem("target_namespace", "pattern",
+                                "an Oxen user or organisation name (letters, digits, '-', '_', "
+                                f"'.'), got {shown_value(target_namespace)}"))
+    return problems
 
 
 def live_model(settings: Settings, model_id: str, *, sandbox_url: str | None = None

@@ -2,9 +2,17 @@
 
 Owns the pure pieces (poll schedule, provider status → our status, the transition applied
 to a job when a provider answers) and one :class:`Tracker` per process: a background
-thread that polls due jobs, downloads finished results into the data dir (streamed,
-checksummed) and makes browser-playable previews. Browser sessions never poll providers
-themselves; they read the store, so many open tabs cost no extra requests.
+thread that polls due jobs and queues the media work of finished ones (downloads, previews:
+:mod:`studio.tracking`), which the work pool runs beside it so a slow download never holds
+up a poll. Browser sessions never poll providers themselves; they read the store, so many
+open tabs cost no extra requests.
+
+Provider answers are untrusted: error text is scrubbed of keys before it is stored
+(:mod:`studio.redact`), and an answer the tracker cannot use (too large, too slow, not JSON,
+an unknown status, a refused key) puts a sentence on that generation instead of stopping
+anything. After :data:`STALL_AFTER` such answers in a row the generation is polled only
+every :data:`SSE_SAFETY_POLL_S` seconds and counts as needing a person
+(:func:`needs_person`), so ``track --until-done`` ends.
 
 Poll schedule: 5 s after submit, growing ×1.5 per poll up to 30 s — a 10-minute generation
 costs about 25 status requests (oxen.md §5 suggests 10–30 s for video; ltx.md §4.3 5 s).
@@ -18,14 +26,23 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from studio.errors import NetworkError, NotFoundError, StudioError
+from studio.errors import (
+    ApiError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    StudioError,
+    UnreadableAnswerError,
+)
 from studio.jobs import Job, JobStore, utcnow
+from studio.redact import remove_secrets, scrub
 from studio.store.types import ChargeSource, Status, reported_charge_source
 
 log = logging.getLogger(__name__)
@@ -36,9 +53,10 @@ RECONCILE_WINDOW_S = 15 * 60  # how far after the submit a matching enqueue may 
 CLOCK_SLACK_S = 5.0  # provider vs local clock
 SSE_SAFETY_POLL_S = 600.0
 LEASE_S = 60.0  # a poll holds its job this long at most (a crashed poller's lease expires)
-DOWNLOAD_LEASE_S = 120.0  # renewed while bytes flow, so a killed downloader frees it soon
 STALE_SUBMIT_S = 120.0  # a submit whose process has not finished it by then died mid-send
 STALE_SYNC_S = 35 * 60.0  # a sync generate outlives its 30-min read timeout  # with a healthy SSE stream, poll only as a safety net
+
+STALL_AFTER = 3  # unusable status answers in a row before a generation needs a person
 
 BASE_DELAY_S = 5.0
 MAX_DELAY_S = 30.0
@@ -71,6 +89,21 @@ def polls_for(duration_s: float) -> int:
         t += next_poll_delay(n)
         n += 1
     return n
+
+
+def needs_person(job: Job) -> bool:
+    """True when the provider's answers about ``job`` have been unusable
+    :data:`STALL_AFTER` times in a row: it is still polled, slowly, but nothing will move
+    without a person (a key to fix, a provider to ask)."""
+    return job.poll_failures >= STALL_AFTER
+
+
+def _counts_against(exc: StudioError) -> bool:
+    """An error that will not go away by itself: an answer that could not be read, a
+    refused key, a refused request. Network trouble, 5xx and 429 pass with time."""
+    if isinstance(exc, NetworkError | ServerError | RateLimitedError):
+        return False
+    return isinstance(exc, UnreadableAnswerError | ApiError)
 
 
 def map_status(provider: str, remote_status: str) -> Status:
@@ -179,12 +212,14 @@ class Activity:
 
 
 class Tracker:
-    """One per process: polls due jobs, downloads results, makes previews.
+    """One per process: polls due jobs and queues the media work of finished ones.
 
-    ``client_for(job)`` returns a provider client for the job's provider and target (a new
-    instance per call, so no HTTP session is shared across threads). ``results_dir`` holds
-    downloads as ``<results_dir>/<job id>/<file>``. ``postprocess(job, files)`` may return
-    extra changes (e.g. a preview path) after a download.
+    ``client_for(job)`` returns the provider client for the job's provider and target
+    (shared and reused; see :class:`studio.providers.http.HttpClient`). ``results_dir`` holds
+    downloads as ``<results_dir>/<job id>/<label><ext>``. ``media`` is the work pool that
+    downloads and previews (:class:`studio.tracking.work.WorkPool`); without one, the tracker
+    builds an inline pool (no threads) that :meth:`download_results` drives. ``secrets``
+    are scrubbed from every provider string before it is stored.
     """
 
     def __init__(
@@ -193,27 +228,61 @@ class Tracker:
         client_for: ClientFactory,
         results_dir: Path,
         *,
-        postprocess: Callable[[Job, Mapping[str, Path], Callable[[Activity], None]], dict[str, Any]]
-        | None = None,
+        postprocess: Any = None,  # unused; previews are media work (studio.tracking.results)
         charge_for: Callable[[Job], str | None] | None = None,
         sse_healthy: Callable[[Job], bool] | None = None,
+        media: Any = None,
+        secrets: tuple[Any, ...] = (),
     ):
         self.store = store
         self.client_for = client_for
         self.results_dir = results_dir
-        self.postprocess = postprocess
         self.charge_for = charge_for
         self.sse_healthy = sse_healthy
+        self.secrets = secrets
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._reconciled_at: dict[str, float] = {}
         self.reconcile_attempts: dict[str, int] = {}
-        self._lease_renewed: dict[str, float] = {}
         self.extra_passes: list[Callable[[], Any]] = []  # e.g. sending waiting LTX jobs
-        self.activity: dict[str, Activity] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
+        self.media = media if media is not None else self._inline_pool()
+
+    def _inline_pool(self) -> Any:
+        from studio import media as media_module
+        from studio.tracking.downloads import DownloadLimits
+        from studio.tracking.results import MediaServices, default_registry
+        from studio.tracking.work import WorkPool, WorkQueue
+
+        services = MediaServices(
+            self.store, self.client_for, self.results_dir, self.results_dir.parent / "previews",
+            DownloadLimits(), media_memory_mb=None, scrub=self.scrub,
+            refresh=self.refresh_links, probe=media_module.probe)
+        return WorkPool(WorkQueue(self.store), services, threads=0,
+                        registry=default_registry(), worker_id=self.worker_id)
+
+    def scrub(self, text: str) -> str:
+        """Provider text without any configured key or token-shaped string."""
+        return scrub(text, self.secrets)
+
+    @property
+    def activity(self) -> dict[str, Activity]:
+        """What media work is running now, by job id (from the work table, so it shows
+        work done by any process sharing the store)."""
+        out: dict[str, Activity] = {}
+        for item in self.media.queue.running():
+            phase = "downloading" if item.kind == "download" else (
+                "making preview" if item.kind == "preview" else item.kind.replace("_", " "))
+            out[item.job_id] = Activity(phase, item.progress, item.detail or "")
+        return out
+
+    def refresh_links(self, job: Job) -> dict[str, str]:
+        """Fresh result links for ``job`` from a new status read (signed links expire);
+        any configured key in them is removed."""
+        artifacts = fetch_remote(self.client_for(job), job).artifacts
+        return {k: remove_secrets(v, self.secrets) for k, v in artifacts.items()}
 
     # -- one pass -------------------------------------------------------------------------
     def poll_due(self, now: float | None = None) -> int:
@@ -252,12 +321,20 @@ class Tracker:
                 remote = found
         except NotFoundError:
             return self._gone(job)
-        except (NetworkError, StudioError) as exc:
-            # Transient: keep the job, back off, show the reason.
-            self.last_error = str(exc)
-            return self.store.update(job.id, poll_count=job.poll_count + 1,
-                                     next_poll_at=now + next_poll_delay(job.poll_count + 1))
+        except StudioError as exc:
+            return self._poll_failed(job, exc, now)
+        if remote.error or remote.artifacts:
+            # A key never reaches the store, even inside a link the provider made up.
+            remote = RemoteState(
+                remote.status, remote.started_at, remote.completed_at,
+                self.scrub(remote.error) if remote.error else None,
+                {k: remove_secrets(v, self.secrets) for k, v in remote.artifacts.items()},
+                remote.charge_usd)
         changes = transition(job, remote, now)
+        if job.poll_failures:
+            changes["poll_failures"] = 0
+            if job.error and "error" not in changes:
+                changes["error"] = None  # the last unusable answer's sentence no longer holds
         if self.sse_healthy is not None and job.provider == "oxen" and "next_poll_at" in changes \
                 and self.sse_healthy(job):
             # Completion arrives by SSE; polling is only a safety net (and finds cancellations).
@@ -268,6 +345,30 @@ class Tracker:
                 changes["charge_usd"] = charge
                 changes["charge_source"] = (ChargeSource.COMPUTED if job.provider == "ltx"
                                             else reported_charge_source(job.target))
+        updated = self.store.update(job.id, **changes)
+        if updated.status == "succeeded" and job.status != "succeeded" and updated.result_urls:
+            self.queue_media()
+        return updated
+
+    def _poll_failed(self, job: Job, exc: StudioError, now: float) -> Job:
+        """A status read that failed: keep the job and back off. Network trouble just waits;
+        an answer that cannot be used (too large, not JSON, unknown status, a refused key)
+        also goes on the generation as a sentence, and after :data:`STALL_AFTER` in a row
+        the generation is polled only every :data:`SSE_SAFETY_POLL_S` s."""
+        sentence = self.scrub(str(exc))
+        self.last_error = sentence
+        changes: dict[str, Any] = {"poll_count": job.poll_count + 1,
+                                   "next_poll_at": now + next_poll_delay(job.poll_count + 1)}
+        if _counts_against(exc):
+            failures = job.poll_failures + 1
+            changes["poll_failures"] = failures
+            if failures >= STALL_AFTER:
+                changes["next_poll_at"] = now + SSE_SAFETY_POLL_S
+                sentence += (f" This happened {failures} times in a row, so the app now checks "
+                             f"only every {SSE_SAFETY_POLL_S / 60:.0f} min; the generation's "
+                             "record is kept.")
+            changes["error"] = sentence
+            log.warning("status of %s unusable (%d in a row): %s", job.id, failures, sentence)
         return self.store.update(job.id, **changes)
 
     def _after_404(self, client: Any, job: Job) -> RemoteState | None:
@@ -358,50 +459,21 @@ class Tracker:
             return None
         return str(cost) if cost is not None else None
 
+    def queue_media(self) -> int:
+        """Queue a download for every finished generation that needs one and wake the work
+        pool; returns how many were queued."""
+        from studio.tracking.results import queue_downloads
+
+        added = queue_downloads(self.media.queue)
+        if added:
+            self.media.wake()
+        return added
+
     def download_results(self) -> int:
-        """Download every succeeded job's artifacts not yet on disk; returns how many jobs."""
-        done = 0
-        for job in self.store.needing_download():
-            if self.store.claim(job.id, self.worker_id, time.time(), lease_s=DOWNLOAD_LEASE_S) is None:
-                continue  # another process is downloading it
-            try:
-                self.download_job(self.store.get(job.id))
-                done += 1
-            finally:
-                self.store.release(job.id, self.worker_id)
-        return done
-
-    def download_job(self, job: Job) -> Job:
-        """Stream ``job``'s artifacts into ``results_dir/<id>/`` and make its preview."""
-        client = self.client_for(job)
-        folder = self.results_dir / job.id
-        files: dict[str, Path] = {}
-        try:
-            for label, url in job.result_urls.items():
-                name = url.split("?", 1)[0].rsplit("/", 1)[-1] or label
-                dest = folder / name
-
-                def report(done: int, total: int | None, label: str = label) -> None:
-                    self._renew_download_lease(job.id)
-                    frac = done / total if total else None
-                    mb = f"{done / 1e6:.1f} MB" + (f" of {total / 1e6:.1f} MB" if total else "")
-                    self.activity[job.id] = Activity("downloading", frac, f"{label}: {mb}")
-
-                files[label] = client.download(url, dest, progress=report).path
-            changes: dict[str, Any] = {"result_files": {k: str(v) for k, v in files.items()}}
-            if self.postprocess:
-                changes.update(self.postprocess(job, files,
-                                                lambda a: self.activity.__setitem__(job.id, a)))
-            return self.store.update(job.id, **changes)
-        except NotFoundError:
-            return self.store.update(job.id, result_files={"missing": ""},
-                                     error="The result link expired before it was downloaded.")
-        except StudioError as exc:
-            self.last_error = str(exc)
-            log.warning("download of %s failed: %s", job.id, exc)
-            return job
-        finally:
-            self.activity.pop(job.id, None)
+        """Queue and run, in this thread, every due download and preview; returns how many
+        work items ran. (The app and ``track`` run them in the work pool's threads.)"""
+        self.queue_media()
+        return self.media.run_due()
 
     def sweep_interrupted(self, now: float | None = None) -> int:
         """Rows whose sending process died mid-request become ``unknown`` with the facts.
@@ -426,20 +498,14 @@ class Tracker:
         return swept
 
     def run_pass(self) -> None:
-        """One full pass: interrupted sends, waiting jobs, polls, reconciliation, downloads."""
+        """One full pass: interrupted sends, waiting jobs, polls, reconciliation, and the
+        media work of finished generations queued for the work pool."""
         self.sweep_interrupted()
         for extra in self.extra_passes:
             extra()
         self.poll_due()
         self.reconcile_unknown()
-        self.download_results()
-
-    def _renew_download_lease(self, job_id: str) -> None:
-        now = time.time()
-        if now - self._lease_renewed.get(job_id, 0.0) >= DOWNLOAD_LEASE_S / 4:
-            self._lease_renewed[job_id] = now
-            self.store.update(job_id, lease_owner=self.worker_id,
-                              lease_until=now + DOWNLOAD_LEASE_S)
+        self.queue_media()
 
     # -- background thread ----------------------------------------------------------------
     def wake(self) -> None:
@@ -453,6 +519,7 @@ class Tracker:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop the polling thread (waits up to ``timeout`` s for the pass in progress)."""
         self._stop.set()
         self._wake.set()
         if self._thread:
@@ -466,8 +533,9 @@ class Tracker:
         while not self._stop.is_set():
             try:
                 self.run_pass()
-            except Exception as exc:  # never let the tracker die; the next pass retries
-                self.last_error = f"{type(exc).__name__}: {exc}"
+            except Exception:  # never let the tracker die; the next pass retries
+                self.last_error = ("A tracker pass hit an unexpected problem; it is retried "
+                                   "every second (the server log has the details).")
                 log.exception("tracker pass failed")
             self._wake.wait(timeout=1.0)
             self._wake.clear()

@@ -2,7 +2,19 @@
 
 Owns: base URL joining, bearer auth (sent only to the provider's own origin — never to a
 storage host or a result CDN), split connect/read timeouts, retries, error parsing into the
-typed tree of :mod:`studio.errors`, and streamed downloads.
+typed tree of :mod:`studio.errors`, and streamed downloads (bounded: see
+:mod:`studio.tracking.downloads`).
+
+Every answer is read bounded: a JSON body over :data:`MAX_JSON_BYTES` or one that trickles in
+past :data:`JSON_DEADLINE_S` is not read (``UnreadableAnswerError``); an error body is read
+up to :data:`MAX_ERROR_BYTES`. Provider text that reaches a sentence is scrubbed of keys and
+token-shaped strings (:func:`studio.redact.scrub`).
+
+One client holds one API ``requests.Session`` (with the read-retry policy below) and one
+transfer session for result downloads (no automatic retries: the work queue retries with
+its own backoff, and a download must stop at once when asked), both reused for the client's
+life and closed by :meth:`HttpClient.close`. Cookies are never kept, so a session shared by
+the tracker, the download pool and the page threads holds no mutable per-request state.
 
 Retry policy (urllib3 ``Retry``): GET/DELETE/HEAD only, on connection errors and
 429/500/502/503/504, exponential backoff with jitter, honouring ``Retry-After``. A POST or
@@ -13,15 +25,17 @@ sent twice (Oxen's enqueue and LTX's submit have no idempotency key: oxen.md §3
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import http.cookiejar
+import json as jsonlib
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NameResolutionError, NewConnectionError
 from urllib3.util.retry import Retry
@@ -36,13 +50,112 @@ from studio.errors import (
     RateLimitedError,
     ServerError,
     TooLargeError,
+    UnreadableAnswerError,
     ValidationError,
 )
+from studio.redact import scrub_optional
+from studio.tracking.downloads import Download, DownloadLimits, Fetcher
 
 Progress = Callable[[int, int | None], None]  # (bytes done, bytes total or None)
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 CHUNK = 1 << 20  # 1 MiB
+MAX_JSON_BYTES = 8 << 20  # a status, listing or model answer larger than 8 MiB is not read
+MAX_ERROR_BYTES = 64 << 10  # of an error body, only the first 64 KiB are read
+JSON_DEADLINE_S = 60.0  # a JSON answer must arrive whole within this many seconds
+POOL_MAXSIZE = 16  # connections kept per host: tracker, download pool, SSE and pages share it
+
+
+class BodyTooLarge(Exception):
+    """A body went past its byte cap (``declared`` is its Content-Length, if it gave one)."""
+
+    def __init__(self, cap: int, declared: int | None):
+        self.cap, self.declared = cap, declared
+        super().__init__(f"over {cap} bytes")
+
+
+class BodyTooSlow(Exception):
+    """A body did not arrive within its deadline."""
+
+
+def iter_body(resp: requests.Response, size: int = 64 << 10) -> Iterable[bytes]:
+    """The (decoded) body of a *streamed* response in pieces as they arrive: each piece is
+    returned as soon as the socket has some bytes (``read1``), so a body that trickles in
+    never blocks a caller that checks a deadline or a stop flag between pieces. Raises
+    ``requests.ConnectionError`` for a broken or timed-out connection."""
+    raw = resp.raw
+    while True:
+        try:
+            piece = raw.read1(size, decode_content=True)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise requests.ConnectionError(exc) from exc
+        if not piece:
+            return
+        yield piece
+
+
+def read_capped(resp: requests.Response, cap: int, *, deadline_s: float | None = None) -> bytes:
+    """The whole body of a streamed response, refusing more than ``cap`` bytes (checked
+    against Content-Length first, then while reading) and, with ``deadline_s``, more than
+    that many seconds. Raises :class:`BodyTooLarge`, :class:`BodyTooSlow` or
+    ``requests.ConnectionError``; the response is closed either way."""
+    if resp.raw is None or not hasattr(resp.raw, "read1"):  # a built Response (tests)
+        data = resp.content or b""
+        if len(data) > cap:
+            raise BodyTooLarge(cap, len(data))
+        return data
+    declared = resp.headers.get("Content-Length")
+    try:
+        if declared and declared.isdigit() and int(declared) > cap:
+            raise BodyTooLarge(cap, int(declared))
+        start = time.monotonic()
+        buf = bytearray()
+        for piece in iter_body(resp):
+            buf += piece
+            if len(buf) > cap:
+                raise BodyTooLarge(cap, None)
+            if deadline_s is not None and time.monotonic() - start > deadline_s:
+                raise BodyTooSlow()
+        return bytes(buf)
+    finally:
+        resp.close()
+
+
+def read_prefix(resp: requests.Response, cap: int, *, deadline_s: float = 10.0) -> bytes:
+    """At most the first ``cap`` bytes of a response body (the rest is dropped with the
+    connection); never raises. For error bodies, whose size and speed nobody promised."""
+    if resp.raw is None or not hasattr(resp.raw, "read1"):
+        return (resp.content or b"")[:cap]
+    buf = bytearray()
+    start = time.monotonic()
+    try:
+        for piece in iter_body(resp):
+            buf += piece
+            if len(buf) >= cap or time.monotonic() - start > deadline_s:
+                break
+    except requests.RequestException:
+        pass
+    finally:
+        resp.close()
+    return bytes(buf[:cap])
+
+
+class _NoCookies(http.cookiejar.DefaultCookiePolicy):
+    """Keep no cookies: provider APIs need none, and a jar shared by threads is the one
+    mutable part of a ``requests.Session``."""
+
+    def set_ok(self, cookie: Any, request: Any) -> bool:
+        return False
+
+
+def _session(retry: Retry | None) -> requests.Session:
+    session = requests.Session()
+    session.cookies.set_policy(_NoCookies())
+    adapter = HTTPAdapter(max_retries=retry if retry is not None else Retry(0, read=False),
+                          pool_connections=8, pool_maxsize=POOL_MAXSIZE)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def make_retry(total: int = 5, backoff: float = 0.5) -> Retry:
@@ -80,21 +193,15 @@ def _request_was_not_sent(exc: requests.RequestException) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Download:
-    """A finished download: local ``path``, ``size`` in bytes, hex ``sha256``."""
-
-    path: Path
-    size: int
-    sha256: str
-
-
 class HttpClient:
-    """Base class of the provider clients: one ``requests.Session`` per instance.
+    """Base class of the provider clients: one API session and one transfer session per
+    instance, reused for every call and closed by :meth:`close` (or ``with client:``).
 
     ``base_url`` is the provider's root (``https://hub.oxen.ai``, ``https://api.ltx.video``
-    or a sandbox URL); ``key`` the bearer key. Timeouts are seconds (connect, read).
-    Instances are not shared across threads.
+    or a sandbox URL); ``key`` the bearer key; ``secrets`` every other configured key, so
+    provider text that quotes any of them is scrubbed too. Timeouts are seconds (connect,
+    read). Safe to share across threads (no cookies are kept; urllib3's pools are
+    thread-safe).
     """
 
     provider = "provider"
@@ -109,20 +216,49 @@ class HttpClient:
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
         retry: Retry | None = None,
+        secrets: Iterable[Secret | None] = (),
     ):
         self.base_url = base_url.rstrip("/")
         self._key = key
+        self._secrets: tuple[Secret, ...] = tuple(s for s in (key, *secrets) if s)
         self.timeout = (connect_timeout, read_timeout)
-        self._session = requests.Session()
-        adapter = HTTPAdapter(max_retries=retry or make_retry())
-        self._session.mount("http://", adapter)
-        self._session.mount("https://", adapter)
+        self._session = _session(retry or make_retry())
+        self._transfers: requests.Session | None = None
+        self._lock = threading.Lock()
+        self.closed = False
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
 
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
     def close(self) -> None:
+        """Close both sessions (their pooled connections); the client is not used after."""
+        self.closed = True
         self._session.close()
+        if self._transfers is not None:
+            self._transfers.close()
+
+    @property
+    def transfer_session(self) -> requests.Session:
+        """The session for result downloads: no automatic retries, no cookies; built once."""
+        with self._lock:
+            if self._transfers is None:
+                self._transfers = _session(None)
+            return self._transfers
+
+    def scrub(self, text: object | None) -> str | None:
+        """Provider text without this client's key, the other configured keys or anything
+        shaped like a token (:func:`studio.redact.scrub`); ``None`` stays ``None``."""
+        return scrub_optional(text, self._secrets)
+
+    def auth_headers_for(self, url: str) -> dict[str, str]:
+        """The ``Authorization`` header for ``url``: only on the provider's own origin."""
+        return self._auth_headers(url)
 
     def url(self, path: str) -> str:
         return path if path.startswith(("http://", "https://")) else urljoin(self.base_url + "/", path.lstrip("/"))
@@ -157,9 +293,11 @@ class HttpClient:
         auth_headers = self._auth_headers(url) if auth else {}
         all_headers = {"Accept": "application/json", **auth_headers, **(headers or {})}
         try:
+            # Always streamed: a body is read only through the capped readers below, never
+            # whole into memory by requests itself.
             resp = self._session.request(
                 method, url, json=json, params=params, data=data, files=files,
-                headers=all_headers, timeout=timeout or self.timeout, stream=stream,
+                headers=all_headers, timeout=timeout or self.timeout, stream=True,
             )
         except requests.RequestException as exc:
             not_sent = _request_was_not_sent(exc)
@@ -176,22 +314,44 @@ class HttpClient:
         if resp.status_code >= 400:
             try:
                 raise error_from_response(self.provider, self.provider_name, resp, what=what,
-                                          key_setting=self.key_setting)
+                                          key_setting=self.key_setting, secrets=self._secrets)
             finally:
                 resp.close()
         return resp
 
-    def _json(self, method: str, path: str, **kw: Any) -> Any:
+    def _json(self, method: str, path: str, *, max_bytes: int = MAX_JSON_BYTES,
+              **kw: Any) -> Any:
+        """``_request`` and the JSON of its answer, read bounded: over ``max_bytes``, slower
+        than :data:`JSON_DEADLINE_S` or not JSON raises ``UnreadableAnswerError``; a
+        connection broken mid-body raises ``NetworkError``."""
+        what = kw.get("what", "the request")
         resp = self._request(method, path, **kw)
+        rid = resp.headers.get("x-request-id")
+        # Blocked ``sync`` generate calls wait for headers, not for the body: the deadline
+        # counts from here.
         try:
-            return resp.json()
+            body = read_capped(resp, max_bytes, deadline_s=JSON_DEADLINE_S)
+        except BodyTooLarge:
+            raise UnreadableAnswerError(
+                f"{self.provider_name} answered {what} with more than "
+                f"{max_bytes / (1 << 20):.0f} MB, far more than such an answer holds; it was "
+                "not read.", status=resp.status_code, provider=self.provider,
+                request_id=rid) from None
+        except BodyTooSlow:
+            raise UnreadableAnswerError(
+                f"{self.provider_name} took more than {JSON_DEADLINE_S:.0f} s to send its "
+                f"answer to {what}; it was not read.", status=resp.status_code,
+                provider=self.provider, request_id=rid) from None
+        except requests.RequestException:
+            raise NetworkError(f"The connection to {self.provider_name} dropped while it "
+                               f"answered {what}.", maybe_sent=True) from None
+        try:
+            return jsonlib.loads(body)
         except ValueError:
-            raise ServerError(
-                f"{self.provider_name} answered {kw.get('what', 'the request')} with something "
-                "that is not JSON. Try again in a minute.",
-                status=resp.status_code, provider=self.provider,
-                request_id=resp.headers.get("x-request-id"),
-            ) from None
+            raise UnreadableAnswerError(
+                f"{self.provider_name} answered {what} with something that is not JSON. "
+                "Try again in a minute.", status=resp.status_code, provider=self.provider,
+                request_id=rid) from None
 
     def download(
         self,
@@ -200,52 +360,37 @@ class HttpClient:
         *,
         progress: Progress | None = None,
         read_timeout: float = 120.0,
+        limits: DownloadLimits | None = None,
+        cancel: threading.Event | None = None,
+        on_response: Callable[[requests.Response | None], None] | None = None,
     ) -> Download:
-        """Stream ``url`` to ``dest`` (via ``dest.part``, renamed when complete) in 1 MiB
-        chunks, never holding the file in memory; returns size and SHA-256.
+        """Stream ``url`` to ``dest`` (via ``dest.part``, renamed when complete), bounded by
+        ``limits`` (:class:`studio.tracking.downloads.DownloadLimits`; defaults with
+        ``read_timeout`` as the idle timeout), on the transfer session; returns size and
+        SHA-256. The key goes only to this provider's origin.
 
-        Raises ``NotFoundError`` (e.g. an expired result link), other ``ApiError``s, or
-        ``NetworkError``; a partial file is removed.
+        Raises :class:`studio.tracking.downloads.DownloadError` whose ``kind`` says what
+        failed (expired link, too large, refused redirect, transient …).
         """
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        part = dest.with_name(dest.name + ".part")
-        resp = self._request("GET", url, stream=True, headers={"Accept": "*/*"},
-                             timeout=(self.timeout[0], read_timeout), what="the result download")
-        total = resp.headers.get("Content-Length")
-        total_n = int(total) if total and total.isdigit() else None
-        digest, done = hashlib.sha256(), 0
-        try:
-            with resp, open(part, "wb") as fh:
-                for chunk in resp.iter_content(CHUNK):
-                    fh.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if progress:
-                        progress(done, total_n)
-        except requests.RequestException:
-            part.unlink(missing_ok=True)
-            raise NetworkError(f"The download from {self.provider_name} was interrupted; "
-                               "it will be tried again.", maybe_sent=True) from None
-        if total_n is not None and done != total_n:
-            part.unlink(missing_ok=True)
-            raise NetworkError(f"The download from {self.provider_name} ended early "
-                               f"({done} of {total_n} bytes); it will be tried again.",
-                               maybe_sent=True)
-        os.replace(part, dest)
-        return Download(dest, done, digest.hexdigest())
+        limits = limits or DownloadLimits(idle_timeout_s=read_timeout)
+        fetcher = Fetcher(self.transfer_session, self._auth_headers, limits)
+        return fetcher.fetch(url, dest, progress=progress, cancel=cancel,
+                             on_response=on_response, provider_name=self.provider_name)
 
 
 def _parse_body(resp: requests.Response) -> tuple[str | None, str | None]:
-    """(code, human text) from any documented error envelope, else from the raw text.
+    """(code, human text) from any documented error envelope, else from the raw text; only
+    the first :data:`MAX_ERROR_BYTES` of the body are read.
 
     Oxen envelope A ``{"error": {"type", "title", "detail"}, "status": "error", ...}``,
     Oxen envelope B ``{"error": {"message"}}`` (oxen.md §12), LTX
     ``{"type": "error", "error": {"type", "message"}}`` (ltx.md §5).
     """
+    raw = read_prefix(resp, MAX_ERROR_BYTES)
     try:
-        body = resp.json()
+        body = jsonlib.loads(raw)
     except ValueError:
-        text = (resp.text or "").strip()
+        text = raw.decode(resp.encoding or "utf-8", errors="replace").strip()
         return None, text[:300] or None
     if isinstance(body, Mapping):
         err = body.get("error")
@@ -275,10 +420,16 @@ def error_from_response(
     *,
     what: str = "the request",
     key_setting: str = "the API key",
+    secrets: Iterable[Secret | None] = (),
 ) -> ApiError:
-    """The typed error for an HTTP error response, with a sentence a person can act on."""
+    """The typed error for an HTTP error response, with a sentence a person can act on.
+
+    The provider's text is scrubbed of ``secrets`` and anything shaped like a token
+    (a 401 may echo the ``Authorization`` header) and cut to a readable length."""
     status = resp.status_code
     code, detail = _parse_body(resp)
+    code = scrub_optional(code, secrets, limit=80)
+    detail = scrub_optional(detail, secrets)
     rid = resp.headers.get("x-request-id")
     said = f" It said: “{detail}”" if detail else ""
     kw: dict[str, Any] = {"status": status, "code": code, "detail": detail,

@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from studio.errors import ApiError
+from studio.errors import ApiError, UnreadableAnswerError
 from studio.providers.http import HttpClient
+from studio.redact import scrub
 
 LTX_STATUSES = ("pending", "processing", "completed", "failed")
 HDR_ROUTE = "/v2/video-to-video-hdr"
@@ -42,12 +43,21 @@ class LtxJob:
     error: tuple[str, str] | None = None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> LtxJob:
-        """Parse a status object; raises ``ApiError`` for an unknown status."""
+    def from_json(cls, data: Mapping[str, Any], secrets: tuple[Any, ...] = ()) -> LtxJob:
+        """Parse a status object; raises ``UnreadableAnswerError`` for one without an id or
+        with an unknown status. The error text is scrubbed of ``secrets`` and anything
+        shaped like a token."""
+        if not isinstance(data, Mapping) or not data.get("id"):
+            raise UnreadableAnswerError("LTX answered with a job without an id; the app "
+                                        "cannot read it.", status=200, provider="ltx")
         status = data.get("status")
-        if status not in LTX_STATUSES or not data.get("id"):
-            raise ApiError(f"LTX returned a job with an unknown status {status!r}; the app may "
-                           "need an update.", status=200, provider="ltx")
+        if status not in LTX_STATUSES:
+            shown = scrub(status, secrets, limit=40) if isinstance(status, str) else \
+                type(status).__name__
+            raise UnreadableAnswerError(
+                f"LTX reports this job as “{shown}”, a status this app does not know (it "
+                f"knows {', '.join(LTX_STATUSES)}); it keeps checking. An app update may be "
+                "needed.", status=200, provider="ltx")
         err = data.get("error")
         return cls(
             id=str(data["id"]),
@@ -55,7 +65,8 @@ class LtxJob:
             created_at=_iso(data.get("created_at")),
             completed_at=_iso(data.get("completed_at")),
             result={str(k): str(v) for k, v in (data.get("result") or {}).items() if v},
-            error=(str(err.get("type", "error")), str(err.get("message", "")))
+            error=(scrub(err.get("type", "error"), secrets, limit=80),
+                   scrub(err.get("message", ""), secrets))
             if isinstance(err, Mapping) else None,
         )
 
@@ -123,7 +134,7 @@ class LtxClient(HttpClient):
         """``GET /v2/video-to-video-hdr/{id}`` (ltx.md §4). ``NotFoundError`` when unknown or
         expired (jobs and results are kept 24 h after they finish)."""
         data = self._json("GET", f"{HDR_ROUTE}/{quote(job_id)}", what="the status request")
-        return LtxJob.from_json(data)
+        return LtxJob.from_json(data, self._secrets)
 
     def request_upload(self) -> UploadSlot:
         """``POST /v1/upload`` (ltx.md §7): a pre-signed slot valid for 1 hour."""

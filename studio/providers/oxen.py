@@ -7,6 +7,7 @@ are sent exactly once: the HTTP layer never retries a POST that may have arrived
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,8 +18,9 @@ from urllib.parse import quote
 
 from requests_toolbelt import MultipartEncoder, MultipartEncoderMonitor
 
-from studio.errors import ApiError, ValidationError
+from studio.errors import ApiError, NetworkError, UnreadableAnswerError, ValidationError
 from studio.providers.http import HttpClient
+from studio.redact import scrub, scrub_optional
 
 OXEN_STATUSES = ("queued", "processing", "succeeded", "failed", "cancelled")
 
@@ -83,13 +85,25 @@ class OxenGeneration:
     params: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_json(cls, row: Mapping[str, Any]) -> OxenGeneration:
-        """Parse a row; raises ``ApiError`` for a missing id or an unknown status."""
+    def from_json(cls, row: Mapping[str, Any], secrets: tuple[Any, ...] = ()) -> OxenGeneration:
+        """Parse a row; raises ``UnreadableAnswerError`` for a row that is not an object,
+        a missing id or an unknown status. ``error_message`` is scrubbed of ``secrets`` and
+        anything shaped like a token (:func:`studio.redact.scrub`)."""
+        if not isinstance(row, Mapping):
+            raise UnreadableAnswerError("Oxen answered with a generation that is not an "
+                                        "object; the app cannot read it.", status=200,
+                                        provider="oxen")
         status = row.get("status")
-        if status not in OXEN_STATUSES or not row.get("generation_id"):
-            raise ApiError(
-                f"Oxen returned a generation with an unknown status {status!r}; the app may "
-                "need an update.", status=200, provider="oxen")
+        if not row.get("generation_id"):
+            raise UnreadableAnswerError("Oxen answered with a generation without an id; the "
+                                        "app cannot read it.", status=200, provider="oxen")
+        if status not in OXEN_STATUSES:
+            shown = scrub(status, secrets, limit=40) if isinstance(status, str) else \
+                type(status).__name__
+            raise UnreadableAnswerError(
+                f"Oxen reports this generation as “{shown}”, a status this app does not know "
+                f"(it knows {', '.join(OXEN_STATUSES)}); it keeps checking. An app update may "
+                "be needed.", status=200, provider="oxen")
         urls: list[str] = []
         if row.get("result_url"):
             urls.append(str(row["result_url"]))
@@ -107,7 +121,7 @@ class OxenGeneration:
             started_at=_ts(row.get("started_at")),
             completed_at=_ts(row.get("completed_at")),
             result_url=row.get("result_url"),
-            error_message=row.get("error_message"),
+            error_message=scrub_optional(row.get("error_message"), secrets),
             cost=_decimal(row.get("cost")),
             artifacts=collect_artifacts(urls),
             params={k: v for k, v in row.items() if k not in _ROW_KEYS},
@@ -149,14 +163,18 @@ class OxenClient(HttpClient):
         return [(str(g["generation_id"]), str(g.get("status", "queued"))) for g in gens]
 
     def generate(
-        self, model: str, params: Mapping[str, Any], *, read_timeout: float = 1800.0
+        self, model: str, params: Mapping[str, Any], *, read_timeout: float = 1800.0,
+        target_namespace: str | None = None,
     ) -> list[str]:
         """``POST /api/ai/videos/generate`` (oxen.md §9): run synchronously and block.
 
         Returns the output URLs in order (for ``ltx-2-3-quality-hdr`` the EXR ZIP, if
         returned, is one of them). Read timeout defaults to 30 min. Never retried.
+        ``target_namespace`` bills (and stores the output in) that user or organisation.
         """
         body = {"model": model, **params, "response_format": "url"}
+        if target_namespace:
+            body["target_namespace"] = target_namespace
         data = self._json("POST", "/api/ai/videos/generate", json=body,
                           timeout=(self.timeout[0], read_timeout), what="the generate request")
         videos = data.get("videos") if isinstance(data, Mapping) else None
@@ -166,24 +184,84 @@ class OxenClient(HttpClient):
                            status=200, provider="oxen")
         return urls
 
+    def generate_inline(
+        self, model: str, params: Mapping[str, Any], dest_dir: Path, *,
+        read_timeout: float = 1800.0, target_namespace: str | None = None,
+        max_file_bytes: int = 20 << 30,
+    ) -> tuple[list[str], list[Path]]:
+        """``POST /api/ai/videos/generate`` with ``response_format: "b64_json"`` (oxen.md
+        §9.1–9.2): the outputs come back inline as base64 and are decoded into
+        ``dest_dir/inline-<n>.bin`` *while the answer streams in* — the base64 text is never
+        held whole in memory nor kept anywhere. An output the service still answers with a
+        ``url`` is returned as a URL. Returns ``(urls, files)`` in answer order. Never
+        retried. Raises ``ApiError`` for an answer with no output, ``UnreadableAnswerError``
+        for one that is not the documented shape, ``NetworkError`` when it breaks off.
+        """
+        import requests
+
+        from studio.providers.http import iter_body
+        from studio.providers.inline import InlineError, InlineSplitter
+
+        body = {"model": model, **params, "response_format": "b64_json"}
+        if target_namespace:
+            body["target_namespace"] = target_namespace
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        written: list[Path] = []
+
+        def open_file(n: int) -> Any:
+            path = dest_dir / f"inline-{n}.bin"
+            written.append(path)
+            return open(path, "wb")  # noqa: SIM115 - closed by the splitter
+
+        resp = self._request("POST", "/api/ai/videos/generate", json=body,
+                             timeout=(self.timeout[0], read_timeout), what="the generate request")
+        splitter = InlineSplitter(open_file, max_file=max_file_bytes)
+        try:
+            with resp:
+                for piece in iter_body(resp, 1 << 20):
+                    splitter.feed(piece)
+            splitter.close()
+            data = json.loads(splitter.json_text)
+        except (InlineError, ValueError) as exc:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise UnreadableAnswerError(
+                f"Oxen's inline (b64_json) answer could not be read: {exc}.", status=200,
+                provider="oxen") from None
+        except requests.RequestException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise NetworkError("The connection to Oxen dropped while it sent the inline "
+                               "result.", maybe_sent=True) from None
+        videos = data.get("videos") if isinstance(data, Mapping) else None
+        urls = [str(v["url"]) for v in videos or () if isinstance(v, Mapping) and v.get("url")]
+        if not urls and not written:
+            raise ApiError("Oxen finished the generation but returned no output.",
+                           status=200, provider="oxen")
+        return urls, written
+
     # -- reads ----------------------------------------------------------------------------
     def get_generation(self, generation_id: str) -> OxenGeneration:
         """``GET /api/ai/queue/{id}`` (oxen.md §4). Raises ``NotFoundError`` when unknown."""
         data = self._json("GET", f"/api/ai/queue/{quote(generation_id)}",
                           what="the status request")
-        return OxenGeneration.from_json(data)
+        return OxenGeneration.from_json(data, self._secrets)
 
     def list_queue(self, **filters: str) -> list[OxenGeneration]:
         """``GET /api/ai/queue`` (oxen.md §5): active rows by default; filters such as
         ``status``, ``model``, ``media_type``."""
         data = self._json("GET", "/api/ai/queue", params=filters, what="the queue listing")
-        return [OxenGeneration.from_json(r) for r in data.get("generations", [])]
+        return [OxenGeneration.from_json(r, self._secrets) for r in data.get("generations", [])]
 
     def generation_history(self, generation_id: str) -> OxenGeneration:
         """``GET /api/ai/generations/{id}`` (oxen.md §6.3): the row with its ``cost``."""
         data = self._json("GET", f"/api/ai/generations/{quote(generation_id)}",
                           what="the history request")
-        return OxenGeneration.from_json(data["generation"])
+        if not isinstance(data, Mapping) or not isinstance(data.get("generation"), Mapping):
+            raise UnreadableAnswerError("Oxen answered the history request without a "
+                                        "generation; the app cannot read it.", status=200,
+                                        provider="oxen")
+        return OxenGeneration.from_json(data["generation"], self._secrets)
 
     def list_generations(
         self, *, page: int = 1, page_size: int = 50, **filters: str
@@ -192,7 +270,7 @@ class OxenClient(HttpClient):
         data = self._json("GET", "/api/ai/generations",
                           params={"page": page, "page_size": page_size, **filters},
                           what="the history listing")
-        rows = [OxenGeneration.from_json(r) for r in data.get("generations", [])]
+        rows = [OxenGeneration.from_json(r, self._secrets) for r in data.get("generations", [])]
         return rows, _decimal(data.get("total_cost")), int(data.get("total_pages", 1))
 
     def cancel(self, generation_id: str) -> None:

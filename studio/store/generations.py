@@ -106,6 +106,10 @@ class Job:
     ``parent_id`` is the failed job a retry was made from; ``attempts`` is a counter the
     service and tracker own (the store only keeps it). ``lease_owner`` / ``lease_until``
     (Unix seconds) say which worker holds the job (see :meth:`JobStore.claim_due`).
+    ``poll_failures`` counts status answers in a row that could not be used (see
+    :mod:`studio.tracker`); the tracker slows down on a generation past a few.
+    ``target_namespace`` is the Oxen user or organisation the request billed (and stored the
+    output in), ``None`` for the key's own user (oxen.md §3.1).
     """
 
     model_id: str
@@ -140,6 +144,10 @@ class Job:
     lease_owner: str | None = None
     lease_until: float | None = None
     charge_source: ChargeSource | None = None
+    # migration v5 (studio.tracking): status answers in a row the tracker could not read
+    # (too large, not JSON, unknown status, refused key); 0 after a good one
+    poll_failures: int = 0
+    target_namespace: str | None = None  # Oxen namespace billed for it (None: the key's user)
 
     def __post_init__(self) -> None:
         if self.result_urls is None:  # stored NULL reads as "no artifacts"
@@ -148,6 +156,8 @@ class Job:
             object.__setattr__(self, "result_files", {})
         if self.attempts is None:
             object.__setattr__(self, "attempts", 0)
+        if self.poll_failures is None:
+            object.__setattr__(self, "poll_failures", 0)
         if type(self.status) is not Status:
             object.__setattr__(self, "status", _STATUS_BY_TEXT.get(self.status)
                                or Status(self.status))
@@ -469,6 +479,16 @@ class JobStore:
 
     def close(self) -> None:
         self._engine.dispose()
+
+    def transaction(self) -> Any:
+        """A write transaction on the store's database (``with store.transaction() as
+        conn:``; ``BEGIN IMMEDIATE`` on SQLite), for modules that keep their own tables in
+        the same database (e.g. :mod:`studio.tracking.work`)."""
+        return self._write()
+
+    def connection(self) -> Any:
+        """A read connection on the store's database (``with store.connection() as conn:``)."""
+        return self._read()
 
     @contextmanager
     def _write(self) -> Iterator[Connection]:

@@ -93,6 +93,8 @@ jobs_table = Table(
     Column("lease_until", Float),
     Column("quote_usd", Money),
     Column("charge_source", Text),
+    Column("poll_failures", Integer, nullable=False),
+    Column("target_namespace", Text),
 )
 uploads_table = Table(
     "uploads", metadata,
@@ -399,8 +401,29 @@ def migrate_v4(conn: Connection) -> None:
                 "BEGIN SELECT RAISE(ABORT, 'rate_audit is append-only'); END")
 
 
+def migrate_v5(conn: Connection) -> None:
+    """The media work queue (:mod:`studio.tracking.work`): result downloads, previews and
+    analyses claimed with leases like polls are, by the app's pool or ``studio worker``
+    processes; ``jobs.poll_failures`` (unusable status answers in a row) and
+    ``jobs.target_namespace`` (the Oxen namespace billed, oxen.md §3.1)."""
+    double = _double(conn)
+    for ddl in (
+        "CREATE TABLE IF NOT EXISTS work ("
+        "id TEXT PRIMARY KEY, job_id TEXT NOT NULL, kind TEXT NOT NULL, "
+        "status TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+        f"next_at {double} NOT NULL DEFAULT 0, host TEXT, lease_owner TEXT, "
+        f"lease_until {double}, progress {double}, detail TEXT, failure TEXT, error TEXT, "
+        "done_by TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, "
+        "UNIQUE (job_id, kind))",
+        "CREATE INDEX IF NOT EXISTS work_due ON work(status, next_at)",
+        "ALTER TABLE jobs ADD COLUMN poll_failures INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE jobs ADD COLUMN target_namespace TEXT",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
 MIGRATIONS: tuple[Callable[[Connection], None], ...] = (
-    migrate_v1, migrate_v2, migrate_v3, migrate_v4)
+    migrate_v1, migrate_v2, migrate_v3, migrate_v4, migrate_v5)
 SCHEMA_VERSION = len(MIGRATIONS)
 # Serialises migrations (and the one-time import of data-dir files) of replicas starting
 # together on one PostgreSQL database.

@@ -3,6 +3,7 @@ and Streamlit caches cleared between tests."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -58,11 +59,13 @@ def open_page(page: str) -> AppTest:
 
 
 def texts(at: AppTest) -> str:
-    """All user-visible text of errors, warnings, infos, markdown and captions."""
+    """All user-visible text of errors, warnings, infos, markdown and captions, as a reader
+    sees it: Markdown backslash escapes (how provider text is kept plain, see
+    ``components/text.py``) are resolved."""
     parts = []
     for root in (at, at.sidebar):
         for kind in ("error", "warning", "info", "markdown", "caption", "success", "title",
                      "metric"):
             for el in getattr(root, kind):
                 parts.append(str(getattr(el, "value", "")) + " " + str(getattr(el, "label", "")))
-    return "\n".join(parts)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(parts))

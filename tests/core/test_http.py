@@ -22,6 +22,7 @@ from studio.errors import (
 from studio.providers.http import error_from_response, make_retry
 from studio.providers.ltx import LtxClient
 from studio.providers.oxen import OxenClient
+from studio.tracking.downloads import DownloadError
 
 
 class Recorder(BaseHTTPRequestHandler):
@@ -99,8 +100,9 @@ def test_key_goes_only_to_the_provider_origin(server):
     assert Recorder.log[0][2] == "Bearer k-123"
     Recorder.log.clear()
     other = server.replace("127.0.0.1", "localhost")
-    with pytest.raises(ServerError):
+    with pytest.raises(DownloadError) as failed:
         client.download(f"{other}/result.mp4", __import__("pathlib").Path("/tmp/never.mp4"))
+    assert failed.value.transient  # a 503 from the result host is tried again later
     assert Recorder.log[0][2] is None
 
 

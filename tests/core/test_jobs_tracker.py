@@ -99,11 +99,13 @@ class FakeOxen:
             raise self.history
         return self.history or gen("succeeded", cost=Decimal("0.5236"))
 
-    def download(self, url, dest, progress=None):
+    payload = b"video"  # what the fake result link serves
+
+    def download(self, url, dest, progress=None, **_bounds):
         dest.parent.mkdir(parents=True, exist_ok=True)
-        dest.write_bytes(b"video")
+        dest.write_bytes(self.payload)
         if progress:
-            progress(5, 5)
+            progress(len(self.payload), len(self.payload))
 
         class D:
             path = dest
@@ -114,10 +116,11 @@ def gen(status, **kw):
     return OxenGeneration(generation_id="g", model_name="m", status=status, enqueued_at=None, **kw)
 
 
-def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
+def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path, realshort):
     store = JobStore(tmp_path / "j.db")
     job = store.insert(make_job(status="queued", remote_id="g"))
     fake = FakeOxen([gen("processing"), gen("succeeded", artifacts={"video": "http://s/o.mp4"})])
+    fake.payload = realshort.read_bytes()  # a real MP4: results are checked before they count
     tracker = Tracker(store, lambda j: fake, tmp_path / "results")
     tracker.poll_due(now=time.time())
     assert store.get(job.id).status == "processing"
@@ -127,10 +130,11 @@ def test_tracker_moves_a_job_to_succeeded_and_downloads(tmp_path):
     # the queue row has no cost: the charge comes from the history route, once
     assert done.status == "succeeded" and done.charge_usd == Decimal("0.5236") and fake.calls == 3
     assert done.charge_source == "sandbox"  # the job ran on the sandbox (make_job's target)
-    assert tracker.download_results() == 1
+    assert tracker.download_results() >= 1  # the download (then its preview, if needed)
     files = store.get(job.id).result_files
-    assert (tmp_path / "results" / job.id / "o.mp4").read_bytes() == b"video"
-    assert files["video"].endswith("o.mp4")
+    # named after the generation and the artifact, never after the link's last segment
+    assert (tmp_path / "results" / job.id / "video.mp4").read_bytes() == fake.payload
+    assert files["video"].endswith("video.mp4")
 
 
 def test_tracker_keeps_job_on_network_error_and_fails_on_404(tmp_path):
@@ -292,3 +296,36 @@ def test_no_adoption_while_a_same_input_submit_is_in_the_air(tmp_path):
     tracker = Tracker(store, lambda j: FakeLister([gen_row]), tmp_path)
     assert tracker.reconcile_unknown(now=time.time()) == 0
     assert store.get(lost.id).remote_id is None
+
+
+def test_unusable_answers_put_a_sentence_on_the_generation_and_slow_it_down(tmp_path):
+    from studio.errors import UnreadableAnswerError
+    from studio.tracker import SSE_SAFETY_POLL_S, STALL_AFTER, needs_person
+
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="queued", remote_id="g"))
+    odd = UnreadableAnswerError("Oxen reports this generation as “exploding”, a status this "
+                                "app does not know; it keeps checking.", status=200)
+    fake = FakeOxen([odd] * STALL_AFTER + [gen("processing")])
+    tracker = Tracker(store, lambda j: fake, tmp_path / "results")
+    now = time.time()
+    for n in range(1, STALL_AFTER + 1):
+        tracker.poll_due(now=now + 1000 * n)
+        row = store.get(job.id)
+        assert row.status == "queued" and row.poll_failures == n and "exploding" in row.error
+    assert needs_person(row)  # `track --until-done` no longer waits for it...
+    assert row.next_poll_at == pytest.approx(now + 1000 * STALL_AFTER + SSE_SAFETY_POLL_S)
+    tracker.poll_due(now=row.next_poll_at)  # ...but it is still checked, slowly
+    row = store.get(job.id)
+    assert row.status == "processing" and row.poll_failures == 0 and row.error is None
+
+
+def test_network_trouble_is_not_counted_against_a_generation(tmp_path):
+    store = JobStore(tmp_path / "j.db")
+    job = store.insert(make_job(status="queued", remote_id="g"))
+    fake = FakeOxen([NetworkError("down", maybe_sent=False)] * 5)
+    tracker = Tracker(store, lambda j: fake, tmp_path / "results")
+    for n in range(5):
+        tracker.poll_due(now=time.time() + 1000 * (n + 1))
+    row = store.get(job.id)
+    assert row.poll_failures == 0 and row.error is None and row.poll_count == 5
