@@ -12,7 +12,9 @@ instead; only the base URL and key differ from live use (DESIGN.md). It serves:
 It is its own package and checks the client rather than mirroring it: requests are validated
 against the vendored JSON Schemas with the vendors' error texts (:mod:`sandbox.validation`),
 output geometry follows its own reading of the docs (:mod:`sandbox.models`) and charges come
-from its own price list (:mod:`sandbox.prices`). It imports nothing of the client's catalog,
+from its own price list (:mod:`sandbox.prices`). Beside its five built-in endpoints it serves
+any described by a model file from outside the package (``--model-file``,
+:mod:`sandbox.model_files`). It imports nothing of the client's model units, catalog,
 pricing, billing, rate book, service, budget or job store; the only client code it uses is
 media plumbing, through :mod:`sandbox.codec`. The boundary is an import contract that runs in
 the tests (``[tool.importlinter]`` in pyproject.toml).

@@ -26,8 +26,14 @@ estimate-vs-actual error. ``--result-ttl S`` makes result URLs signed links that
 S seconds after they were handed out (:mod:`sandbox.signing`).
 ``GET /_sandbox/stats`` reports requests per route, accepted paid POSTs and injected faults.
 
-Exit codes: 0 stopped normally; 2 the port could not be bound; 3 another sandbox serves the
-data dir.
+More endpoints: ``--model-file PATH`` (repeatable) serves one more Oxen model described by a
+JSON file outside the package — its id, request schema, price list with sources, processor
+and output geometry rule (format: :mod:`sandbox.model_files`). The five built-in models stay
+as they are. A file with a problem stops the start-up with one sentence naming the file and
+every field at fault (exit code 2); each model served is named on stderr.
+
+Exit codes: 0 stopped normally; 2 the port could not be bound, or a ``--model-file`` cannot
+be used; 3 another sandbox serves the data dir.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ try:
     import uvicorn.config
 
     from sandbox.faults import DEFAULT_SLOW_S
+    from sandbox.model_files import ModelFileError, install_files
     from sandbox.server import KEEPALIVE_S, create_app
 except ModuleNotFoundError as _missing:  # the [sandbox] extra is not installed
     sys.exit(
@@ -62,6 +69,7 @@ except ModuleNotFoundError as _missing:  # the [sandbox] extra is not installed
 from sandbox.lock import EXIT_LOCKED, DataDirLock, DataDirLocked
 
 PARENT_POLL_S = 2.0
+EXIT_USAGE = 2  # the port cannot be bound, or a --model-file cannot be used
 # Seconds open connections get to finish at shutdown before uvicorn cancels them.
 GRACEFUL_SHUTDOWN_S = 3
 
@@ -138,6 +146,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--result-ttl", type=_seconds, default=None,
         help="seconds a result URL stays valid (default: result URLs never expire)",
     )
+    p.add_argument(
+        "--model-file", type=Path, action="append", default=[], metavar="PATH",
+        help="serve one more Oxen model described by this JSON file (repeatable; format: "
+             "sandbox/model_files.py)",
+    )
     return p.parse_args(argv)
 
 
@@ -209,6 +222,14 @@ def _bind(host: str, port: int) -> socket.socket:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    try:
+        extras = install_files(args.model_file)
+    except ModelFileError as exc:
+        print(f"Sandbox cannot start: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    for extra in extras:
+        print(f"Sandbox serves {extra.id} ({extra.spec.display_name}, {extra.spec.processor} "
+              f"processor) from {extra.path}", file=sys.stderr, flush=True)
     temp_dir = None
     data_dir = args.data_dir
     if data_dir is None:
@@ -225,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         lock.release()
         print(f"Sandbox could not listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}"

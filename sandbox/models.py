@@ -1,4 +1,5 @@
-"""The sandbox's own model table: the five endpoints as the providers describe them.
+"""The sandbox's own model table: the five endpoints as the providers describe them, plus any
+added from a model file (:func:`register`, called by :mod:`sandbox.model_files`).
 
 Owns, for each endpoint the sandbox emulates: its id, provider, display name, which request
 field carries the clip, which artifacts it returns, its request schema (the vendored JSON in
@@ -33,7 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 HYPERION = "topazlabs-hyperion-hdr-video"
 LTX_OXEN = "ltx-2-3-quality-hdr"
@@ -157,6 +158,13 @@ MODELS: dict[str, Model] = {
     )
 }
 OXEN_MODEL_IDS: tuple[str, ...] = tuple(m.id for m in MODELS.values() if m.provider == "oxen")
+#: The five endpoints above, which a model file may not replace.
+BUILT_IN: frozenset[str] = frozenset(MODELS)
+
+#: Endpoints added from outside the package (``--model-file``, :mod:`sandbox.model_files`):
+#: their request schema (as the provider publishes it) and output geometry rule, by model id.
+_EXTRA_SCHEMAS: dict[str, dict[str, Any]] = {}
+_EXTRA_GEOMETRY: dict[str, GeometryRule] = {}
 
 # Researcher's annotations in the vendored files that a live schema does not carry.
 _ANNOTATIONS = ("$comment", "$schema")
@@ -170,6 +178,10 @@ def _load(name: str) -> dict[str, Any]:
 @cache
 def _vendored(model_id: str) -> dict[str, Any]:
     model = MODELS[model_id]
+    if model_id in _EXTRA_SCHEMAS:
+        raw = _EXTRA_SCHEMAS[model_id]
+        return {k: copy.deepcopy(v) for k, v in raw.items()
+                if k not in _ANNOTATIONS and not k.startswith("x-")}
     raw = _load(model.schema_file)
     if model.provider == "ltx":
         # The July-2026 OpenAPI request, plus the field a later schema adds (ltx.md §3.1 lists
@@ -240,6 +252,14 @@ class Geometry:
         return self.frame_count / self.fps if self.fps else 0.0
 
 
+class GeometryRule(Protocol):
+    """An output geometry rule of an endpoint added by a model file: called like
+    :func:`output_geometry` (``params`` with defaults filled), returns a :class:`Geometry`."""
+
+    def __call__(self, *, width: int, height: int, fps: float, frame_count: int,
+                 params: Mapping[str, Any]) -> Geometry: ...
+
+
 def even(x: float) -> int:
     """Nearest even integer ≥ 2 (4:2:0 and 4:2:2 chroma need even sizes)."""
     return max(2, int(round(x / 2.0)) * 2)
@@ -271,6 +291,9 @@ def output_geometry(
         return Geometry(even(width), even(height), fps, frame_count)
     if model_id == LTX_DIRECT:
         return Geometry(width, height, fps, frame_count)
+    rule = _EXTRA_GEOMETRY.get(model_id)
+    if rule is not None:
+        return rule(width=width, height=height, fps=fps, frame_count=frame_count, params=p)
     raise KeyError(model_id)
 
 
@@ -298,3 +321,41 @@ def input_problems(model_id: str, *, width: int, height: int, frame_count: int,
                 f"may have at most {tier.max_frames} frames (about {seconds:g} s at "
                 f"{fps:g} frames/s)."]
     return []
+
+
+# ================================ Endpoints from model files =====================================
+
+
+def register(model: Model, schema: Mapping[str, Any], geometry: GeometryRule) -> None:
+    """Serve one more Oxen endpoint: ``model`` (its ``schema_file`` is only a label), its
+    request ``schema`` (a JSON Schema object, as the provider publishes it) and its output
+    ``geometry`` rule. Called by :func:`sandbox.model_files.install`, which checks the file
+    first. Raises ``ValueError`` when the id is taken (a built-in or another added one)."""
+    if model.id in MODELS:
+        origin = "built in" if model.id in BUILT_IN else "added by another model file"
+        raise ValueError(f"the sandbox already serves the model '{model.id}' ({origin}); a "
+                         "model file can add a model, not replace one")
+    global OXEN_MODEL_IDS
+    MODELS[model.id] = model
+    _EXTRA_SCHEMAS[model.id] = copy.deepcopy(dict(schema))
+    _EXTRA_GEOMETRY[model.id] = geometry
+    OXEN_MODEL_IDS = (*OXEN_MODEL_IDS, model.id)
+    _clear_caches()
+
+
+def unregister(model_id: str) -> None:
+    """Stop serving an endpoint added with :func:`register` (built-ins stay; no error when
+    ``model_id`` is unknown)."""
+    if model_id in BUILT_IN or model_id not in MODELS:
+        return
+    global OXEN_MODEL_IDS
+    del MODELS[model_id]
+    _EXTRA_SCHEMAS.pop(model_id, None)
+    _EXTRA_GEOMETRY.pop(model_id, None)
+    OXEN_MODEL_IDS = tuple(m for m in OXEN_MODEL_IDS if m != model_id)
+    _clear_caches()
+
+
+def _clear_caches() -> None:
+    _vendored.cache_clear()
+    validation_schema.cache_clear()

@@ -17,6 +17,9 @@ Rules (USD, :class:`~decimal.Decimal`; seconds at millisecond precision; pricing
 * LTX 2.3 on Oxen: output megapixels (width × height × frames / 10⁶, rounded up) × fal's
   per-megapixel rate (row 4).
 * LTX direct: **input** seconds × the rate of the input tier (rows 6–8, ltx.md §3.2).
+* An endpoint added by a model file (``--model-file``, :mod:`sandbox.model_files`): output
+  seconds, input seconds or output megapixels × the price of the tier a request parameter
+  names (:class:`Billing`), from the file's own price list with its sources.
 
 An amount is rounded once, half-up, to $0.0001. ``--price-skew F`` (:func:`charge`) moves
 every charge off the list price by a deterministic relative difference F, measured against
@@ -103,6 +106,37 @@ PRICES: tuple[Price, ...] = (
 _BY_KEY = {(p.model_id, p.tier): p for p in PRICES}
 
 
+@dataclass(frozen=True)
+class Billing:
+    """The billing rule of an endpoint added by a model file (:mod:`sandbox.model_files`):
+    ``units`` × the price of a tier. ``unit`` is ``output_second``, ``input_second`` or
+    ``output_megapixel`` (output megapixels rounded up); the tier is the value of the request
+    parameter ``tier_param`` (defaults filled), or the one price's tier when ``None``."""
+
+    unit: str
+    tier_param: str | None
+    prices: tuple[Price, ...]
+
+
+_EXTRA: dict[str, Billing] = {}
+
+
+def register(model_id: str, billing: Billing) -> None:
+    """Bill ``model_id`` (an endpoint added by a model file) by ``billing``. Raises
+    ``ValueError`` when it already has prices."""
+    if model_id in _EXTRA or any(p.model_id == model_id for p in PRICES):
+        raise ValueError(f"'{model_id}' already has a price list")
+    _EXTRA[model_id] = billing
+    _BY_KEY.update({(model_id, p.tier): p for p in billing.prices})
+
+
+def unregister(model_id: str) -> None:
+    """Drop the prices :func:`register` added (built-in prices stay)."""
+    billing = _EXTRA.pop(model_id, None)
+    for p in billing.prices if billing else ():
+        _BY_KEY.pop((model_id, p.tier), None)
+
+
 def price(model_id: str, tier: str) -> Price:
     """The list price of ``model_id`` at ``tier``; ``KeyError`` when there is none."""
     return _BY_KEY[(model_id, tier)]
@@ -185,6 +219,8 @@ def charge(
         what = f"{units} output s"
         if model_id == models.RHEA and params.get("interpolate_frames") is True:
             factors = (price(model_id, "interpolate_frames"),)
+    elif model_id in _EXTRA:
+        tier, units, what = _extra_units(_EXTRA[model_id], input_seconds, output, params)
     else:
         raise KeyError(model_id)
     p = price(model_id, tier)
@@ -198,12 +234,28 @@ def charge(
     return Charge(model_id, amount, list_usd, units, tier, p, factors, f"{basis} = ${amount}")
 
 
+def _extra_units(billing: Billing, input_seconds: float, output: models.Geometry,
+                 params: dict[str, object]) -> tuple[str, Decimal, str]:
+    """(tier, units, what the units are) of a model file's billing rule."""
+    tier = str(params[billing.tier_param]) if billing.tier_param else billing.prices[0].tier
+    if billing.unit == "input_second":
+        units = seconds(input_seconds)
+        return tier, units, f"{units} input s"
+    if billing.unit == "output_megapixel":
+        units = Decimal(megapixels(output.width, output.height, output.frame_count))
+        return tier, units, (f"{units} MP ({output.width}×{output.height} × "
+                             f"{output.frame_count} frames)")
+    units = seconds(output.duration_s)
+    return tier, units, f"{units} output s"
+
+
 def pricing_object(model_id: str) -> dict[str, object]:
     """The model object's ``pricing`` (oxen.md §11.2) from the list prices: per-second rates as
     JSON numbers, ``cost_per_second`` = the 1080p rate, ``cost_per_second_high_res`` = the 4k
     rate, ``cost_per_second_by_resolution`` = every per-second tier. A per-megapixel price
     cannot be expressed there, so those fields are null for LTX 2.3."""
-    per_second = {p.tier: float(p.usd) for p in PRICES
+    extra = _EXTRA[model_id].prices if model_id in _EXTRA else ()
+    per_second = {p.tier: float(p.usd) for p in (*PRICES, *extra)
                   if p.model_id == model_id and p.unit == "output_second"}
     return {
         "method": "per_video_output_second",

@@ -18,6 +18,10 @@ dashboard sees files with the right size, frame rate, duration, codec and HDR ta
   with an audio track unless ``generate_audio`` is false (:mod:`sandbox.audio`).
 * LTX direct: half-float linear EXR frames at input size, one per input frame; no audio.
 
+These four are :data:`PROCESSORS`, by key (``upscale``, ``hyperion``, ``ltx_oxen``,
+``ltx_direct``); an endpoint added by a model file names the one that runs it
+(:func:`assign`; Rhea's look knobs stay Rhea's).
+
 Output size and timing always come from :func:`sandbox.models.output_geometry`, the rule the
 sandbox also bills by (:mod:`sandbox.prices`). Work is frame by frame (one or two decoded
 frames in memory). Decode/encode helpers and the colour math come through
@@ -133,7 +137,7 @@ def process(
     Raises MediaError for an unreadable source, Cancelled when ``should_cancel()`` turns
     true (partial outputs are deleted), UnknownModel for a model id without a processor.
     """
-    handler = _HANDLERS.get(model_id)
+    handler = PROCESSORS.get(_PROCESSOR_OF.get(model_id, ""))
     if handler is None:
         raise UnknownModel(f"the sandbox cannot run '{model_id}'")
     source, out_dir = Path(source), Path(out_dir)
@@ -662,10 +666,35 @@ class _ExrZipWriter:
             self.path.unlink(missing_ok=True)
 
 
-_HANDLERS: dict[str, Callable[[_Job], Output]] = {
-    models.STARLIGHT: _upscale,
-    models.RHEA: _upscale,
-    models.HYPERION: _hyperion,
-    models.LTX_OXEN: _ltx_oxen,
-    models.LTX_DIRECT: _ltx_direct,
+#: The processors by key: the names a model unit's ``sandbox_processor`` and a model file's
+#: ``processor`` use (README "Adding a model").
+PROCESSORS: dict[str, Callable[[_Job], Output]] = {
+    "upscale": _upscale,
+    "hyperion": _hyperion,
+    "ltx_oxen": _ltx_oxen,
+    "ltx_direct": _ltx_direct,
 }
+#: Which processor runs each model id (endpoints from model files join through :func:`assign`).
+_PROCESSOR_OF: dict[str, str] = {
+    models.STARLIGHT: "upscale",
+    models.RHEA: "upscale",
+    models.HYPERION: "hyperion",
+    models.LTX_OXEN: "ltx_oxen",
+    models.LTX_DIRECT: "ltx_direct",
+}
+
+
+def processor_of(model_id: str) -> str | None:
+    """The key in :data:`PROCESSORS` that runs ``model_id``; ``None`` when none does."""
+    return _PROCESSOR_OF.get(model_id)
+
+
+def assign(model_id: str, processor: str | None) -> None:
+    """Run ``model_id`` with the processor ``processor`` (a key of :data:`PROCESSORS`);
+    ``None`` removes an assignment made here. Raises ``KeyError`` for an unknown processor."""
+    if processor is None:
+        _PROCESSOR_OF.pop(model_id, None)
+        return
+    if processor not in PROCESSORS:
+        raise KeyError(processor)
+    _PROCESSOR_OF[model_id] = processor

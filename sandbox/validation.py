@@ -84,6 +84,12 @@ def _validator(model_id: str) -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(models.validation_schema(model_id))
 
 
+def clear_cache() -> None:
+    """Forget the built validators (after an endpoint is added or removed,
+    :mod:`sandbox.model_files`)."""
+    _validator.cache_clear()
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 

@@ -3,8 +3,8 @@ listed in the navigation under its task, titled with its display name, its form 
 its schema, quoted from its own rates and charted by its own lines. Only the unit module,
 its schema and its page file (a copy of another model's) exist for it.
 
-The sandbox run of that unit is added once the independent sandbox lands: the unit names
-its processor by ``ModelUnit.sandbox_processor``."""
+Its sandbox run (a sandbox started with the unit's model file runs a generation of it):
+``tests/core/test_sandbox_model_files.py``."""
 
 from __future__ import annotations
 

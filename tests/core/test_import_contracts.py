@@ -1,7 +1,8 @@
 """The architecture boundaries in ``[tool.importlinter]`` (pyproject.toml), checked by
 import-linter's ``lint-imports`` as part of the suite: the core never imports Streamlit or the
-sandbox; the sandbox never imports the client's catalog, pricing, billing, rate book, service,
-budget or job code, and reaches the client package only through ``sandbox/codec.py``.
+sandbox; the sandbox never imports the client's model units, catalog, pricing, billing, rate
+book, service, budget or job code, and reaches the client package only through
+``sandbox/codec.py``.
 
 The second test proves the contracts can fail: it copies the two packages into a temp dir,
 adds one forbidden import and expects ``lint-imports`` to name it.
@@ -40,6 +41,8 @@ def test_the_repository_keeps_every_contract():
      "sandbox.runner -> studio.pricing"),
     ("sandbox/oxen_api.py", "import studio.jobs", "sandbox-independent",
      "sandbox.oxen_api -> studio.jobs"),
+    ("sandbox/model_files.py", "from studio.models import load_unit_file",
+     "sandbox-independent", "sandbox.model_files -> studio.models"),
     ("sandbox/prices.py", "from studio import media", "sandbox-one-seam",
      "sandbox.prices -> studio.media"),
     ("sandbox/codec.py", "from studio import catalog", "sandbox-one-seam",
