@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from components import links, session
+from components import links, review, session
 from components.jobs import render_live_jobs
 from components.loaders import (
     effective_spec,
@@ -126,9 +126,11 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             except StudioError:
                 pass
             render_clip(clip, thumb)
+            review.render_source_preview_status(studio, source, key=key)
         st.subheader("2 · Parameters", divider="gray")
         params = render_request_form(spec, key=key)
         advice = st.container()  # what these parameters do to this clip, filled in below
+        session.set_last_form(spec.id, params)  # the sampler's "current form" variant
         render_presets(spec, params, path=presets_path(studio.settings.data_dir), key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
@@ -185,6 +187,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
              else "Submit")
     if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
         submit_prepared(studio, prepared, mode=mode, n=int(n))
+    review.render_status_card(studio, page=key, model_id=spec.id)
     if prepared is not None and prepared.ok:
         _render_export(studio, prepared, mode=mode, key=key)
 

@@ -93,8 +93,11 @@ def render_confirm_dialog(studio: Studio) -> None:
         _confirm_dialog(studio, pending)
 
 
-def annotate(studio: Studio, jobs: list[Job], *, parent: Job | None = None) -> list[Job]:
-    """Write this browser's display name and, for a retry, the parent link onto new rows."""
+def annotate(studio: Studio, jobs: list[Job], *, parent: Job | None = None,
+             card: bool = True) -> list[Job]:
+    """Write this browser's display name and, for a retry, the parent link onto new rows;
+    watch them for the completion toast and (``card``) show them in their model page's
+    status card."""
     name = session.display_name()
     out = []
     for job in jobs:
@@ -104,4 +107,8 @@ def annotate(studio: Studio, jobs: list[Job], *, parent: Job | None = None) -> l
         if parent is not None and has_parent_link():
             changes["parent_id"] = parent.id
         out.append(studio.store.update(job.id, **changes) if changes else job)
+    if out and card:  # the model page's status card and the every-page completion toast
+        session.note_submitted([j.id for j in out], out[0].model_id)
+    elif out:
+        session.watch_jobs([j.id for j in out])
     return out
