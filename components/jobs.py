@@ -171,7 +171,14 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         st.warning(job.error or "The outcome of this request is unknown.")
     elif job.error:
         st.warning(job.error)
+    # One fixed slot per action and for the player: an action that comes or goes (Cancel
+    # while running, Retry after a failure, the player on success) must not shift what
+    # follows, or the old "Share link" stays drawn beside the new one until the run ends
+    # (issue 10 item 20: Streamlit replaces elements by position).
     with st.container(horizontal=True, vertical_alignment="center"):
+        cancel_slot, retry_slot = st.container(width="content"), st.container(width="content")
+        link_slot = st.container(horizontal=True, width="content", vertical_alignment="center")
+    with cancel_slot:
         if job.is_active:
             if job.provider == "oxen" and job.remote_id:
                 if st.button("Cancel generation", key=f"{key}:cancel:{job.id}"):
@@ -182,12 +189,15 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
                         st.error(str(exc))
             elif job.provider == "ltx":
                 st.caption("The LTX API has no cancel endpoint: this generation runs to the end.")
+    with retry_slot:
         render_retry_button(job, scope=scope, key=key)
+    with link_slot:
         render_rerun_link(job, key=key)
-    if job.status == "succeeded":
-        review.render_detail_compare(studio, job, key=key)
-        if job.result_files:
-            render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
+    with st.container():
+        if job.status == "succeeded":
+            review.render_detail_compare(studio, job, key=key)
+            if job.result_files:
+                render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
