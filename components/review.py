@@ -307,16 +307,18 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
         results.append(media)
         shown.append(job)
         working = working or busy
-    if panel:
-        main, side = st.columns([7, 3], gap="medium")
-    else:
-        main, side = st.container(), None
+    # One result: its panel beside the player. N-up: the grid needs the width, so the panel
+    # of the selected tile goes under it.
+    beside = panel and len(results) == 1
+    main, side = st.columns([7, 3], gap="medium") if beside else (st.container(), None)
     with main:
         view = render_compare(src, results, key=key, compact=compact,
                               default_mode="grid" if len(results) > 1 else "wipe")
-    if side is not None and results:
+    if panel and results:
         chosen = shown[min(view.selected, len(shown) - 1)]
-        with side:
+        with side if side is not None else st.expander(
+                f"Selected result: {model_name(chosen.model_id)} "
+                f"({min(view.selected, len(shown) - 1) + 1} of {len(shown)})", expanded=False):
             render_result_panel(studio, chosen, key=f"{key}:panel", read_only=read_only)
     return working
 
