@@ -188,6 +188,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
         submit_prepared(studio, prepared, mode=mode, n=int(n))
     review.render_status_card(studio, page=key, model_id=spec.id)
+    review.render_sampler_link(spec.id)
     if prepared is not None and prepared.ok:
         _render_export(studio, prepared, mode=mode, key=key)
 

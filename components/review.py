@@ -30,7 +30,7 @@ from urllib.parse import urlencode, urljoin
 
 import streamlit as st
 
-from components import session
+from components import links, session
 from components.compare import Media, render_compare
 from components.loaders import load_probe, load_turnaround
 from studio import catalog, ledger, sampler, source_previews
@@ -353,6 +353,11 @@ def render_detail_compare(studio: Studio, job: Job, *, key: str) -> None:
         st.caption("Shown in the compare player above.")
         session.set_compare_working(key, False)
         return
+    if "missing" in (job.result_files or {}):
+        st.warning("The result could not be downloaded (its link expired), so there is "
+                   "nothing to compare.")
+        session.set_compare_working(key, False)
+        return
     working = render_job_compare(studio, [job], key=f"{key}:compare")
     session.set_compare_working(key, working)
 
@@ -375,6 +380,16 @@ def render_selection_compare(studio: Studio, jobs: Sequence[Job], *, key: str) -
         render_review_link([j.id for j in done], key=f"{key}:link",
                            label="Review link of this comparison")
         render_job_compare(studio, done, key=f"{key}:nup")
+
+
+def render_sampler_link(model_id: str) -> None:
+    """"Try it on a segment first": the Sampler with this model's current form as the first
+    variant to add."""
+    st.page_link("pages/sampler.py", label="Not sure? Try settings on a short segment first "
+                 "(Sampler)", icon=":material/view_module:",
+                 query_params={"model": links.PAGE_SLUGS.get(model_id, "")},
+                 help="Send 2–6 variants of a 1–5 s piece of the clip and compare them, each "
+                      "with its cost for the whole clip.")
 
 
 # -- review links -----------------------------------------------------------------------------

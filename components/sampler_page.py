@@ -69,9 +69,28 @@ def _start_from(studio: Studio, key: str, model_id: str) -> None:
         session.set_widget_values(widget_values(spec, params, key=_form_key(key, model_id)))
 
 
+def _preselect(key: str) -> None:
+    """Opened from a model page (``?model=<slug>``): that model, starting from the form left
+    on its page — once per link."""
+    slug = st.query_params.get("model")
+    if not slug or session.prefilled_from(key) == f"model={slug}":
+        return
+    model_id = next((m for m, s in links.PAGE_SLUGS.items() if s == slug), None)
+    session.set_prefilled_from(key, f"model={slug}", ())
+    if model_id is None:
+        return
+    values: dict[str, Any] = {f"{key}:add:model": model_id}
+    form = session.last_form(model_id)
+    if form is not None:
+        values[f"{key}:add:from"] = FROM_PAGE
+        values.update(widget_values(catalog.get(model_id), form, key=_form_key(key, model_id)))
+    session.set_widget_values(values)
+
+
 def render_add_variant(studio: Studio, *, key: str) -> None:
     """Pick a model, start from a preset, that model page's current form or the defaults,
     adjust, and add it as a variant."""
+    _preselect(key)
     variants = _variants(key)
     model_id = st.selectbox("Model", list(catalog.MODELS), key=f"{key}:add:model",
                             format_func=review.model_name)

@@ -241,7 +241,7 @@ def _copy(src: Path, dest: Path, packets: list[_Packet], first: int, count: int)
     start_pts = packets[first].pts
     with av.open(str(src)) as inp, av.open(str(dest), "w", format="mp4",
                                           options={"movflags": "+faststart"}) as out:
-        vin = inp.streams.video[0]
+        vin: Any = inp.streams.video[0]
         vout = out.add_stream_from_template(vin)
         audio = _audio_plan(inp, out, vin, start_pts, count / float(vin.average_rate))
         shift = start_pts  # the segment's first frame is shown at 0
@@ -264,7 +264,7 @@ def _reencode(src: Path, dest: Path, first: int, count: int, rate: Fraction,
     with av.open(str(src)) as inp, av.open(str(dest), "w", format="mp4",
                                           options={"movflags": "+faststart"}) as out:
         out.metadata["comment"] = "segment:reencoded"
-        vin = inp.streams.video[0]
+        vin: Any = inp.streams.video[0]
         vin.thread_type = "AUTO"
         cc_in = vin.codec_context
         pix_fmt = cc_in.pix_fmt if cc_in.pix_fmt in _ENCODABLE else "yuv420p"
@@ -287,7 +287,9 @@ def _reencode(src: Path, dest: Path, first: int, count: int, rate: Fraction,
             if packet.stream is not vin:
                 _mux_audio(out, packet, audio)
                 continue
-            for frame in packet.decode():
+            decoded: Any
+            for decoded in packet.decode():
+                frame = decoded
                 if first <= index < first + count:
                     if frame.format.name != pix_fmt:
                         frame = frame.reformat(format=pix_fmt)

@@ -724,8 +724,9 @@ class Player {
     this.seekEl.max = String(max || 1);
     this.seekEl.step = String(1 / fps);
     this.seekEl.value = String(this.t);
-    this.timeEl.textContent = `${timecode(this.t, fps)} · frame ${frame + 1} / ${total || "?"} · ` +
-      `${this.t.toFixed(3)} s`;
+    const past = total && frame >= total ? " (past B's end)" : "";
+    this.timeEl.textContent = `${timecode(this.t, fps)} · frame ${frame + 1} / ${total || "?"}` +
+      `${past} · ${this.t.toFixed(3)} s`;
     this.timeEl.title = `Timecode and frame of B at ${fps.toFixed(3)} frames/s`;
     this.root.dataset.frame = String(frame);
     this.root.dataset.time = this.t.toFixed(4);

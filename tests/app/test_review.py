@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from studio import catalog
@@ -260,3 +261,26 @@ def test_the_sampler_quotes_each_variant_and_sends_them_as_one_batch(data_dir, c
     assert all(j.clip["frame_count"] == 40 for j in jobs)  # the 2 s segment, not the clip
     g = at.query_params["g"]
     assert set((g if isinstance(g, str) else g[0]).split(",")) == {j.id for j in jobs}
+
+
+@pytest.mark.parametrize("page", ["sampler", "review"])
+def test_the_review_pages_render_without_exception(data_dir, page):
+    at = open_page(page)
+    assert not at.exception, at.exception
+    if page == "review":  # no link: it says what a link looks like
+        assert "A review link names 1–4 generations" in texts(at)
+    else:
+        assert "Add at least two variants" in texts(at)
+
+
+def test_a_model_page_opens_the_sampler_with_its_current_form(data_dir):
+    at = open_page("rhea")
+    at.segmented_control(key="rhea:resolution").set_value("4k").run()
+    link = next(p for p in at.get("page_link") if "Sampler" in p.proto.label)
+    assert link.proto.page.endswith("sampler") or "sampler" in link.proto.page
+    at.query_params["model"] = "rhea"
+    at.switch_page("pages/sampler.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="sampler:add:model").value == catalog.RHEA
+    assert at.segmented_control(key="sampler:add:rhea:resolution").value == "4k"
