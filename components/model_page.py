@@ -185,8 +185,10 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     can_submit = prepared is not None and prepared.ok
     label = (f"Submit · ${prepared.quote.amount_usd * n}" if prepared is not None and prepared.quote
              else "Submit")
-    if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
-        submit_prepared(studio, prepared, mode=mode, n=int(n))
+    clicked = st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit")
+    with st.container():  # a fixed slot: the status card below keeps its place on reruns
+        if clicked:
+            submit_prepared(studio, prepared, mode=mode, n=int(n))
     review.render_status_card(studio, page=key, model_id=spec.id)
     review.render_sampler_link(spec.id)
     if prepared is not None and prepared.ok:

@@ -358,6 +358,7 @@ def render_detail_compare(studio: Studio, job: Job, *, key: str) -> None:
                    "nothing to compare.")
         session.set_compare_working(key, False)
         return
+    render_review_link([job.id], key=f"{key}:review-link")
     working = render_job_compare(studio, [job], key=f"{key}:compare")
     session.set_compare_working(key, working)
 

@@ -77,7 +77,7 @@ class Player {
     this.buildChrome();
     this.onKey = this.onKey.bind(this);
     document.addEventListener("keydown", this.onKey);
-    this.ro = new ResizeObserver(() => this.layout(true));
+    this.ro = new ResizeObserver(() => this.place());
     this.ro.observe(this.stage);
     root.addEventListener("pointerdown", () => this.activate(), true);
     root.addEventListener("focusin", () => this.activate());
@@ -127,8 +127,8 @@ class Player {
       this.view.mode = nres > 1 || !this.hasSource ? "grid" : "wipe";
     }
     this.renderChrome();
-    this.layout(true);
-    this.seekAll(this.t);
+    this.layout(false);
+    if (!this.playing) this.seekAll(this.t); // a refresh while playing must not jump back
   }
 
   report() {
@@ -311,7 +311,9 @@ class Player {
   layout(force) {
     const mode = this.view.mode;
     const shown = this.shownItems();
-    const key = `${this.solo ? "solo" : mode}|${this.view.selected}|${shown.map((it) => it.slot + ":" + !!it.video).join(",")}`;
+    // Rebuilt only when what is drawn changes (a refresh with the same items keeps the DOM).
+    const key = JSON.stringify([this.solo ? "solo" : mode, this.view.selected,
+      shown.map((it) => [it.slot, !!it.video, it.waiting, it.label, it.lines, it.note])]);
     if (force || key !== this.layoutKey) {
       this.layoutKey = key;
       this.build(mode, shown);
