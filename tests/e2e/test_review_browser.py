@@ -21,6 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import ARTIFACTS, launch_app
+from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +59,8 @@ def env(tmp_path_factory):
 def page(browser: Browser):
     context = browser.new_context(viewport=VIEWPORT)
     p = context.new_page()
+    p.set_default_timeout(60_000)  # as the suite's page: reruns are slow while both cores encode
+    p.set_default_navigation_timeout(90_000)
     yield p
     context.close()
 
@@ -103,6 +106,7 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
     expect(submit, "the Submit button priced for 1080p").to_have_text(
         re.compile(r"\$0\.0449"), timeout=60_000)  # 36 frames → 36 at 30 fps = 1.2 s × 0.0374
+    wait_for_idle(page, what="the page to settle before clicking Submit")
     submit.click()
     card = page.locator(".st-key-starlight-status-card")
     expect(card, "the status card, on screen without scrolling").to_be_in_viewport(
@@ -181,6 +185,7 @@ def test_sampler_three_variants_to_the_n_up_player_and_promote(page: Page, env):
         page.get_by_label("Model", exact=True).click()
         page.get_by_role("option", name=model, exact=True).click()
         page.get_by_role("radiogroup", name="Resolution").get_by_text(resolution, exact=True).click()
+        wait_for_idle(page, what=f"the {model} form to settle before adding it")
         page.get_by_role("button", name=re.compile(r"^Add variant")).click()
         expect(page.get_by_text(re.compile(rf"{model} · {resolution} · 30 fps")).first,
                f"the variant {model} {resolution} in the list").to_be_visible(timeout=30_000)
@@ -193,12 +198,14 @@ def test_sampler_three_variants_to_the_n_up_player_and_promote(page: Page, env):
     total = sum(Decimal(s) for _, _, s, _ in VARIANTS)  # 0.3989
     submit = page.get_by_role("button", name=f"Submit 3 variants · ${total}")
     expect(submit, "the batch total on the button").to_be_enabled()
+    wait_for_idle(page, what="the page to settle before submitting the batch")
     submit.click()
     dialog = page.get_by_role("dialog")
     expect(dialog, "the confirmation of the batch total").to_be_visible(timeout=120_000)
     expect(dialog.get_by_text(
         f"= ${VARIANTS[0][2]} + ${VARIANTS[1][2]} + ${VARIANTS[2][2]} = ${total}"),
         "the confirmed total as the sum of the segment quotes").to_be_visible()
+    wait_for_idle(page, what="the dialog to settle before confirming")
     dialog.get_by_role("button", name="Confirm and submit").click()
 
     for i in range(3):
