@@ -349,7 +349,7 @@ def render_result_panel(studio: Studio, job: Job, *, key: str, read_only: bool =
 def render_detail_compare(studio: Studio, job: Job, *, key: str) -> None:
     """The compare player in a generation's detail (the Generations list), unless the same
     generation is already in the status card above it on this page."""
-    if session.in_any_card(job.id):
+    if job.id in session.card_jobs(key.split(":", 1)[0]):  # this page's status card
         st.caption("Shown in the compare player above.")
         session.set_compare_working(key, False)
         return
@@ -512,7 +512,7 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
     ids = session.card_jobs(page)
     if not ids:
         return
-    jobs = _load(studio, ids)
+    jobs = load_jobs(studio, ids)
     if not jobs:
         session.set_card_jobs(page, ())
         return
@@ -520,7 +520,7 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def _card() -> None:
-        current = _load(studio, ids)
+        current = load_jobs(studio, ids)
         if not current:
             return
         with st.container(border=True, key=f"{page}-status-card"):
@@ -556,10 +556,11 @@ def _card_live(studio: Studio, jobs: Sequence[Job]) -> bool:
     for job in jobs:
         if job.is_active or studio.tracker.activity.get(job.id):
             return True
+        video = (job.result_files or {}).get("video")
         if job.status == "succeeded" and (not job.result_files or (
-                job.result_files.get("video") and not job.preview_path
-                and not _plays_file(job.result_files["video"]))):
-            return True
+                video and Path(video).exists() and not job.preview_path
+                and not _plays_file(video))):
+            return True  # downloading, or its preview is being made
     src = (jobs[0].source or {}).get("path")
     if src and Path(src).exists():
         state = request_source_preview(studio, Path(src))
@@ -572,7 +573,8 @@ def _plays_file(path: str) -> bool:
     return clip is not None and _plays(clip)
 
 
-def _load(studio: Studio, ids: Sequence[str]) -> list[Job]:
+def load_jobs(studio: Studio, ids: Sequence[str]) -> list[Job]:
+    """The stored generations of ``ids`` in that order (ids no longer stored are skipped)."""
     out = []
     for job_id in ids:
         try:
@@ -644,7 +646,7 @@ def render_completion_watch(studio: Studio) -> None:
     def _watch() -> None:
         ids = list(session.watched_jobs())
         if ids:
-            found = _load(studio, ids)
+            found = load_jobs(studio, ids)
             for gone in set(ids) - {j.id for j in found}:  # deleted meanwhile: stop watching
                 session.watched_jobs().pop(gone, None)
             toast_transitions(found)

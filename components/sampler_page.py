@@ -11,6 +11,7 @@ sent, and uploaded once per provider (the upload cache of :meth:`Studio.resolve_
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -99,6 +100,8 @@ def render_add_variant(studio: Studio, *, key: str) -> None:
     options = [START_FROM_FORM, *(f"preset {n}" for n in saved)]
     if session.last_form(model_id) is not None:
         options.append(FROM_PAGE)
+    if st.session_state.get(f"{key}:add:from") not in options:  # another model's choice
+        session.set_widget_values({f"{key}:add:from": START_FROM_FORM})
     st.selectbox("Start from", options, key=f"{key}:add:from",
                  on_change=_start_from, args=(studio, key, model_id),
                  help="A saved preset of this model or the form you left on its page; the "
@@ -282,7 +285,7 @@ def promote_query(job: Job) -> dict[str, str]:
 def render_results(studio: Studio, job_ids: Sequence[str], *, key: str) -> None:
     """The sampled generations: status and cost of each, Promote links, and the N-up
     player (refreshing while any is in flight)."""
-    jobs = review._load(studio, job_ids)
+    jobs = review.load_jobs(studio, job_ids)
     if not jobs:
         st.warning("The generations of this sample are not in the store any more.")
         return
@@ -290,13 +293,13 @@ def render_results(studio: Studio, job_ids: Sequence[str], *, key: str) -> None:
 
     @st.fragment(run_every=review.REFRESH_S if live else None)
     def _body() -> None:
-        current = review._load(studio, job_ids)
+        current = review.load_jobs(studio, job_ids)
         head, link = st.columns([4, 1], vertical_alignment="center")
         head.subheader(f"Results · {len(current)} variants", divider="gray", anchor=False)
         with link:
             review.render_review_link([j.id for j in current][:review.MAX_REVIEW_IDS],
                                       key=f"{key}:results:link")
-        now = review.datetime.now(review.UTC)
+        now = datetime.now(UTC)
         cols = st.columns(min(3, len(current)))
         for i, job in enumerate(current):
             with cols[i % len(cols)], st.container(border=True, key=f"{key}-result-{i}"):

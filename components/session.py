@@ -182,12 +182,6 @@ def take_submitted(model_id: str) -> tuple[str, ...]:
     return pending[0]
 
 
-def in_any_card(job_id: str) -> bool:
-    """Whether a status card of this session shows ``job_id``."""
-    return any(job_id in v for k, v in st.session_state.items()
-               if str(k).startswith("card-jobs:") and v)
-
-
 def compare_working(key: str) -> bool:
     """Whether the compare player ``key`` was still waiting for media on its last run."""
     return bool(st.session_state.get(f"compare-working:{key}"))
