@@ -516,7 +516,8 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
     if not jobs:
         session.set_card_jobs(page, ())
         return
-    live = _card_live(studio, jobs)
+    player_key = f"{page}:card:compare"
+    live = _card_live(studio, jobs) or session.compare_working(player_key)
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def _card() -> None:
@@ -542,10 +543,11 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
                 with cols[i % len(cols)]:
                     render_job_status(studio, job, now=now)
             succeeded = [j for j in current if j.status == "succeeded"]
-            working = render_job_compare(studio, current, key=f"{page}:card:compare",
+            working = render_job_compare(studio, current, key=player_key,
                                          panel=bool(succeeded), compact=not done)
-        if _card_live(studio, current) != live or (working and not live):
-            st.rerun()  # start or stop this card's refresh
+            session.set_compare_working(player_key, working)
+        if (_card_live(studio, current) or working) != live:
+            st.rerun()  # start or stop this card's refresh (the next run agrees: no loop)
 
     _card()
 

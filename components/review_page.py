@@ -11,6 +11,7 @@ from decimal import Decimal
 import pandas as pd
 import streamlit as st
 
+from components import session
 from components.review import (
     IDS_PARAM,
     REFRESH_S,
@@ -76,7 +77,7 @@ def render_review_page(studio: Studio) -> None:
     names = ", ".join(dict.fromkeys(model_name(j.model_id) for j in jobs))
     label = (jobs[0].source or {}).get("label") or "a clip"
     st.caption(f"{names} on *{label}* · read-only · opened from a review link")
-    live = any(j.is_active for j in jobs)
+    live = any(j.is_active for j in jobs) or session.compare_working("review:compare")
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def _body() -> None:
@@ -97,6 +98,7 @@ def render_review_page(studio: Studio) -> None:
                   if charged is not None else "No charge reported yet.")
         st.dataframe(cost_frame(current), hide_index=True, width="stretch")
         working = render_job_compare(studio, current, key="review:compare", read_only=True)
+        session.set_compare_working("review:compare", working)
         if (any(j.is_active for j in current) or working) != live:
             st.rerun()
 

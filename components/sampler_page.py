@@ -289,7 +289,8 @@ def render_results(studio: Studio, job_ids: Sequence[str], *, key: str) -> None:
     if not jobs:
         st.warning("The generations of this sample are not in the store any more.")
         return
-    live = any(j.is_active for j in jobs)
+    player_key = f"{key}:results:compare"
+    live = any(j.is_active for j in jobs) or session.compare_working(player_key)
 
     @st.fragment(run_every=review.REFRESH_S if live else None)
     def _body() -> None:
@@ -327,7 +328,8 @@ def render_results(studio: Studio, job_ids: Sequence[str], *, key: str) -> None:
                                   max_selections=review.MAX_REVIEW_IDS,
                                   format_func=labels.__getitem__, key=f"{key}:results:pick")
             shown = [j for j in shown if j.id in pick] or shown[:review.MAX_REVIEW_IDS]
-        working = review.render_job_compare(studio, shown, key=f"{key}:results:compare")
+        working = review.render_job_compare(studio, shown, key=player_key)
+        session.set_compare_working(player_key, working)
         if (any(j.is_active for j in current) or working) != live:
             st.rerun()
 

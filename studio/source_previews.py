@@ -57,16 +57,13 @@ Fast = Callable[[Path, Path], "tuple[Path, bool] | None"]
 
 
 def _default_fast(path: Path, cache_dir: Path) -> tuple[Path, bool] | None:
-    """The answer when no work is needed: the clip itself when a browser plays it, or the
-    preview :func:`studio.service.source_preview` already made (same file name rule)."""
+    """The answer when no work is needed, from the header alone: the clip itself when a
+    browser plays it. (Whether a preview is already on disk needs the content hash, which
+    the worker computes: a large upload is never hashed on the caller's thread.)"""
     from studio import media
-    from studio.checksums import file_sha256
 
     clip = media.probe(path)
-    if media.browser_playable(clip):
-        return path, False
-    dest = cache_dir / f"src-{file_sha256(path)[:20]}.mp4"
-    return (dest, True) if dest.exists() else None
+    return (path, False) if media.browser_playable(clip) else None
 
 
 def _default_maker(path: Path, cache_dir: Path, progress: Callable[[float], None]
@@ -100,9 +97,9 @@ class SourcePreviews:
 
     def request(self, path: str | Path) -> PreviewState:
         """Start making the preview of ``path`` if nobody has (a no-op afterwards) and return
-        its state. A clip that plays as is, or whose preview is already on disk, is answered
-        ``"ready"`` at once (a header probe and a content hash, once per file version). A
-        missing file is a ``"failed"`` state with a sentence, not an error."""
+        its state. A clip that plays as is is answered ``"ready"`` at once (a header probe,
+        once per file version); a preview already on disk is found by the worker within
+        milliseconds. A missing file is a ``"failed"`` state with a sentence, not an error."""
         path = Path(path)
         try:
             key = self._key(path)

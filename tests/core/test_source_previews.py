@@ -44,9 +44,11 @@ def test_a_clip_browsers_cannot_decode_is_previewed_in_the_background(cockatoo, 
     assert len(seen) > 1  # progress moved
     assert previews.request(cockatoo) == state  # asked again: no second conversion
 
-    again = SourcePreviews(tmp_path)  # another process: found on disk, no work
-    found = again.request(cockatoo)
+    made = state.path.stat().st_mtime_ns
+    again = SourcePreviews(tmp_path)  # another process: found on disk, not made again
+    found = again.wait(cockatoo, timeout=60)
     assert found.ready and found.path == state.path
+    assert found.path.stat().st_mtime_ns == made
 
 
 @pytest.mark.slow
@@ -54,8 +56,9 @@ def test_the_preview_name_is_the_one_service_uses(cockatoo, tmp_path, monkeypatc
     made = tmp_path / "made"
     path, is_preview = source_preview(cockatoo, made)
     assert is_preview
-    state = SourcePreviews(made).request(cockatoo)
-    assert state.ready and state.path == path
+    stamp = path.stat().st_mtime_ns
+    state = SourcePreviews(made).wait(cockatoo, timeout=60)
+    assert state.ready and state.path == path and path.stat().st_mtime_ns == stamp
 
 
 def test_a_failure_is_a_sentence_and_a_missing_file_too(tmp_path):
