@@ -113,7 +113,7 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     page.screenshot(path=str(ARTIFACTS / "starlight-e2e.png"), full_page=True)
     # README's picture of the compare player: the 4K result against the source, mid-clip.
     player = card.locator("[data-testid=compare-player]")
-    player.locator(".vcmp-seek").fill("8")
+    player.locator(".vcmp-seek").fill("2.5")
     page.wait_for_function("() => [...document.querySelectorAll('.vcmp-stage video')]"
                            ".every(v => !v.seeking && v.readyState >= 2)", timeout=60_000)
     card.scroll_into_view_if_needed()
