@@ -1,7 +1,7 @@
 """Review: the read-only page a review link opens (``/review?g=<job id>,<job id>``)."""
 
 from components.review_page import render_review_page
-from components.router import ensure_routed
+from components.router import leave_legacy_pages_mode
 from components.services import current_studio
 
 
@@ -9,5 +9,5 @@ def main() -> None:
     render_review_page(current_studio())
 
 
-ensure_routed()
+leave_legacy_pages_mode()
 main()
