@@ -34,6 +34,12 @@ page = st.navigation({
                 default=True),
     ],
     **{label: model_pages(task) for task, label in models.tasks()},
+    "Review": [
+        st.Page(PAGES / "sampler.py", title="Sampler", icon=":material/view_module:"),
+        # Opened from review links only (``/review?g=<ids>``): not in the menu.
+        st.Page(PAGES / "review.py", title="Review", icon=":material/compare:",
+                visibility="hidden"),
+    ],
     "Costs": [
         st.Page(PAGES / "forecast.py", title="Forecast", icon=":material/query_stats:"),
         st.Page(PAGES / "ledger.py", title="Estimate vs actual", icon=":material/receipt_long:"),

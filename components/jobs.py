@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from components import session
+from components import review, session
 from components.download_state import render_download_state, render_preview_retry
 from components.filters import JobQuery, load_jobs
 from components.hdr_inspector import render_hdr_tools
@@ -89,16 +89,7 @@ def _needs_attention(studio: Studio, jobs: list[Job],
 
 
 def _toast_transitions(jobs: list[Job]) -> None:
-    seen = session.seen_statuses()
-    for j in jobs:
-        before = seen.get(j.id)
-        if before is not None and before != j.status and j.is_terminal:
-            spec = catalog.MODELS.get(j.model_id)
-            name = spec.display_name if spec else j.model_id
-            icon = {Status.SUCCEEDED: "✅", Status.FAILED: "❌",
-                    Status.CANCELLED: "⛔"}.get(j.status, "⌛")
-            st.toast(f"{name}: generation {j.status}", icon=icon)
-        seen[j.id] = j.status
+    review.toast_transitions(jobs)  # one toast per end, shared with the every-page watch
 
 
 def _chosen_from_selection(key: str, jobs: list[Job], rows: list[int]) -> list[Job]:
@@ -128,7 +119,7 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         query = replace(query, model_id=model_id)
     me = studio.settings.owner()
     jobs_now = load_jobs(studio.store, query, me=me, limit=limit)
-    live = _needs_attention(studio, jobs_now)
+    live = _needs_attention(studio, jobs_now) or session.compare_working(f"{key}:detail")
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def _live() -> None:
@@ -162,10 +153,12 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         selected = _chosen_from_selection(key, jobs, list(rows))
         if multi_select:
             render_selection_download(studio, selected, key=f"{key}:selection")
+            review.render_selection_compare(studio, selected, key=f"{key}:selection")
         chosen_id = session.selected_job(key)
         chosen = next((j for j in jobs if j.id == chosen_id), jobs[0])
         render_job_detail(studio, chosen, key=f"{key}:detail", scope=key)
-        if _needs_attention(studio, jobs, states) != live:
+        if (_needs_attention(studio, jobs, states)
+                or session.compare_working(f"{key}:detail")) != live:
             st.rerun()  # start or stop the auto-refresh
 
     _live()
@@ -194,7 +187,14 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         st.warning(plain(job.error or "The outcome of this request is unknown."))
     elif job.error:
         st.warning(plain(job.error))
+    # One fixed slot per action and for the player: an action that comes or goes (Cancel
+    # while running, Retry after a failure, the player on success) must not shift what
+    # follows, or the old "Share link" stays drawn beside the new one until the run ends
+    # (issue 10 item 20: Streamlit replaces elements by position).
     with st.container(horizontal=True, vertical_alignment="center"):
+        cancel_slot, retry_slot = st.container(width="content"), st.container(width="content")
+        link_slot = st.container(horizontal=True, width="content", vertical_alignment="center")
+    with cancel_slot:
         if job.is_active:
             if job.provider == "oxen" and job.remote_id:
                 if not session.cancel_asked(job.id) and st.button(
@@ -203,16 +203,19 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
                     session.set_cancel_asked(job.id, True)  # the question shows below
             elif job.provider == "ltx":
                 st.caption("The LTX API has no cancel endpoint: this generation runs to the end.")
+    with retry_slot:
         render_retry_button(job, scope=scope, key=key)
+    with link_slot:
         render_rerun_link(job, key=key)
     if job.is_active and session.cancel_asked(job.id):
         _render_cancel_confirmation(studio, job, key=key)
     elif session.cancel_asked(job.id):
         session.set_cancel_asked(job.id, False)  # it finished meanwhile: nothing to cancel
-    if job.status == Status.SUCCEEDED:
-        render_player(studio, job, key=key)
-        if job.result_files:
-            render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
+    with st.container():
+        if job.status == Status.SUCCEEDED:
+            review.render_detail_compare(studio, job, key=key)
+            if job.result_files:
+                render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,

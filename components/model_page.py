@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from components import links, session
+from components import links, review, session
 from components.jobs import render_live_jobs
 from components.loaders import (
     effective_spec,
@@ -129,9 +129,11 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
             except StudioError:
                 pass
             render_clip(clip, thumb)
+            review.render_source_preview_status(studio, source, key=key)
         st.subheader("2 · Parameters", divider="gray")
         params = render_request_form(spec, key=key)
         advice = st.container()  # what these parameters do to this clip, filled in below
+        session.set_last_form(spec.id, params)  # the sampler's "current form" variant
         render_presets(spec, params, store=studio.store, key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
@@ -191,8 +193,12 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
     can_submit = prepared is not None and prepared.ok and not over_budget
     label = submit_label(prepared.quote.amount_usd * n if prepared is not None and prepared.quote
                          else None, verdict)
-    if st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit"):
-        submit_prepared(studio, prepared, mode=mode, n=int(n), options=options)
+    clicked = st.button(label, type="primary", disabled=not can_submit, key=f"{key}:submit")
+    with st.container():  # a fixed slot: the status card below keeps its place on reruns
+        if clicked:
+            submit_prepared(studio, prepared, mode=mode, n=int(n), options=options)
+    review.render_status_card(studio, page=key, model_id=spec.id)
+    review.render_sampler_link(spec.id)
     if prepared is not None and prepared.ok:
         _render_export(studio, prepared, mode=mode, key=key)
 

@@ -28,6 +28,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 from components import session
 from components.budget_panel import load_budget, render_budget_banner, render_budget_sidebar
+from components.review import render_completion_watch
 from components.services import current_studio
 from components.submission import render_confirm_dialog
 from components.text import plain
@@ -69,8 +70,10 @@ def render_sidebar() -> tuple[BudgetConfig, BudgetStatus] | str:
             help="Stored on the generations you submit from this browser tab, so the team "
                  "list shows who made them. Defaults to STUDIO_USER.")
         if studio.sandbox_url:
-            st.caption(f"Local sandbox: {studio.sandbox_url} — it really processes the clip; "
-                       "prices are quoted from the published/proxy rates.")
+            # No address or path here: a teammate opening a review link can't use them
+            # (issue 10 item 17), and the page must hold no server detail.
+            st.caption("Local sandbox: it really processes the clip; prices are quoted from "
+                       "the published/proxy rates.")
         active = studio.store.count_active()
         # No server paths or exception classes here: every session of every user sees it.
         st.caption(f"In flight: {active} · tracker "
@@ -90,5 +93,6 @@ def render_frame(page: st.Page) -> None:
         render_budget_banner(budget)
         page.run()
         render_confirm_dialog(current_studio())
+        render_completion_watch(current_studio())
     except StudioError as exc:
         st.error(plain(exc))

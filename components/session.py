@@ -139,3 +139,108 @@ def set_cancel_asked(job_id: str, asked: bool) -> None:
         asked_for.add(job_id)
     else:
         asked_for.discard(job_id)
+
+
+# -- review: compare player, status card, completion toasts --------------------------------
+def compare_view(key: str) -> dict[str, Any] | None:
+    """The mode/zoom/selection last chosen in compare player ``key`` (``None`` before)."""
+    return st.session_state.get(f"compare-view:{key}")
+
+
+def set_compare_view(key: str, view: dict[str, Any]) -> None:
+    st.session_state[f"compare-view:{key}"] = view
+
+
+def card_jobs(page: str) -> tuple[str, ...]:
+    """Job ids shown in the status card under page ``page``'s Submit button."""
+    return st.session_state.get(f"card-jobs:{page}", ())
+
+
+def set_card_jobs(page: str, job_ids: tuple[str, ...]) -> None:
+    st.session_state[f"card-jobs:{page}"] = job_ids
+    st.session_state[f"card-token:{page}"] = st.session_state.get(f"card-token:{page}", 0) + 1
+
+
+def card_token(page: str) -> int:
+    """Counts submits on ``page``; the status card scrolls into view once per new value."""
+    return st.session_state.get(f"card-token:{page}", 0)
+
+
+def watched_jobs() -> dict[str, str]:
+    """Job id → status of the generations this session submitted and has not yet seen end
+    (what the completion toasts watch on every page)."""
+    return st.session_state.setdefault("watched-jobs", {})
+
+
+def watch_jobs(job_ids: list[str] | tuple[str, ...]) -> None:
+    watched = watched_jobs()
+    for job_id in job_ids:
+        watched.setdefault(job_id, "submitting")
+
+
+def note_submitted(job_ids: list[str], model_id: str) -> None:
+    """Remember generations just submitted, for the status card of their model's page."""
+    import time
+
+    st.session_state["submitted-pending"] = (tuple(job_ids), model_id, time.monotonic())
+    watch_jobs(job_ids)
+
+
+def take_submitted(model_id: str) -> tuple[str, ...]:
+    """The generations of ``model_id`` submitted in the last minute and not yet put in a
+    card (then forgotten); ``()`` when none."""
+    import time
+
+    pending = st.session_state.get("submitted-pending")
+    if not pending or pending[1] != model_id or time.monotonic() - pending[2] > 60:
+        return ()
+    st.session_state["submitted-pending"] = None
+    return pending[0]
+
+
+def compare_working(key: str) -> bool:
+    """Whether the compare player ``key`` was still waiting for media on its last run."""
+    return bool(st.session_state.get(f"compare-working:{key}"))
+
+
+def set_compare_working(key: str, working: bool) -> None:
+    st.session_state[f"compare-working:{key}"] = working
+
+
+def last_form(model_id: str) -> dict[str, Any] | None:
+    """The parameters last shown in ``model_id``'s page form in this session (the sampler's
+    "current form" variant); ``None`` before that page was opened."""
+    return st.session_state.get(f"last-form:{model_id}")
+
+
+def set_last_form(model_id: str, params: dict[str, Any]) -> None:
+    st.session_state[f"last-form:{model_id}"] = dict(params)
+
+
+def sampler_variants(scope: str) -> list[dict[str, Any]]:
+    """The sampler's variants (``Variant.to_json()`` dicts), in the order added."""
+    return st.session_state.setdefault(f"sampler-variants:{scope}", [])
+
+
+def sampler_pending(scope: str) -> dict[str, Any] | None:
+    """The sampler batch waiting for its confirmation (``{"items", "total", "why"}``)."""
+    return st.session_state.get(f"sampler-pending:{scope}")
+
+
+def set_sampler_pending(scope: str, value: dict[str, Any] | None) -> None:
+    st.session_state[f"sampler-pending:{scope}"] = value
+
+
+def close_sampler_dialogs() -> None:
+    """Forget every pending sampler confirmation (the dialog's ✕ cannot say which)."""
+    for k in [k for k in st.session_state if str(k).startswith("sampler-pending:")]:
+        st.session_state[k] = None
+
+
+def sampler_whole(job_id: str) -> str | None:
+    """The whole-clip quote (USD text) shown for a sampled generation before it was sent."""
+    return st.session_state.get("sampler-whole", {}).get(job_id)
+
+
+def set_sampler_whole(job_id: str, amount_usd: str) -> None:
+    st.session_state.setdefault("sampler-whole", {})[job_id] = amount_usd

@@ -62,6 +62,7 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             status.update(label="Not submitted", state="error")
             st.error(plain(exc))
             return []
+        jobs = watch_submitted(jobs)
         ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)
         status.update(label=f"Submitted {len(jobs)} generation(s): {ids}", state="complete")
     return jobs
@@ -96,3 +97,14 @@ def render_confirm_dialog(studio: Studio) -> None:
     pending = session.pending_confirmation()
     if pending:
         _confirm_dialog(studio, pending)
+
+
+def watch_submitted(jobs: list[Job], *, card: bool = True) -> list[Job]:
+    """Watch new rows for the every-page completion toast and (``card``) show them in their
+    model page's status card. The display name and a retry's parent link are already on
+    the rows (written by :meth:`studio.service.Studio.submit`)."""
+    if jobs and card:
+        session.note_submitted([j.id for j in jobs], jobs[0].model_id)
+    elif jobs:
+        session.watch_jobs([j.id for j in jobs])
+    return jobs

@@ -9,12 +9,23 @@ import pytest
 from playwright.sync_api import Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from tests.e2e.conftest import ARTIFACTS
+from tests.e2e.conftest import ARTIFACTS, REPO
 from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
 RESULT_TIMEOUT_MS = 12 * 60 * 1000
+VIEWPORT = {"width": 1440, "height": 900}  # issue 7: the status card without a scroll
+
+
+def _card_in_view(page: Page, slug: str):
+    """After Submit: the status card is on screen at 1440×900 without the test scrolling."""
+    card = page.locator(f".st-key-{slug}-status-card")
+    expect(card, "the status card right under Submit, in the viewport").to_be_in_viewport(
+        timeout=120_000)
+    box = card.bounding_box()
+    assert box["y"] >= 0 and box["y"] + 200 <= VIEWPORT["height"], box  # its status is shown
+    return card
 
 
 def _wait_for_outcome(page: Page) -> None:
@@ -66,7 +77,28 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
         re.compile(r"\$2\.09$"))  # 14 s × $0.1494 at 4k = $2.0916
     expect(page.get_by_text("Page not found")).to_have_count(0)
     wait_for_idle(page, what="the page to settle before clicking Submit")
+    page.set_viewport_size(VIEWPORT)
     submit.click()
+    card = _card_in_view(page, "starlight")
+    # The source preview plays while the 4K result is still being made: find it, play it
+    # and read it back in one go (one element, whatever the page redraws meanwhile).
+    played = page.evaluate("""async () => {
+        const deadline = performance.now() + 180000;
+        let v = null, player = null;
+        while (performance.now() < deadline) {
+            player = document.querySelector(
+                '.st-key-starlight-status-card [data-testid=compare-player]');
+            v = player && player.querySelector('.vcmp-stage video');
+            if (v && v.readyState >= 2) break;
+            await new Promise(r => setTimeout(r, 250));
+        }
+        if (!v || v.readyState < 2) return null;
+        const mode = player.dataset.mode;
+        v.muted = true; await v.play(); await new Promise(r => setTimeout(r, 1200));
+        return {t: v.currentTime, w: v.videoWidth, mode}; }""")
+    assert played and played["mode"] == "solo", played  # no result yet: the source alone
+    assert played["t"] > 0.2 and played["w"] == 1280, played
+    assert card.get_by_text(re.compile("Succeeded")).count() == 0  # before the result is in
     _wait_for_outcome(page)
     states = _videos_ready(page, 2)  # source preview + result
     result = max(states, key=lambda s: s["w"])
@@ -79,6 +111,13 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
         return v.currentTime; }""")
     assert played > 0.2
     page.screenshot(path=str(ARTIFACTS / "starlight-e2e.png"), full_page=True)
+    # README's picture of the compare player: the 4K result against the source, mid-clip.
+    player = card.locator("[data-testid=compare-player]")
+    player.locator(".vcmp-seek").fill("2.5")
+    page.wait_for_function("() => [...document.querySelectorAll('.vcmp-stage video')]"
+                           ".every(v => !v.seeking && v.readyState >= 2)", timeout=60_000)
+    card.scroll_into_view_if_needed()
+    page.screenshot(path=str(REPO / "docs" / "compare.png"))
 
 
 OTHER_PAGES = {
@@ -105,7 +144,9 @@ def test_each_model_page_runs_the_sample_and_plays(page: Page, app_url: str, slu
     expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
         timeout=120_000)
     wait_for_idle(page, what="the page to settle before clicking Submit")
+    page.set_viewport_size(VIEWPORT)
     submit.click()
+    _card_in_view(page, slug)
     _wait_for_outcome(page)
     _videos_ready(page, 2)
     if caption:
