@@ -18,7 +18,6 @@ import streamlit as st
 from components import review, session
 from components.download_state import render_download_state, render_preview_retry
 from components.filters import JobQuery, load_jobs
-from components.hdr_inspector import render_hdr_tools
 from components.job_actions import (
     parent_label,
     render_rerun_link,
@@ -214,8 +213,6 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     with st.container():
         if job.status == Status.SUCCEEDED:
             review.render_detail_compare(studio, job, key=key)
-            if job.result_files:
-                render_hdr_tools(studio, job, key=f"{key}:hdr:{job.id}")
     with st.expander("Request details"):
         st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,

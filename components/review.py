@@ -33,6 +33,7 @@ import streamlit as st
 from components import links, session
 from components.compare import Media, render_compare
 from components.download_state import render_download_state, render_preview_retry
+from components.hdr_inspector import render_hdr_tools
 from components.loaders import load_probe, load_turnaround
 from components.text import plain
 from studio import catalog, ledger, sampler, source_previews
@@ -313,14 +314,18 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
                 f"Selected result: {model_name(chosen.model_id)} "
                 f"({min(view.selected, len(shown) - 1) + 1} of {len(shown)})", expanded=False):
             render_result_panel(studio, chosen, key=f"{key}:panel", read_only=read_only)
+        # The HDR inspector / EXR browser of the selected result: full width under the
+        # player (scopes and frames need the room), nothing decoded until switched on.
+        if chosen.status == "succeeded" and chosen.result_files:
+            render_hdr_tools(studio, chosen, key=f"{key}:hdr:{chosen.id}")
     return working
 
 
 def render_result_panel(studio: Studio, job: Job, *, key: str, read_only: bool = False) -> None:
     """The side panel of the selected result: what it is, what it cost, its files.
 
-    Mount point: the media track's HDR inspector (``components.hdr_inspector``) and EXR
-    browser (``components.exr_browser``) render here for ``job`` once they are merged."""
+    The HDR inspector and EXR browser of the selected result render under the player
+    (:func:`render_job_compare`)."""
     st.markdown(f"**{model_name(job.model_id)}**")
     for line in job_lines(job):
         st.caption(line)
