@@ -45,6 +45,7 @@ from sqlalchemy import (
     Text,
     and_,
     case,
+    cast,
     func,
     insert,
     not_,
@@ -253,16 +254,19 @@ class WorkQueue:
         reconciliation, stores from before the queue). Returns how many were queued."""
         t, w = jobs_table, work_table
         has_row = select(w.c.id).where(w.c.job_id == t.c.id, w.c.kind == kind).exists()
+        # JSON columns compared as text: "{}" is the stored empty map on both backends.
+        urls_text, files_text = cast(t.c.result_urls, Text), cast(t.c.result_files, Text)
         stmt = select(t.c.id, t.c.result_urls).where(
-            t.c.status == "succeeded", t.c.result_urls.is_not(None), t.c.result_urls != "{}",
-            or_(t.c.result_files.is_(None), t.c.result_files == "{}"), not_(has_row))
+            t.c.status == "succeeded", t.c.result_urls.is_not(None), urls_text != "{}",
+            or_(t.c.result_files.is_(None), files_text == "{}"), not_(has_row))
         with self.store.connection() as conn:
             rows = conn.execute(stmt).all()
         added = 0
         for job_id, urls in rows:
             host = None
             if host_of is not None and urls:
-                first = next(iter((json.loads(urls) or {}).values()), "")
+                found = json.loads(urls) if isinstance(urls, str | bytes) else urls
+                first = next(iter((found or {}).values()), "")
                 host = host_of(str(first))
             added += self.enqueue(job_id, kind, host=host)
         return added
