@@ -117,7 +117,7 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     page.wait_for_function("() => [...document.querySelectorAll('.vcmp-stage video')]"
                            ".every(v => !v.seeking && v.readyState >= 2)", timeout=60_000)
     card.scroll_into_view_if_needed()
-    page.screenshot(path=str(REPO / "docs" / "compare.png"))
+    page.screenshot(path=str(ARTIFACTS / "compare.png"))  # README picture: copy to docs/
 
 
 OTHER_PAGES = {
