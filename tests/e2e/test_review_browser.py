@@ -25,7 +25,6 @@ from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
 RESULT_MS = 8 * 60 * 1000
 VIEWPORT = {"width": 1440, "height": 900}
 BOB_KEY = "key-of-bob-DISTINCT-5150"
