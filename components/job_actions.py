@@ -55,7 +55,7 @@ def parent_label(studio: Studio, job: Job) -> str | None:
         parent = studio.store.get(parent_id)
     except KeyError:
         return f"retry of `{parent_id[:8]}` (no longer in the store)"
-    return f"retry of `{parent.remote_id or parent.id[:8]}`"
+    return f"retry of `{parent.display_id}`"
 
 
 def render_retry_button(job: Job, *, scope: str, key: str) -> None:
@@ -83,7 +83,7 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
                  "known. Start a new one from the model's page.")
         close()
         return
-    old = job.remote_id or job.id[:8]
+    old = job.display_id
     st.markdown(f"Send **{spec.display_name}** again on *{source.label}* with the same "
                 f"parameters. This is a **new, paid** generation, linked to `{old}`.")
     if job.status == Status.UNKNOWN:

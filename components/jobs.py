@@ -68,7 +68,9 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
             # reports no charge): each says which.
             "Charge from": ledger.charge_source_label(j),
             "Elapsed": _elapsed(j),
-            "Generation id": j.remote_id or "—",
+            # One id per generation: the provider's where it has one, else ours; the other
+            # is in the detail's "Request details" (issue 10 item 13).
+            "Generation id": j.display_id,
             "Owner": j.owner_name or j.owner[:8],
         })
     return pd.DataFrame(rows)
@@ -175,7 +177,7 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     title = spec.display_name if spec else job.model_id
     st.markdown(f"**{title}** · {STATUS_ICON.get(job.status, job.status)} · "
                 f"source *{(job.source or {}).get('label', '?')}* · "
-                f"generation `{job.remote_id or '—'}`")
+                f"generation `{job.display_id}`")
     lineage = parent_label(studio, job)
     if lineage:
         st.caption(f"↩︎ {lineage}")
@@ -214,7 +216,8 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         if job.status == Status.SUCCEEDED:
             review.render_detail_compare(studio, job, key=key)
     with st.expander("Request details"):
-        st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
+        st.json({"generation_id": job.remote_id, "job_id": job.id,
+                 "model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
                  "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
                  "target_namespace": getattr(job, "target_namespace", None),

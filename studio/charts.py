@@ -312,7 +312,7 @@ def ledger_quote_vs_charge(rows: pd.DataFrame, names: Mapping[str, str] | None =
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="markers", name=name,
             marker={"symbol": "circle-open" if computed else "circle", "size": 9},
-            customdata=list(group["job_id"].str[:8]),
+            customdata=list(group["display_id"]),
             hovertemplate="quote $%{x:.4f} → charge $%{y:.4f}<br>%{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0, top or 1], y=[0, top or 1], mode="lines",
                              name="charge = quote", line={"dash": "dot", "color": "#888"}))

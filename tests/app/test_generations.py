@@ -8,6 +8,7 @@ The pure rules (filters, links, widget values) are tested first without AppTest.
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -218,7 +219,7 @@ def test_selection_zip_from_the_app_never_holds_the_key(tmp_path):
     fh.close()
     assert MY_KEY.encode() not in data
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert sorted(zf.namelist()) == sorted([f"{rows[0].id}/out.mp4", "manifest.csv"])
+        assert sorted(zf.namelist()) == sorted(["gen-a.mp4/out.mp4", "manifest.csv"])
         assert MY_KEY.encode() not in b"".join(zf.read(n) for n in zf.namelist())
     assert list((tmp_path / "exports" / "tmp").iterdir()) == []  # unlinked once opened
 
@@ -249,6 +250,36 @@ def test_mine_team_search_and_status_filters(data_dir, monkeypatch):
     at.selectbox(key="generations:model").set_value(catalog.RHEA).run()
     assert shown_sources(at) == ["sunset.mov"]
     assert MY_KEY not in texts(at) and TEAM_KEY not in texts(at)
+
+
+def test_one_id_per_generation_on_generations_and_estimate_vs_actual(data_dir):
+    """Issue 10 item 13: the Generations table and Estimate vs actual show the same one id
+    per generation — the provider's generation id where it has one, else ours (a sync call
+    gets none) —; our id of a generation the provider named is only in its details."""
+    queued = job("harbour.mp4", minutes=1, owner=SANDBOX_OWNER, charge_usd="1.00")
+    sync = job("sunset.mov", minutes=2, owner=SANDBOX_OWNER, remote_id=None, mode="sync",
+               charge_usd="1.10")
+    seed(data_dir, [queued, sync])
+    at = open_page("generations")
+    [table] = [d for d in at.dataframe if "Generation id" in d.value.columns]
+    assert list(table.value["Generation id"]) == [sync.id, "gen-harbour.mp4"]  # newest first
+    assert "—" not in list(table.value["Generation id"])
+    assert queued.id not in texts(at) + table.value.to_csv()
+    assert f"generation `{sync.id}`" in texts(at)  # the detail of the newest row
+    at.session_state["generations:table"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    assert "generation `gen-harbour.mp4`" in texts(at)
+    [details] = at.json
+    shown = json.loads(details.value)
+    assert shown["generation_id"] == "gen-harbour.mp4" and shown["job_id"] == queued.id
+
+    at.switch_page("pages/ledger.py")
+    at.run()
+    at.segmented_control(key="ledger:window").set_value("All time").run()
+    assert not at.exception, at.exception
+    [every] = [d for d in at.dataframe if "Generation id" in d.value.columns]
+    assert list(every.value["Generation id"]) == ["gen-harbour.mp4", sync.id]  # oldest first
+    assert queued.id not in every.value.to_csv()
 
 
 def test_selected_rows_offer_a_zip(data_dir):
