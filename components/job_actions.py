@@ -21,6 +21,7 @@ from components import links, session
 from components.loaders import load_probe, stamp
 from components.quote_panel import render_budget_verdict, render_quote, submit_label
 from components.rates_view import load_rate_book
+from components.source_picker import SAMPLE
 from components.submission import submit_prepared
 from components.text import plain, problem_list
 from studio import catalog, manifest
@@ -151,13 +152,20 @@ def render_rerun_link(job: Job, *, key: str) -> None:
     source) pre-filled, plus the same link to copy and share."""
     if job.model_id not in links.PAGE_SLUGS:
         return
+    # The marker lets the page say where its values came from: no link was opened.
     st.page_link(links.page_path(job.model_id), label="Rerun with edits", icon=":material/edit:",
-                 query_params=links.rerun_query(job),
+                 query_params={**links.rerun_query(job), links.RERUN_KEY: job.display_id},
                  help="Open the model page with these parameters filled in.")
     url = links.rerun_url(job, st.context.url)
+    source = job.source or {}
     with st.popover("Share link", icon=":material/link:"):
         st.code(url, language=None, wrap_lines=True)
-        if (job.source or {}).get("kind") != "url":
+        if source.get("kind") == "sample":
+            # The sample ships with the app: the link carries it (issue 10 item 16).
+            if source.get("label") != SAMPLE.name:
+                st.caption(plain(f"The link opens the whole sample clip; this generation "
+                                 f"used {source.get('label')}."))
+        elif source.get("kind") != "url":
             st.caption("The clip was a local file, so the link carries the parameters only.")
 
 

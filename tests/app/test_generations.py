@@ -303,8 +303,62 @@ def test_rerun_with_edits_link_carries_the_params(data_dir):
     assert link.proto.page.strip("/").endswith("starlight")
     query = parse_qs(link.proto.query_string)
     assert query == {"resolution": ["2k"], "target_fps": ["24"], "interpolate_frames": ["true"],
-                     "src": ["https://cdn.example/clip.mp4"]}
+                     "src": ["https://cdn.example/clip.mp4"], "rerun_of": ["gen-clip.mp4"]}
     assert any("starlight?resolution=2k" in c.value for c in at.code)
+    assert not any("rerun_of" in c.value for c in at.code)  # the Share link has no marker
+
+
+def _open_link(query: dict[str, str], page: str) -> AppTest:
+    """The app opened on ``pages/<page>.py`` with ``query`` in its address."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.query_params.update(query)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_sample_clip_generation_shares_the_sample_and_rerun_says_where_from(data_dir):
+    """Issue 10 item 16: a generation on the bundled sample is reproducible, so its Share
+    link carries the sample (no "the clip was a local file"); "Rerun with edits" fills the
+    form saying which generation it came from, while an opened Share link says it was a
+    link."""
+    from components.source_picker import SAMPLE
+
+    sample_job = job("cockatoo.mp4", params={"resolution": "2k", "target_fps": 24,
+                                             "interpolate_frames": False},
+                     source={"kind": "sample", "label": "cockatoo.mp4", "path": str(SAMPLE),
+                             "url": "http://127.0.0.1:9/api/repos/sandbox/clip.mp4"})
+    seed(data_dir, [sample_job])
+    at = open_page("generations")
+    assert "local file" not in texts(at)
+    [share] = [c.value for c in at.code if "starlight?" in c.value]
+    assert parse_qs(share.split("?", 1)[1]) == {
+        "resolution": ["2k"], "target_fps": ["24"], "interpolate_frames": ["false"],
+        "src": ["sample"]}
+    assert "127.0.0.1" not in share
+    [rerun] = [p for p in at.page_link if p.value == "Rerun with edits"]
+    rerun_query = {k: v[0] for k, v in parse_qs(rerun.proto.query_string).items()}
+    assert rerun_query["rerun_of"] == "gen-cockatoo.mp4"
+
+    # "Rerun with edits": the app's own page link, no link opened.
+    at = _open_link(rerun_query, "starlight")
+    shown = texts(at)
+    assert "filled in from generation gen-cockatoo.mp4" in shown
+    assert "link you opened" not in shown
+    assert at.segmented_control(key="starlight:kind").value == "sample"
+    assert at.segmented_control(key="starlight:resolution").value == "2k"
+    assert at.selectbox(key="starlight:target_fps").value == 24
+    assert "rerun_of" not in shown  # the marker is not a parameter to complain about
+
+    # The Share link, opened by a teammate: the sample and the parameters, "from the link".
+    at = _open_link({k: v[0] for k, v in parse_qs(share.split("?", 1)[1]).items()},
+                    "starlight")
+    shown = texts(at)
+    assert "filled in from the link you opened" in shown and "ignored" not in shown
+    assert at.segmented_control(key="starlight:kind").value == "sample"
+    assert at.segmented_control(key="starlight:resolution").value == "2k"
 
 
 def test_retry_shows_a_quote_and_submits_a_linked_generation(data_dir, realshort):
