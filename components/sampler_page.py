@@ -64,7 +64,7 @@ def _start_from(studio: Studio, key: str, model_id: str) -> None:
     if choice == FROM_PAGE:
         params = session.last_form(model_id)
     elif isinstance(choice, str) and choice.startswith("preset "):
-        params = presets.load(presets.presets_path(studio.settings.data_dir), model_id).get(
+        params = presets.load(studio.store, model_id).get(
             choice.removeprefix("preset "))
     if params is not None:
         session.set_widget_values(widget_values(spec, params, key=_form_key(key, model_id)))
@@ -96,7 +96,7 @@ def render_add_variant(studio: Studio, *, key: str) -> None:
     model_id = st.selectbox("Model", list(catalog.MODELS), key=f"{key}:add:model",
                             format_func=review.model_name)
     spec = effective_spec(studio, catalog.get(model_id))
-    saved = presets.load(presets.presets_path(studio.settings.data_dir), model_id)
+    saved = presets.load(studio.store, model_id)
     options = [START_FROM_FORM, *(f"preset {n}" for n in saved)]
     if session.last_form(model_id) is not None:
         options.append(FROM_PAGE)
