@@ -218,7 +218,8 @@ def render_selection_download(studio: Studio, jobs: list[Job], *, key: str) -> N
             except OSError as exc:
                 st.error(f"The ZIP could not be written: {exc}")
             else:
-                st.success(f"Written: `{archive.path}` ({archive.bytes / 1e6:.0f} MB of results)")
+                st.success(f"Written to the data folder: `exports/{archive.path.name}` "
+                           f"({archive.bytes / 1e6:.0f} MB of results)")
         return
     st.caption(what)
     st.download_button("Download selection as ZIP", data=zip_opener(studio, ids),

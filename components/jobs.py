@@ -306,7 +306,10 @@ def _download_button(path: Path, label: str, *, key: str) -> None:
     size = path.stat().st_size
     name = {"video": "result video", "exr_frames": "EXR frames (ZIP)"}.get(label, label)
     if size > MAX_INLINE_DOWNLOAD:
-        st.caption(f"{name}: {size / 1e6:.0f} MB at `{path}`")
+        # No server path on the page (issue 10 item 17): the file's name is enough for
+        # whoever runs the app to find it in the data folder's results.
+        st.caption(plain(f"{name}: {size / 1e6:.0f} MB, too large to send through the "
+                         f"browser; it is {path.name} in the app's data folder (results)."))
         return
     st.download_button(f"Download {name} ({size / 1e6:.1f} MB)", data=path.read_bytes,
                        file_name=path.name, key=key)
