@@ -26,7 +26,7 @@ from components.job_actions import (
     render_selection_download,
 )
 from components.text import plain
-from studio import catalog, ledger, media
+from studio import catalog, ledger, media, models
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.money import exact
@@ -127,10 +127,14 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         jobs = load_jobs(studio.store, query, me=me, limit=limit)
         _toast_transitions(jobs)
         if not jobs:
-            if query.is_default and query.scope == "mine" and studio.store.list(limit=1):
+            # A model page's own model is not a filter the user chose.
+            unfiltered = (replace(query, model_id=None) if model_id else query).is_default
+            if unfiltered and query.scope == "mine" and studio.store.list(limit=1):
                 st.caption("None of these generations are yours (made with this app's key). "
                            "Choose Team to see everyone's.")
-            elif query.is_default:
+            elif unfiltered and model_id is None:
+                _render_first_steps()  # the Generations page has no form "above"
+            elif unfiltered:
                 st.caption("No generations yet. Submit one above; it will appear here and "
                            "survive reloads and restarts.")
             else:
@@ -164,6 +168,24 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
 
     _live()
     render_retry_dialog(studio, scope=key)
+
+
+def _render_first_steps() -> None:
+    """An empty Generations list (the app's first page): where generations are made — a
+    link to every model page, grouped by task as in the navigation (issue 10 item 19)."""
+    with st.container(border=True):
+        st.markdown("**No generations yet.** Open a model page to make the first one: it "
+                    "quotes the bundled sample clip (or your own) before anything is sent, "
+                    "and every generation then appears here and survives reloads and "
+                    "restarts.")
+        groups = models.tasks()
+        for col, (task, label) in zip(st.columns(len(groups)), groups, strict=True):
+            with col:
+                st.caption(label)
+                for unit in models.units(task):
+                    st.page_link(unit.page_file or f"pages/{unit.page}.py",
+                                 label=unit.display_name, icon=unit.icon,
+                                 help=unit.description)
 
 
 def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None = None) -> None:

@@ -174,3 +174,21 @@ def test_no_page_shows_a_server_path_or_the_sandbox_address(data_dir, sandbox_ur
     everything = "\n".join(seen)
     assert "budget.json" in everything and "data folder" in everything  # still named
     assert "too large to send through the browser" in everything
+
+
+def test_the_empty_first_page_points_to_every_model_page(data_dir):
+    """Issue 10 item 19: the first page, an empty Generations list, has no form "above":
+    it links to each model page (by its one display name) instead of "Submit one above"."""
+    at = open_page("generations")
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Submit one above" not in shown and "No generations yet" in shown
+    targets = {p.value: p.proto.page for p in at.main.get("page_link")}
+    assert set(targets) == {"Topaz Hyperion HDR", "LTX 2.3 Quality HDR", "LTX HDR (direct)",
+                            "Topaz Rhea", "Topaz Starlight 2.5"}
+    for label, slug in (("Topaz Starlight 2.5", "starlight"), ("LTX HDR (direct)", "ltx_direct"),
+                        ("Topaz Hyperion HDR", "hyperion_hdr")):
+        assert targets[label].strip("/").endswith(slug), targets
+    at = open_page("starlight")  # a model page's own empty list keeps its wording
+    assert "No generations yet. Submit one above" in texts(at)
+    assert not {p.value for p in at.main.get("page_link")} & set(targets)
