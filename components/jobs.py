@@ -42,6 +42,12 @@ STATUS_ICON = {
     Status.EXPIRED: ":gray-badge[expired]", Status.UNKNOWN: ":violet-badge[unknown]",
 }
 REFRESH_S = 2.0
+#: Fixed widths (px) of the queue table's columns whose text changes while it is on screen
+#: (a status, a charge, an id arriving) or runs long. The table sizes other columns to their
+#: text once, when first drawn, and never again: "queued" → "succeeded" was cut to
+#: "succeede" (issue 10 item 20). Each fits its longest value at 14 px Source Sans.
+COLUMN_WIDTHS = {"Status": 110, "Charge (USD)": 110, "Charge from": 240, "Elapsed": 80,
+                 "Generation id": 300}
 MAX_INLINE_DOWNLOAD = 300 * 1024 * 1024
 
 
@@ -153,7 +159,9 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         frame = jobs_frame(jobs)
         event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
                              selection_mode="multi-row" if multi_select else "single-row",
-                             key=f"{key}:table")
+                             key=f"{key}:table", column_config={
+                                 name: st.column_config.Column(width=px)
+                                 for name, px in COLUMN_WIDTHS.items()})
         rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
         selected = _chosen_from_selection(key, jobs, list(rows))
         if multi_select:

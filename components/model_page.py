@@ -144,7 +144,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         render_presets(spec, params, store=studio.store, key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
-            c1, c2 = st.columns(2)
+            c1, c2 = st.columns([3, 2])  # room for "Sync (blocks)" (issue 10 item 20)
             mode = c1.segmented_control(
                 "Mode", ["queue", "sync"], default="queue", required=True,
                 format_func={"queue": "Queue (async)", "sync": "Sync (blocks)"}.__getitem__,
