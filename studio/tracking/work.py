@@ -262,10 +262,7 @@ class WorkQueue:
         for job_id, urls in rows:
             host = None
             if host_of is not None and urls:
-                # The store's JSON column may hand back the decoded mapping (its _JsonRead)
-                # or the text, depending on the backend and version: take either.
-                decoded = json.loads(urls) if isinstance(urls, str | bytes) else urls
-                first = next(iter((decoded or {}).values()), "")
+                first = next(iter((json.loads(urls) or {}).values()), "")
                 host = host_of(str(first))
             added += self.enqueue(job_id, kind, host=host)
         return added
