@@ -16,6 +16,7 @@ import streamlit as st
 from components import session
 from components.loaders import load_turnaround_index
 from components.plan_editor import (
+    FPS_FORMAT,
     frame_to_records,
     load_saved_plan,
     render_plan_editor,
@@ -179,7 +180,7 @@ def _render_priced_table(studio: Studio, table: pd.DataFrame, *, key: str) -> No
             "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.2f"),
             "width": st.column_config.NumberColumn("Width (px)"),
             "height": st.column_config.NumberColumn("Height (px)"),
-            "fps": st.column_config.NumberColumn("Frame rate", format="%.3f"),
+            "fps": st.column_config.NumberColumn("Frame rate", format=FPS_FORMAT),
             "rate_usd": st.column_config.TextColumn("Rate", help="Every digit."),
             "unit": st.column_config.TextColumn("Unit"),
             "as_of": st.column_config.TextColumn("As of"),

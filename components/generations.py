@@ -24,7 +24,8 @@ def status_options() -> list[str]:
 
 def render_generation_filters(*, key: str) -> JobQuery:
     """The filter widgets; returns what they select."""
-    c1, c2, c3, c4, c5 = st.columns([1.3, 2.2, 2, 2.6, 1.7], vertical_alignment="bottom")
+    # "Show" needs room for both of its buttons, or "Mine" is cut (issue 10 item 20).
+    c1, c2, c3, c4, c5 = st.columns([1.8, 2.2, 2, 2.2, 1.7], vertical_alignment="bottom")
     scope = c1.segmented_control(
         "Show", list(SCOPES), default="team", required=True, format_func=SCOPES.__getitem__,
         key=f"{key}:scope",

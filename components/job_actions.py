@@ -21,6 +21,7 @@ from components import links, session
 from components.loaders import load_probe, stamp
 from components.quote_panel import render_budget_verdict, render_quote, submit_label
 from components.rates_view import load_rate_book
+from components.source_picker import SAMPLE
 from components.submission import submit_prepared
 from components.text import plain, problem_list
 from studio import catalog, manifest
@@ -55,7 +56,7 @@ def parent_label(studio: Studio, job: Job) -> str | None:
         parent = studio.store.get(parent_id)
     except KeyError:
         return f"retry of `{parent_id[:8]}` (no longer in the store)"
-    return f"retry of `{parent.remote_id or parent.id[:8]}`"
+    return f"retry of `{parent.display_id}`"
 
 
 def render_retry_button(job: Job, *, scope: str, key: str) -> None:
@@ -83,7 +84,7 @@ def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
                  "known. Start a new one from the model's page.")
         close()
         return
-    old = job.remote_id or job.id[:8]
+    old = job.display_id
     st.markdown(f"Send **{spec.display_name}** again on *{source.label}* with the same "
                 f"parameters. This is a **new, paid** generation, linked to `{old}`.")
     if job.status == Status.UNKNOWN:
@@ -151,13 +152,20 @@ def render_rerun_link(job: Job, *, key: str) -> None:
     source) pre-filled, plus the same link to copy and share."""
     if job.model_id not in links.PAGE_SLUGS:
         return
+    # The marker lets the page say where its values came from: no link was opened.
     st.page_link(links.page_path(job.model_id), label="Rerun with edits", icon=":material/edit:",
-                 query_params=links.rerun_query(job),
+                 query_params={**links.rerun_query(job), links.RERUN_KEY: job.display_id},
                  help="Open the model page with these parameters filled in.")
     url = links.rerun_url(job, st.context.url)
+    source = job.source or {}
     with st.popover("Share link", icon=":material/link:"):
         st.code(url, language=None, wrap_lines=True)
-        if (job.source or {}).get("kind") != "url":
+        if source.get("kind") == "sample":
+            # The sample ships with the app: the link carries it (issue 10 item 16).
+            if source.get("label") != SAMPLE.name:
+                st.caption(plain(f"The link opens the whole sample clip; this generation "
+                                 f"used {source.get('label')}."))
+        elif source.get("kind") != "url":
             st.caption("The clip was a local file, so the link carries the parameters only.")
 
 
@@ -210,7 +218,8 @@ def render_selection_download(studio: Studio, jobs: list[Job], *, key: str) -> N
             except OSError as exc:
                 st.error(f"The ZIP could not be written: {exc}")
             else:
-                st.success(f"Written: `{archive.path}` ({archive.bytes / 1e6:.0f} MB of results)")
+                st.success(f"Written to the data folder: `exports/{archive.path.name}` "
+                           f"({archive.bytes / 1e6:.0f} MB of results)")
         return
     st.caption(what)
     st.download_button("Download selection as ZIP", data=zip_opener(studio, ids),

@@ -26,7 +26,7 @@ from components.job_actions import (
     render_selection_download,
 )
 from components.text import plain
-from studio import catalog, ledger, media
+from studio import catalog, ledger, media, models
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.money import exact
@@ -42,6 +42,12 @@ STATUS_ICON = {
     Status.EXPIRED: ":gray-badge[expired]", Status.UNKNOWN: ":violet-badge[unknown]",
 }
 REFRESH_S = 2.0
+#: Fixed widths (px) of the queue table's columns whose text changes while it is on screen
+#: (a status, a charge, an id arriving) or runs long. The table sizes other columns to their
+#: text once, when first drawn, and never again: "queued" → "succeeded" was cut to
+#: "succeede" (issue 10 item 20). Each fits its longest value at 14 px Source Sans.
+COLUMN_WIDTHS = {"Status": 110, "Charge (USD)": 110, "Charge from": 240, "Elapsed": 80,
+                 "Generation id": 300}
 MAX_INLINE_DOWNLOAD = 300 * 1024 * 1024
 
 
@@ -68,7 +74,9 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
             # reports no charge): each says which.
             "Charge from": ledger.charge_source_label(j),
             "Elapsed": _elapsed(j),
-            "Generation id": j.remote_id or "—",
+            # One id per generation: the provider's where it has one, else ours; the other
+            # is in the detail's "Request details" (issue 10 item 13).
+            "Generation id": j.display_id,
             "Owner": j.owner_name or j.owner[:8],
         })
     return pd.DataFrame(rows)
@@ -125,10 +133,14 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         jobs = load_jobs(studio.store, query, me=me, limit=limit)
         _toast_transitions(jobs)
         if not jobs:
-            if query.is_default and query.scope == "mine" and studio.store.list(limit=1):
+            # A model page's own model is not a filter the user chose.
+            unfiltered = (replace(query, model_id=None) if model_id else query).is_default
+            if unfiltered and query.scope == "mine" and studio.store.list(limit=1):
                 st.caption("None of these generations are yours (made with this app's key). "
                            "Choose Team to see everyone's.")
-            elif query.is_default:
+            elif unfiltered and model_id is None:
+                _render_first_steps()  # the Generations page has no form "above"
+            elif unfiltered:
                 st.caption("No generations yet. Submit one above; it will appear here and "
                            "survive reloads and restarts.")
             else:
@@ -147,7 +159,9 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
         frame = jobs_frame(jobs)
         event = st.dataframe(frame, hide_index=True, width="stretch", on_select="rerun",
                              selection_mode="multi-row" if multi_select else "single-row",
-                             key=f"{key}:table")
+                             key=f"{key}:table", column_config={
+                                 name: st.column_config.Column(width=px)
+                                 for name, px in COLUMN_WIDTHS.items()})
         rows = event.selection.rows if event is not None and hasattr(event, "selection") else []
         selected = _chosen_from_selection(key, jobs, list(rows))
         if multi_select:
@@ -164,6 +178,24 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
     render_retry_dialog(studio, scope=key)
 
 
+def _render_first_steps() -> None:
+    """An empty Generations list (the app's first page): where generations are made — a
+    link to every model page, grouped by task as in the navigation (issue 10 item 19)."""
+    with st.container(border=True):
+        st.markdown("**No generations yet.** Open a model page to make the first one: it "
+                    "quotes the bundled sample clip (or your own) before anything is sent, "
+                    "and every generation then appears here and survives reloads and "
+                    "restarts.")
+        groups = models.tasks()
+        for col, (task, label) in zip(st.columns(len(groups)), groups, strict=True):
+            with col:
+                st.caption(label)
+                for unit in models.units(task):
+                    st.page_link(unit.page_file or f"pages/{unit.page}.py",
+                                 label=unit.display_name, icon=unit.icon,
+                                 help=unit.description)
+
+
 def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None = None) -> None:
     """Status, errors, actions and — once succeeded — source and result side by side.
 
@@ -175,7 +207,7 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     title = spec.display_name if spec else job.model_id
     st.markdown(f"**{title}** · {STATUS_ICON.get(job.status, job.status)} · "
                 f"source *{(job.source or {}).get('label', '?')}* · "
-                f"generation `{job.remote_id or '—'}`")
+                f"generation `{job.display_id}`")
     lineage = parent_label(studio, job)
     if lineage:
         st.caption(f"↩︎ {lineage}")
@@ -214,7 +246,8 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         if job.status == Status.SUCCEEDED:
             review.render_detail_compare(studio, job, key=key)
     with st.expander("Request details"):
-        st.json({"model": job.model_id, "params": job.params, "mode": job.mode,
+        st.json({"generation_id": job.remote_id, "job_id": job.id,
+                 "model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
                  "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
                  "target_namespace": getattr(job, "target_namespace", None),
@@ -303,7 +336,10 @@ def _download_button(path: Path, label: str, *, key: str) -> None:
     size = path.stat().st_size
     name = {"video": "result video", "exr_frames": "EXR frames (ZIP)"}.get(label, label)
     if size > MAX_INLINE_DOWNLOAD:
-        st.caption(f"{name}: {size / 1e6:.0f} MB at `{path}`")
+        # No server path on the page (issue 10 item 17): the file's name is enough for
+        # whoever runs the app to find it in the data folder's results.
+        st.caption(plain(f"{name}: {size / 1e6:.0f} MB, too large to send through the "
+                         f"browser; it is {path.name} in the app's data folder (results)."))
         return
     st.download_button(f"Download {name} ({size / 1e6:.1f} MB)", data=path.read_bytes,
                        file_name=path.name, key=key)

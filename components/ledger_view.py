@@ -163,11 +163,16 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
                      "Quote from": st.column_config.TextColumn(
                          help="The quoted rate's provenance (see Rates)."),
                      "Charge from": st.column_config.TextColumn(
+                         width=240,  # never cut to "computed (billi" (issue 10 item 20)
                          help="Oxen: reported by the provider. sandbox: the local sandbox's "
                               "figure. computed: the provider reports none (LTX), so it is "
                               "computed from the billing rule and left out of the error."),
                      "Quote": st.column_config.TextColumn(help="USD, every digit."),
                      "Charge": st.column_config.TextColumn(help="USD, every digit."),
+                     "Generation id": st.column_config.TextColumn(
+                         width=300,
+                         help="The provider's generation id, or ours where the provider "
+                              "gave none (as on the Generations page)."),
                  })
 
 
@@ -184,6 +189,8 @@ def _generations_table(rows: pd.DataFrame, names: dict[str, str]) -> pd.DataFram
         "Charge from": [_source_label(_text(r["charge_source"])) for r in jobs_like],
         "Charge − quote": _money(rows["error_usd"], exact),
         "Abs. % error": [pct(v) for v in rows["abs_pct_error"]],
+        # The same id the Generations page shows (issue 10 item 13).
+        "Generation id": [r["display_id"] for r in jobs_like],
     })
 
 

@@ -1,7 +1,10 @@
 """Shareable model-page links: a generation's parameters as query parameters, and back.
 
 ``/starlight?resolution=1080p&target_fps=30&src=https://…/clip.mp4`` opens the Starlight
-page with its form pre-filled. No Streamlit here: building and parsing are pure functions.
+page with its form pre-filled; ``src=sample`` picks the bundled sample clip (anyone running
+the app has it). "Rerun with edits" adds ``rerun_of=<generation id>`` so the page can say
+where its values came from (no link was opened). No Streamlit here: building and parsing
+are pure functions.
 
 Values are written in the catalog's own words (``true``/``false`` for booleans, ``30`` for
 30.0) and parsed back with the parameter's catalog type; unknown keys and values the
@@ -37,18 +40,24 @@ class _PageSlugs(Mapping[str, str]):
 
 PAGE_SLUGS: Mapping[str, str] = _PageSlugs()
 SOURCE_KEY = "src"
+SAMPLE_SOURCE = "sample"  # ``src=sample``: the bundled sample clip
+RERUN_KEY = "rerun_of"  # "Rerun with edits" from this generation (the id the app shows)
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
 
 
 @dataclass(frozen=True)
 class Prefill:
-    """Parsed query parameters: form ``params``, a source URL (``src``) and ``notes`` about
+    """Parsed query parameters: form ``params``, a source URL (``src``), whether the link
+    picks the bundled sample clip (``sample``), the generation a "Rerun with edits" came
+    from (``rerun_of``, the id the app shows; ``None`` for a link) and ``notes`` about
     anything ignored."""
 
     params: dict[str, Any] = field(default_factory=dict)
     src: str | None = None
     notes: tuple[str, ...] = ()
+    sample: bool = False
+    rerun_of: str | None = None
 
 
 def page_path(model_id: str) -> str:
@@ -67,8 +76,8 @@ def format_value(value: Any) -> str:
 
 def rerun_query(job: Job) -> dict[str, str]:
     """Query parameters that reproduce ``job``'s form on its model page: every form
-    parameter it was sent with, plus ``src`` when its source was a URL (a local upload has
-    no address another person could open)."""
+    parameter it was sent with, plus ``src`` when its source was a URL or the bundled sample
+    (``src=sample``); a local upload has no address another person could open."""
     spec = models.MODELS.get(job.model_id)
     if spec is None:
         return {}
@@ -78,6 +87,8 @@ def rerun_query(job: Job) -> dict[str, str]:
     src = job.source or {}
     if src.get("kind") == "url" and src.get("url"):
         out[SOURCE_KEY] = str(src["url"])
+    elif src.get("kind") == "sample":
+        out[SOURCE_KEY] = SAMPLE_SOURCE
     return out
 
 
@@ -138,13 +149,20 @@ def parse_query(spec: ModelSpec, query: Mapping[str, str]) -> Prefill:
     params: dict[str, Any] = {}
     notes: list[str] = []
     src: str | None = None
+    sample = False
+    rerun_of: str | None = None
     for name, raw in query.items():
         raw = str(raw)
+        if name == RERUN_KEY:
+            rerun_of = raw.strip() or None
+            continue
         if name == SOURCE_KEY:
             if raw.strip().startswith(("https://", "http://")):
                 src = raw.strip()
+            elif raw.strip() == SAMPLE_SOURCE:
+                sample = True
             else:
-                notes.append(f"src: must be an http(s) URL (got {raw!r})")
+                notes.append(f"src: must be an http(s) URL or {SAMPLE_SOURCE} (got {raw!r})")
             continue
         p = form.get(name)
         if p is None:
@@ -158,4 +176,4 @@ def parse_query(spec: ModelSpec, query: Mapping[str, str]) -> Prefill:
         if problem.field in params:
             notes.append(str(problem))
             del params[problem.field]
-    return Prefill(params, src, tuple(notes))
+    return Prefill(params, src, tuple(notes), sample=sample, rerun_of=rerun_of)

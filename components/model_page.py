@@ -32,7 +32,7 @@ from components.request_form import (
 from components.request_options import render_request_options
 from components.source_picker import render_source_picker
 from components.submission import submit_prepared
-from components.text import problem_list
+from components.text import plain, problem_list
 from studio import charts, export, media, models
 from studio.budget import BudgetVerdict
 from studio.errors import StudioError
@@ -78,6 +78,8 @@ def _apply_prefill(spec: ModelSpec, *, key: str) -> tuple[str, ...] | None:
         values = widget_values(spec, prefill.params, key=key)
         if prefill.src:
             values.update({f"{key}:kind": "url", f"{key}:url": prefill.src})
+        elif prefill.sample:
+            values[f"{key}:kind"] = "sample"
         session.set_widget_values(values)
         session.set_prefilled_from(key, signature, prefill.notes)
     return session.prefill_notes(key)
@@ -86,7 +88,12 @@ def _apply_prefill(spec: ModelSpec, *, key: str) -> tuple[str, ...] | None:
 def _render_prefill_notes(notes: tuple[str, ...] | None) -> None:
     if notes is None:
         return
-    st.info("The form was filled in from the link you opened.", icon=":material/link:")
+    rerun_of = st.query_params.get(links.RERUN_KEY)
+    if rerun_of:  # "Rerun with edits" inside the app: no link was opened
+        st.info(plain(f"The form was filled in from generation {rerun_of} (Rerun with "
+                      "edits): change what you need, then submit."), icon=":material/edit:")
+    else:
+        st.info("The form was filled in from the link you opened.", icon=":material/link:")
     if notes:
         st.warning("Some of the link's values were ignored:\n\n"
                    + "\n".join(f"- {n}" for n in notes))
@@ -137,7 +144,7 @@ def render_model_page(spec: ModelSpec, studio: Studio, *, key: str) -> None:
         render_presets(spec, params, store=studio.store, key=key)
         mode, n = "queue", 1
         if spec.supports_queue:
-            c1, c2 = st.columns(2)
+            c1, c2 = st.columns([3, 2])  # room for "Sync (blocks)" (issue 10 item 20)
             mode = c1.segmented_control(
                 "Mode", ["queue", "sync"], default="queue", required=True,
                 format_func={"queue": "Queue (async)", "sync": "Sync (blocks)"}.__getitem__,

@@ -216,8 +216,15 @@ def _param_widgets(model_id: str, *, key: str, container: Any) -> dict[str, Any]
     return params
 
 
+#: How a frame rate is shown in the plan tables: 20, 23.976, 29.97 — never "20.000".
+FPS_FORMAT = "%g"
+
+
 def render_plan_editor(frame: pd.DataFrame, *, key: str) -> pd.DataFrame:
-    """The editable plan table; returns the edited frame."""
+    """The editable plan table; returns the edited frame. Rows are numbered from 1, as in
+    the priced table and in every "row N" problem sentence (issue 10 item 20); the number is
+    display only (edits are positional, records ignore the index)."""
+    frame = frame.set_axis(pd.RangeIndex(1, len(frame) + 1))
     return st.data_editor(
         frame, key=f"{key}:editor", num_rows="dynamic", width="stretch", hide_index=False,
         column_order=PLAN_COLUMNS,
@@ -231,7 +238,8 @@ def render_plan_editor(frame: pd.DataFrame, *, key: str) -> pd.DataFrame:
             "height": st.column_config.NumberColumn("Height (px)", min_value=16, max_value=8192,
                                                     step=1, required=True, default=1080),
             "fps": st.column_config.NumberColumn("Frame rate", min_value=1.0, max_value=240.0,
-                                                 format="%.3f", required=True, default=24.0),
+                                                 format=FPS_FORMAT, required=True,
+                                                 default=24.0),
             "model": st.column_config.SelectboxColumn(
                 "Model", options=list(MODEL_IDS), required=True,
                 default=next(iter(catalog.MODELS.values())).display_name),

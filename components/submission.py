@@ -63,7 +63,7 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
             st.error(plain(exc))
             return []
         jobs = watch_submitted(jobs)
-        ids = ", ".join(j.remote_id or j.id[:8] for j in jobs)
+        ids = ", ".join(j.display_id for j in jobs)
         status.update(label=f"Submitted {len(jobs)} generation(s): {ids}", state="complete")
     return jobs
 

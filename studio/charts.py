@@ -32,8 +32,20 @@ PROVENANCE_DASH = {"published": "solid", "live": "solid", "proxy": "dash", "over
 CHEAPEST_COLOR = "#2a9d8f"  # the cheapest model that meets the target
 MEETS_COLOR = "#8fb8de"  # meets the target, not the cheapest
 MISSES_COLOR = "#c9c9c9"  # does not meet the target (or breaks an input limit)
+#: Legend at the right of the plot area, where no axis title is: a legend under the plot
+#: collides with the x axis title as soon as it wraps or the tick labels are tall (issue 10
+#: item 20). Plotly widens the right margin to fit it.
+LEGEND_RIGHT: dict[str, Any] = {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1,
+                                "yanchor": "top"}
 _LAYOUT: dict[str, Any] = {"margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                           "legend": {"orientation": "h", "y": -0.25}}
+                           "legend": LEGEND_RIGHT}
+#: One colour per line of a cost-vs-duration chart, in line order: the Okabe–Ito palette
+#: (colour-blind safe), starting with its four most distinct hues. Set on each line, so the
+#: page theme's own sequence (which pairs a colour with its light tint) never decides.
+TIER_COLORS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#F0E442")
+#: Charts whose longest line ends before this many seconds get a seconds axis, not minutes.
+SECONDS_AXIS_MAX_S = 120.0
+_DAY_MS = 86_400_000
 
 
 def cost_curve(
@@ -54,46 +66,53 @@ def cost_curve(
     Each point is a real :func:`pricing.quote` for ``clip`` stretched to that duration at its
     own frame rate. Proxy-priced lines are dashed. The current clip with the current
     parameters is a marker. LTX on Oxen prices output frames, so its x axis is the output
-    duration (num_frames / frames_per_second) up to its 481-frame cap.
+    duration (num_frames / frames_per_second) up to its 481-frame cap. A line ends where one
+    generation does: at the model's output cap, or at its input frame cap for the line's
+    size (LTX direct: 181 / 101 / 41 frames by input tier, ltx.md §3.2). When every line
+    ends within :data:`SECONDS_AXIS_MAX_S` the axis is in seconds, else minutes. Lines get
+    :data:`TIER_COLORS` (:func:`_style_lines`).
     """
     fig = go.Figure()
     unit = models.get(model_id)
     fps = clip.fps or 24.0
-    span_s = max_minutes * 60
-    cap = unit.max_output_s(unit.with_defaults(params))
-    if cap is not None:  # one generation outputs at most this much: spread the points to it
-        span_s = min(span_s, cap)
+    lines = unit.chart_lines()
+    caps = [_line_cap_s(unit, line, params, dataclasses.replace(
+        clip, width=(line.box or (clip.width, clip.height))[0],
+        height=(line.box or (clip.width, clip.height))[1]), fps) for line in lines]
+    span_s = _span_s(max_minutes * 60, caps)
+    scale, unit_word = _axis_scale(span_s)
     durations = [span_s * i / (points - 1) for i in range(points)]
-    for line in unit.chart_lines():
+    traces = []
+    for line, cap in zip(lines, caps, strict=True):
         xs, ys, provenance = [], [], "proxy"
         for d in durations:
+            if cap is not None and d > cap + 1e-9:
+                break  # one generation cannot take or output more than this
             frames = max(1, round(d * fps))
             width, height = line.box or (clip.width, clip.height)
             c = dataclasses.replace(clip, duration_s=d, frame_count=frames, width=width,
                                     height=height)
-            p = {**params, **line.overrides}
-            cap = unit.max_output_s(unit.with_defaults(p))
-            if cap is not None and d > cap + 1e-9:
-                break  # one generation cannot output more than this
-            p = unit.params_to_cover(d, p)
+            p = unit.params_to_cover(d, {**params, **line.overrides})
             q = pricing.quote(model_id, c, p, book=book, live_pricing=live_pricing)
             provenance = q.provenance
-            xs.append(d / 60)
+            xs.append(d / scale)
             ys.append(float(q.amount_usd))
-        fig.add_trace(go.Scatter(
+        traces.append(go.Scatter(
             x=xs, y=ys, mode="lines", name=f"{line.label} ({provenance})",
             line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
-            hovertemplate="%{x:.1f} min → $%{y:.2f}<extra>" + line.label + "</extra>",
+            hovertemplate=f"%{{x:.1f}} {unit_word} → $%{{y:.2f}}<extra>{line.label}</extra>",
         ))
+    for trace in _style_lines(traces):
+        fig.add_trace(trace)
     current = pricing.quote(model_id, clip, params, book=book, live_pricing=live_pricing)
-    x_now = unit.chart_seconds(clip, unit.with_defaults(params)) / 60
+    x_now = unit.chart_seconds(clip, unit.with_defaults(params)) / scale
     fig.add_trace(go.Scatter(
         x=[x_now], y=[float(current.amount_usd)], mode="markers+text", name="this clip",
         marker={"size": 12, "symbol": "diamond", "color": "#e4572e"},
         text=[cents(current.amount_usd)], textposition="top center",
     ))
     fig.update_layout(
-        xaxis_title=_duration_title(unit),
+        xaxis_title=_duration_title(unit, unit_word),
         yaxis_title="Cost (USD)", yaxis_tickprefix="$", height=340,
         margin={"l": 10, "r": 10, "t": 30, "b": 10}, legend={"orientation": "h", "y": -0.25},
         title={"text": "Cost vs duration by resolution tier", "font": {"size": 14}},
@@ -101,8 +120,55 @@ def cost_curve(
     return fig
 
 
-def _duration_title(unit: models.ModelUnit) -> str:
-    return "Output duration (min)" if unit.duration_axis == "output" else "Clip duration (min)"
+def _duration_title(unit: models.ModelUnit, unit_word: str = "min") -> str:
+    what = "Output duration" if unit.duration_axis == "output" else "Clip duration"
+    return f"{what} ({unit_word})"
+
+
+def _line_cap_s(unit: models.ModelUnit, line: models.ChartLine, params: Mapping[str, Any],
+                clip: ClipInfo, fps: float) -> float | None:
+    """Seconds at which ``line`` ends: the model's longest output with the line's parameters,
+    or its input frame cap for a clip of the line's size (``clip`` already resized) at
+    ``fps`` frames/s, whichever is shorter; ``None`` when neither is documented."""
+    caps = []
+    out_cap = unit.max_output_s(unit.with_defaults({**params, **line.overrides}))
+    if out_cap is not None:
+        caps.append(out_cap)
+    frame_cap = unit.frame_cap(clip)
+    if frame_cap is not None and fps > 0:
+        caps.append(frame_cap / fps)
+    return min(caps) if caps else None
+
+
+def _span_s(default_s: float, caps: list[float | None]) -> float:
+    """The x axis span in seconds: ``default_s``, or up to the longest line when every line
+    has a cap (no point spread past where all lines end)."""
+    if caps and all(c is not None for c in caps):
+        return min(default_s, max(c for c in caps if c is not None))
+    return default_s
+
+
+def _axis_scale(span_s: float) -> tuple[float, str]:
+    """(seconds per axis unit, unit word): seconds for short spans, minutes otherwise."""
+    return (1.0, "s") if span_s <= SECONDS_AXIS_MAX_S else (60.0, "min")
+
+
+def _style_lines(traces: list[go.Scatter]) -> list[go.Scatter]:
+    """Give each line its :data:`TIER_COLORS` colour, in order. A line that lies exactly on
+    an earlier one (Rhea's and Starlight's 2k and 4k share a rate) would hide it, so the
+    earlier line is drawn wider underneath: both colours stay visible and the legend's two
+    entries both point at something."""
+    widths = [2.0] * len(traces)
+    for i, a in enumerate(traces):
+        for j in range(i + 1, len(traces)):
+            b = traces[j]
+            if len(a.x or ()) and tuple(a.x) == tuple(b.x or ()) and \
+                    tuple(a.y) == tuple(b.y or ()):
+                widths[i] = max(widths[i], 2.0 + 3.0 * (j - i))
+    for i, t in enumerate(traces):
+        t.line.color = TIER_COLORS[i % len(TIER_COLORS)]
+        t.line.width = widths[i]
+    return traces
 
 
 def _usd(d: Decimal | None) -> float | None:
@@ -167,32 +233,41 @@ def plan_cost_vs_duration(
     The clip is ``width`` × ``height`` px at ``fps`` frames/s unless the tier fixes the input
     size (Hyperion, LTX direct). Lines are named ``"<tier> (<provenance>)"``; proxy-priced
     lines are dashed, overrides dotted. LTX 2.3 on Oxen renders frames to cover the duration,
-    so its line stops at its 481-frame cap and its x axis is output duration.
+    so its line stops at its 481-frame cap and its x axis is output duration; LTX direct's
+    lines stop at their input tier's frame cap. Axis unit and colours as :func:`cost_curve`.
     """
     unit = models.get(model_id)
     base = dict(params)
-    span_s = max_minutes * 60
-    cap = unit.max_output_s(unit.with_defaults(base))
-    if cap is not None:  # the line ends where one generation's output does: spread points to it
-        span_s = min(span_s, cap)
+    lines = unit.chart_lines()
+    caps = []
+    for line in lines:
+        w, h = line.box or (width, height)
+        clip = forecast.duration_row(model_id, base, 1.0, w, h, fps).clip_info()
+        caps.append(_line_cap_s(unit, line, base, clip, fps))
+    span_s = _span_s(max_minutes * 60, caps)
+    scale, unit_word = _axis_scale(span_s)
     durations = [span_s * i / (points - 1) for i in range(1, points)]
     fig = go.Figure()
-    for line in unit.chart_lines():
+    traces = []
+    for line, cap in zip(lines, caps, strict=True):
         w, h = line.box or (width, height)
         p = {**base, **line.overrides}
-        rows = [forecast.duration_row(model_id, p, d, w, h, fps) for d in durations]
+        rows = [forecast.duration_row(model_id, p, d, w, h, fps) for d in durations
+                if cap is None or d <= cap + 1e-9]
         priced = forecast.price_plan(rows, book=book)
         ok = [r for r in priced.rows if r.quote is not None]
         provenance = ok[0].quote.provenance if ok and ok[0].quote else "proxy"
-        fig.add_trace(go.Scatter(
-            x=[r.row.duration_s / 60 for r in ok], y=[_usd(r.amount_usd) for r in ok],
+        traces.append(go.Scatter(
+            x=[r.row.duration_s / scale for r in ok], y=[_usd(r.amount_usd) for r in ok],
             customdata=[exact(r.amount_usd) for r in ok], mode="lines",
             name=f"{line.label} ({provenance})",
             line={"dash": PROVENANCE_DASH.get(provenance, "solid")},
-            hovertemplate="%{x:.1f} min → %{customdata}<extra>" + line.label + "</extra>",
+            hovertemplate=f"%{{x:.1f}} {unit_word} → %{{customdata}}<extra>{line.label}</extra>",
         ))
+    for trace in _style_lines(traces):
+        fig.add_trace(trace)
     fig.update_layout(
-        xaxis_title=_duration_title(unit),
+        xaxis_title=_duration_title(unit, unit_word),
         yaxis_title="Cost (USD)", yaxis_tickprefix="$", height=340,
         title={"text": f"{_short(model_id)}: cost vs duration by resolution tier",
                "font": {"size": 14}}, **_LAYOUT,
@@ -312,27 +387,40 @@ def ledger_quote_vs_charge(rows: pd.DataFrame, names: Mapping[str, str] | None =
         fig.add_trace(go.Scatter(
             x=xs, y=ys, mode="markers", name=name,
             marker={"symbol": "circle-open" if computed else "circle", "size": 9},
-            customdata=list(group["job_id"].str[:8]),
+            customdata=list(group["display_id"]),
             hovertemplate="quote $%{x:.4f} → charge $%{y:.4f}<br>%{customdata}<extra></extra>"))
     fig.add_trace(go.Scatter(x=[0, top or 1], y=[0, top or 1], mode="lines",
                              name="charge = quote", line={"dash": "dot", "color": "#888"}))
     fig.update_layout(xaxis_title="Quote (USD)", yaxis_title="Charge (USD)",
-                      margin={"t": 30, "b": 40}, legend={"orientation": "h", "y": -0.3})
+                      xaxis_tickprefix="$", yaxis_tickprefix="$",
+                      margin={"t": 30, "b": 40}, legend=LEGEND_RIGHT)
     return fig
 
 
 def ledger_spend_per_day(per_day: pd.DataFrame) -> go.Figure:
     """Charged USD per UTC day (bars, labelled to the cent); ``per_day`` is
-    :func:`studio.ledger.spend_per_day`. Days are categories, so one day is one bar with a
-    date under it."""
+    :func:`studio.ledger.spend_per_day`.
+
+    A date axis (days without spend keep their place) with dates only as tick labels
+    (``YYYY-MM-DD``, at most about 12 ticks), each bar centred on its day and 0.8 day wide,
+    and at least a week shown — one day's spend is one bar in its week, never an axis of
+    hours around midnight (issue 10 item 20)."""
+    days = [pd.Timestamp(d) for d in per_day["day"]]
+    first, last = (min(days), max(days)) if days else (pd.Timestamp.now().normalize(),) * 2
+    first = min(first, last - pd.Timedelta(days=6))
+    span_days = (last - first).days + 1
     fig = go.Figure(go.Bar(
-        x=[str(d) for d in per_day["day"]], y=[float(v) for v in per_day["charged_usd"]],
+        x=days, y=[float(v) for v in per_day["charged_usd"]], width=0.8 * _DAY_MS,
         text=[cents(v) for v in per_day["charged_usd"]], textposition="outside",
         customdata=[[n, exact(v), exact(c)] for n, v, c in zip(
             per_day["generations"], per_day["charged_usd"], per_day["computed_usd"],
             strict=True)],
         hovertemplate="%{x}: %{customdata[1]} charged over %{customdata[0]} generation(s), "
                       "%{customdata[2]} of it computed<extra></extra>"))
-    fig.update_layout(xaxis_title="Day (UTC)", yaxis_title="Charged (USD)",
-                      xaxis={"type": "category"}, margin={"t": 30, "b": 40})
+    fig.update_layout(
+        xaxis_title="Day (UTC)", yaxis_title="Charged (USD)", yaxis_tickprefix="$",
+        xaxis={"type": "date", "tickformat": "%Y-%m-%d", "hoverformat": "%Y-%m-%d",
+               "tick0": first, "dtick": _DAY_MS * max(1, -(-span_days // 12)),
+               "range": [first - pd.Timedelta(hours=14), last + pd.Timedelta(hours=14)]},
+        margin={"t": 30, "b": 40})
     return fig

@@ -45,8 +45,8 @@ from studio.jobs import Job
 from studio.store import ChargeSource, Status
 from studio.store.schema import charge_source_for
 
-GENERATION_COLUMNS = ["job_id", "model_id", "owner", "owner_name", "created_at", "day", "status",
-                      "quote_usd", "quote_provenance", "charge_usd", "charge_source",
+GENERATION_COLUMNS = ["job_id", "display_id", "model_id", "owner", "owner_name", "created_at",
+                      "day", "status", "quote_usd", "quote_provenance", "charge_usd", "charge_source",
                       "error_usd", "abs_pct_error"]
 ERROR_COLUMNS = ["generations", "charged", "quoted_usd", "charged_usd", "computed_usd",
                  "pairs", "mean_abs_pct_error"]
@@ -113,8 +113,9 @@ def duration_text(seconds: float | None) -> str:
 def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
     """One row per generation that has a quote or a charge, oldest first.
 
-    Columns: ``job_id``, ``model_id``, ``owner`` (key fingerprint), ``owner_name`` (str or
-    None), ``created_at`` (aware UTC datetime), ``day`` (UTC ``datetime.date``), ``status``,
+    Columns: ``job_id``, ``display_id`` (the id the screen shows,
+    :attr:`~studio.store.Job.display_id`), ``model_id``, ``owner`` (key fingerprint),
+    ``owner_name`` (str or None), ``created_at`` (aware UTC datetime), ``day`` (UTC ``datetime.date``), ``status``,
     ``quote_usd`` (Decimal or None), ``quote_provenance`` (the quoted rate's ``"live"`` /
     ``"published"`` / ``"proxy"`` / ``"override"``, or None), ``charge_usd`` (Decimal or None),
     ``charge_source`` (``"reported"``, ``"sandbox"`` or ``"computed"``; None while unknown),
@@ -130,6 +131,7 @@ def generation_rows(jobs: Iterable[Job]) -> pd.DataFrame:
         error = abs_pct_error(quote, charge) if source in MEASURED_SOURCES else None
         rows.append({
             "job_id": job.id,
+            "display_id": job.display_id,
             "model_id": job.model_id,
             "owner": job.owner,
             "owner_name": job.owner_name,

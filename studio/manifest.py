@@ -3,8 +3,11 @@
 Owns the archive layout and the manifest columns (:data:`COLUMNS`, one row per file; a
 generation with no file on disk still gets one row with ``file`` and ``sha256`` empty):
 
-- every result file goes in under ``<job id>/<file name>``, added with ``ZipFile.write``
-  (streamed from disk, stored uncompressed: videos and EXR ZIPs are compressed already);
+- every result file goes in under ``<generation id>/<file name>``, added with
+  ``ZipFile.write`` (streamed from disk, stored uncompressed: videos and EXR ZIPs are
+  compressed already). The folder is the id the app shows for the generation
+  (:attr:`~studio.store.Job.display_id`: the provider's generation id, else ours), made safe
+  as one path component (:func:`folder_names`); the manifest holds both ids;
 - ``sha256`` is computed by reading each file in 1 MiB blocks, never whole;
 - the archive is written to a temporary ``*.part`` file in the output folder and renamed
   when complete, so a half-written ZIP is never served.
@@ -20,6 +23,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import tempfile
 import time
 import zipfile
@@ -76,12 +80,34 @@ def elapsed_s(job: Job) -> float | None:
     return round(max(0.0, (job.completed_at - job.created_at).total_seconds()), 1)
 
 
-def result_files(job: Job) -> list[tuple[str, Path]]:
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def folder_names(jobs: Iterable[Job]) -> dict[str, str]:
+    """Job id → the folder its files go in: its :attr:`~studio.store.Job.display_id` as one
+    safe path component (characters other than letters, digits, ``.``, ``_`` and ``-``
+    become ``_``, no leading dot, at most 100 characters; a provider's id is untrusted text).
+    When two generations would share a folder, the later ones get ``-<first 8 of our id>``
+    appended."""
+    out: dict[str, str] = {}
+    used: set[str] = set()
+    for job in jobs:
+        name = _UNSAFE.sub("_", job.display_id).lstrip(".")[:100] or job.id
+        if name in used:
+            name = f"{name}-{job.id[:8]}"
+        used.add(name)
+        out[job.id] = name
+    return out
+
+
+def result_files(job: Job, folder: str | None = None) -> list[tuple[str, Path]]:
     """``(name inside the ZIP, local path)`` for each downloaded result file that exists.
 
-    Names are ``<job id>/<file name>``; two artifacts with the same file name get their
-    label in front (``<job id>/<label>-<file name>``).
+    Names are ``<folder>/<file name>`` (``folder`` defaults to the job's own entry of
+    :func:`folder_names`); two artifacts with the same file name get their label in front
+    (``<folder>/<label>-<file name>``).
     """
+    folder = folder or folder_names([job])[job.id]
     out: list[tuple[str, Path]] = []
     used: set[str] = set()
     for label, raw in sorted((job.result_files or {}).items()):
@@ -94,7 +120,7 @@ def result_files(job: Job) -> list[tuple[str, Path]]:
         if name in used:
             name = f"{label}-{name}"
         used.add(name)
-        out.append((f"{job.id}/{name}", path))
+        out.append((f"{folder}/{name}", path))
     return out
 
 
@@ -156,10 +182,11 @@ def write_zip(jobs: Sequence[Job], out_dir: Path, *, now: datetime | None = None
     rows: list[dict[str, Any]] = []
     missing: list[str] = []
     files = total = 0
+    folders = folder_names(jobs)
     try:
         with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_STORED) as zf:
             for job in jobs:
-                entries = result_files(job)
+                entries = result_files(job, folders[job.id])
                 if not entries:
                     if job.status == Status.SUCCEEDED:
                         missing.append(job.id)

@@ -612,7 +612,9 @@ class HdrMetadata:
             ("transfer", names.get(self.color_transfer or "", self.color_transfer or
                                    "unspecified")),
             ("matrix", self.color_space or "unspecified"),
-            ("picture", f"{self.width}×{self.height}, {self.fps:.3f} frames/s, "
+            # A rate as people write it: 20, 23.976, 29.97 — never "20.000" (issue 10 item 20)
+            ("picture", f"{self.width}×{self.height}, "
+                        f"{f'{self.fps:.3f}'.rstrip('0').rstrip('.')} frames/s, "
                         f"{self.duration_s:.2f} s" + (f", rotated {self.rotation}°"
                                                        if self.rotation else "")),
         ]  # fmt: skip

@@ -167,6 +167,14 @@ class Job:
             object.__setattr__(self, "charge_source", ChargeSource(self.charge_source))
 
     @property
+    def display_id(self) -> str:
+        """The one id people see for this generation (tables, ZIP folders, lineage): the
+        provider's generation id (``remote_id``) where one exists, else ours (``id``, e.g.
+        a sync call, which gets none, or a request not sent yet). The other id is shown only
+        in a generation's details."""
+        return self.remote_id or self.id
+
+    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 

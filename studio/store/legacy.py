@@ -341,9 +341,11 @@ def import_data_dir(store: Any, data_dir: Path) -> dict[str, str]:
         try:
             blobs = {rel: path.read_bytes() for rel, path in files}
         except OSError as exc:
+            # Named as in the data folder, never by its server path: every session sees
+            # the sentence (issue 10 item 17).
             store.import_problems[kind] = (
-                f"{files[0][1]} could not be read ({exc.strerror or exc}); it was not "
-                "imported into the store.")
+                f"{files[0][0]} in the data folder could not be read "
+                f"({exc.strerror or 'unreadable'}); it was not imported into the store.")
             continue
         shas = {rel: _sha(data) for rel, data in blobs.items()}
         try:
@@ -357,9 +359,10 @@ def import_data_dir(store: Any, data_dir: Path) -> dict[str, str]:
                         if not _already(conn, rel, shas[rel]):
                             _record(conn, rel, shas[rel], summary)
         except _Unreadable as exc:
-            names = " and ".join(str(path) for _rel, path in files)
+            names = " and ".join(rel for rel, _path in files)
             store.import_problems[kind] = (
-                f"{names} from an earlier version cannot be imported into the store ({exc}). "
+                f"{names} from an earlier version cannot be imported into the store ({exc}); "
+                "it is in the data folder. "
                 "Fix or delete the file; until then this state is not in force.")
             continue
         for rel, path in files:

@@ -458,3 +458,26 @@ def test_same_plan_every_model_never_contradicts_itself(data_dir):
             assert any(i.startswith(f"SDR → HDR: no model takes every row of this job to "
                                     f"{target}") for i in infos), infos
             assert not [s for s in successes if s.startswith("SDR → HDR")]
+
+
+def test_plan_rows_are_numbered_alike_and_frame_rates_read_plainly(data_dir):
+    """Issue 10 item 20: the plan editor and the priced table number the same row the same
+    way, from 1 (as every "row N" sentence does), and a frame rate reads 20 / 29.97 /
+    23.976, never "20.000" — the format the tables send the browser is printf-style, applied
+    here with Python's own printf operator."""
+    import json
+
+    rows = forecast.read_plan_csv(Path(__file__).resolve().parents[2] / "samples" / "plans"
+                                  / "twenty_clips.csv")
+    store = JobStore(data_dir / "jobs.sqlite3")
+    forecast.save_plan(store, ME, rows)
+    store.close()
+    at = open_page("forecast")
+    assert not at.exception, at.exception
+    [editor] = [d for d in at.dataframe if d.proto.editing_mode]
+    [priced] = [d for d in at.dataframe if "row" in d.value.columns]
+    assert list(editor.value.index) == list(priced.value["row"]) == list(range(1, 21))
+    assert list(editor.value["clip"]) == list(priced.value["clip"])  # same row, same number
+    for table in (editor, priced):
+        fmt = json.loads(table.proto.columns)["fps"]["type_config"]["format"]
+        assert fmt % 20.0 == "20" and fmt % 29.97 == "29.97" and fmt % (24000 / 1001) == "23.976"

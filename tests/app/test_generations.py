@@ -8,6 +8,7 @@ The pure rules (filters, links, widget values) are tested first without AppTest.
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
 from datetime import UTC, datetime, timedelta
@@ -218,7 +219,7 @@ def test_selection_zip_from_the_app_never_holds_the_key(tmp_path):
     fh.close()
     assert MY_KEY.encode() not in data
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        assert sorted(zf.namelist()) == sorted([f"{rows[0].id}/out.mp4", "manifest.csv"])
+        assert sorted(zf.namelist()) == sorted(["gen-a.mp4/out.mp4", "manifest.csv"])
         assert MY_KEY.encode() not in b"".join(zf.read(n) for n in zf.namelist())
     assert list((tmp_path / "exports" / "tmp").iterdir()) == []  # unlinked once opened
 
@@ -251,6 +252,36 @@ def test_mine_team_search_and_status_filters(data_dir, monkeypatch):
     assert MY_KEY not in texts(at) and TEAM_KEY not in texts(at)
 
 
+def test_one_id_per_generation_on_generations_and_estimate_vs_actual(data_dir):
+    """Issue 10 item 13: the Generations table and Estimate vs actual show the same one id
+    per generation — the provider's generation id where it has one, else ours (a sync call
+    gets none) —; our id of a generation the provider named is only in its details."""
+    queued = job("harbour.mp4", minutes=1, owner=SANDBOX_OWNER, charge_usd="1.00")
+    sync = job("sunset.mov", minutes=2, owner=SANDBOX_OWNER, remote_id=None, mode="sync",
+               charge_usd="1.10")
+    seed(data_dir, [queued, sync])
+    at = open_page("generations")
+    [table] = [d for d in at.dataframe if "Generation id" in d.value.columns]
+    assert list(table.value["Generation id"]) == [sync.id, "gen-harbour.mp4"]  # newest first
+    assert "—" not in list(table.value["Generation id"])
+    assert queued.id not in texts(at) + table.value.to_csv()
+    assert f"generation `{sync.id}`" in texts(at)  # the detail of the newest row
+    at.session_state["generations:table"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    assert "generation `gen-harbour.mp4`" in texts(at)
+    [details] = at.json
+    shown = json.loads(details.value)
+    assert shown["generation_id"] == "gen-harbour.mp4" and shown["job_id"] == queued.id
+
+    at.switch_page("pages/ledger.py")
+    at.run()
+    at.segmented_control(key="ledger:window").set_value("All time").run()
+    assert not at.exception, at.exception
+    [every] = [d for d in at.dataframe if "Generation id" in d.value.columns]
+    assert list(every.value["Generation id"]) == ["gen-harbour.mp4", sync.id]  # oldest first
+    assert queued.id not in every.value.to_csv()
+
+
 def test_selected_rows_offer_a_zip(data_dir):
     seed(data_dir, team_rows())
     at = open_page("generations")
@@ -272,8 +303,62 @@ def test_rerun_with_edits_link_carries_the_params(data_dir):
     assert link.proto.page.strip("/").endswith("starlight")
     query = parse_qs(link.proto.query_string)
     assert query == {"resolution": ["2k"], "target_fps": ["24"], "interpolate_frames": ["true"],
-                     "src": ["https://cdn.example/clip.mp4"]}
+                     "src": ["https://cdn.example/clip.mp4"], "rerun_of": ["gen-clip.mp4"]}
     assert any("starlight?resolution=2k" in c.value for c in at.code)
+    assert not any("rerun_of" in c.value for c in at.code)  # the Share link has no marker
+
+
+def _open_link(query: dict[str, str], page: str) -> AppTest:
+    """The app opened on ``pages/<page>.py`` with ``query`` in its address."""
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.run()
+    at.query_params.update(query)
+    at.switch_page(f"pages/{page}.py")
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_a_sample_clip_generation_shares_the_sample_and_rerun_says_where_from(data_dir):
+    """Issue 10 item 16: a generation on the bundled sample is reproducible, so its Share
+    link carries the sample (no "the clip was a local file"); "Rerun with edits" fills the
+    form saying which generation it came from, while an opened Share link says it was a
+    link."""
+    from components.source_picker import SAMPLE
+
+    sample_job = job("cockatoo.mp4", params={"resolution": "2k", "target_fps": 24,
+                                             "interpolate_frames": False},
+                     source={"kind": "sample", "label": "cockatoo.mp4", "path": str(SAMPLE),
+                             "url": "http://127.0.0.1:9/api/repos/sandbox/clip.mp4"})
+    seed(data_dir, [sample_job])
+    at = open_page("generations")
+    assert "local file" not in texts(at)
+    [share] = [c.value for c in at.code if "starlight?" in c.value]
+    assert parse_qs(share.split("?", 1)[1]) == {
+        "resolution": ["2k"], "target_fps": ["24"], "interpolate_frames": ["false"],
+        "src": ["sample"]}
+    assert "127.0.0.1" not in share
+    [rerun] = [p for p in at.page_link if p.value == "Rerun with edits"]
+    rerun_query = {k: v[0] for k, v in parse_qs(rerun.proto.query_string).items()}
+    assert rerun_query["rerun_of"] == "gen-cockatoo.mp4"
+
+    # "Rerun with edits": the app's own page link, no link opened.
+    at = _open_link(rerun_query, "starlight")
+    shown = texts(at)
+    assert "filled in from generation gen-cockatoo.mp4" in shown
+    assert "link you opened" not in shown
+    assert at.segmented_control(key="starlight:kind").value == "sample"
+    assert at.segmented_control(key="starlight:resolution").value == "2k"
+    assert at.selectbox(key="starlight:target_fps").value == 24
+    assert "rerun_of" not in shown  # the marker is not a parameter to complain about
+
+    # The Share link, opened by a teammate: the sample and the parameters, "from the link".
+    at = _open_link({k: v[0] for k, v in parse_qs(share.split("?", 1)[1]).items()},
+                    "starlight")
+    shown = texts(at)
+    assert "filled in from the link you opened" in shown and "ignored" not in shown
+    assert at.segmented_control(key="starlight:kind").value == "sample"
+    assert at.segmented_control(key="starlight:resolution").value == "2k"
 
 
 def test_retry_shows_a_quote_and_submits_a_linked_generation(data_dir, realshort):

@@ -130,3 +130,65 @@ def test_live_key_uses_the_models_request_schema_and_live_pricing(data_dir, monk
     assert "0815" not in shown
     side = " ".join(m.value for m in at.sidebar.markdown)
     assert "Oxen key: ✅ configured" in side
+
+
+def test_no_page_shows_a_server_path_or_the_sandbox_address(data_dir, sandbox_url, realshort,
+                                                             monkeypatch):
+    """Issue 10 item 17: every session of every user sees these pages, so they hold no
+    server detail — no data folder path (sidebar, a first-release budget.json or
+    presets.json that cannot be imported, a result too large for the browser), no sandbox
+    address; the sidebar still says the app runs on the sandbox."""
+    import shutil
+    from datetime import UTC, datetime
+
+    from components import jobs as jobs_view
+    from studio import catalog
+    from studio.jobs import Job
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "budget.json").write_text("{not json")
+    (data_dir / "presets.json").write_text("[not presets")
+    big = data_dir / "results" / "gen-big" / "video.mp4"
+    big.parent.mkdir(parents=True)
+    shutil.copy(realshort, big)
+    monkeypatch.setattr(jobs_view, "MAX_INLINE_DOWNLOAD", 1000)  # realshort is larger
+    JobStore(data_dir / "jobs.sqlite3").insert_many([Job(
+        model_id=catalog.STARLIGHT, provider="oxen", owner="fp", owner_name="Ada",
+        params={"resolution": "1080p"}, status="succeeded", remote_id="gen-big",
+        source={"kind": "upload", "label": "realshort.mp4", "path": str(realshort)},
+        clip={"duration_s": 1.2, "width": 320, "height": 240, "fps": 29.97, "frame_count": 36},
+        quote={"amount_usd": "0.0449", "provenance": "published"},
+        result_files={"video": str(big)}, completed_at=datetime.now(UTC))])
+    server_details = (str(data_dir), str(data_dir.parent), sandbox_url, "127.0.0.1",
+                      "localhost")
+    seen = []
+    for page in ("generations", "starlight", "forecast", "ledger", "rates", "sampler"):
+        at = open_page(page)
+        assert not at.exception, at.exception
+        shown = texts(at)
+        seen.append(shown)
+        for detail in server_details:
+            assert detail not in shown, f"{page} shows {detail!r}"
+        side = " ".join(m.value for m in at.sidebar.markdown)
+        assert "Sandbox" in side
+    everything = "\n".join(seen)
+    assert "budget.json" in everything and "data folder" in everything  # still named
+    assert "too large to send through the browser" in everything
+
+
+def test_the_empty_first_page_points_to_every_model_page(data_dir):
+    """Issue 10 item 19: the first page, an empty Generations list, has no form "above":
+    it links to each model page (by its one display name) instead of "Submit one above"."""
+    at = open_page("generations")
+    assert not at.exception, at.exception
+    shown = texts(at)
+    assert "Submit one above" not in shown and "No generations yet" in shown
+    targets = {p.value: p.proto.page for p in at.main.get("page_link")}
+    assert set(targets) == {"Topaz Hyperion HDR", "LTX 2.3 Quality HDR", "LTX HDR (direct)",
+                            "Topaz Rhea", "Topaz Starlight 2.5"}
+    for label, slug in (("Topaz Starlight 2.5", "starlight"), ("LTX HDR (direct)", "ltx_direct"),
+                        ("Topaz Hyperion HDR", "hyperion_hdr")):
+        assert targets[label].strip("/").endswith(slug), targets
+    at = open_page("starlight")  # a model page's own empty list keeps its wording
+    assert "No generations yet. Submit one above" in texts(at)
+    assert not {p.value for p in at.main.get("page_link")} & set(targets)

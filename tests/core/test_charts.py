@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from studio import catalog, charts, forecast, pricing
-from studio.catalog import HYPERION, LTX_OXEN, RHEA, STARLIGHT
+from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 from studio.forecast import PlanRow
 from studio.money import cents
 from studio.ratebook import Rate, RateBook, bundled_rates
@@ -58,8 +58,8 @@ def test_plan_cost_vs_duration_one_line_per_tier_priced_by_the_book():
 def test_plan_cost_vs_duration_ltx_stops_at_the_frame_cap():
     fig = charts.plan_cost_vs_duration(LTX_OXEN, {"prompt": "x"})
     assert len(fig.data) == len(pricing.tiers_for_chart(LTX_OXEN))
-    assert all(t.x[-1] * 60 <= 481 / 24 + 1e-9 for t in fig.data)
-    assert fig.layout.xaxis.title.text == "Output duration (min)"
+    assert all(t.x[-1] <= 481 / 24 + 1e-9 for t in fig.data)  # seconds: a 20 s span
+    assert fig.layout.xaxis.title.text == "Output duration (s)"
 
 
 def test_plan_heatmap_cells_are_the_grid():
@@ -96,3 +96,112 @@ def test_model_comparison_with_nothing_meeting_has_no_highlight():
     fig = charts.model_comparison(forecast.compare_models(rows, target_resolution="4k"))
     assert charts.CHEAPEST_COLOR not in fig.data[0].marker.color
     assert not fig.layout.annotations
+
+
+# -- issue 10 item 20: what the charts look like ------------------------------------------------
+def _hue(hex_colour: str) -> float:
+    """CIE LCh(ab) hue angle in degrees of an sRGB colour (colour-science, D65)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import colour
+    rgb = colour.notation.HEX_to_RGB(hex_colour)
+    return float(colour.Lab_to_LCHab(colour.XYZ_to_Lab(colour.sRGB_to_XYZ(rgb)))[2])
+
+
+def _hue_gap(a: str, b: str) -> float:
+    d = abs(_hue(a) - _hue(b)) % 360
+    return min(d, 360 - d)
+
+
+def _clip(seconds=14.0, w=1280, h=720, fps=20.0):
+    from studio.media import ClipInfo
+
+    return ClipInfo(duration_s=seconds, width=w, height=h, fps=fps,
+                    frame_count=round(seconds * fps), codec="h264", pix_fmt="yuv444p",
+                    color_transfer=None)
+
+
+@pytest.mark.parametrize("figure", ["model page", "forecast"])
+def test_tier_lines_have_clearly_different_hues_and_coinciding_lines_both_show(figure):
+    """Rhea's 2k and 4k lines (and every other pair) differ in hue by at least 45° in CIE
+    LCh, not merely in lightness (a red and its pink tint were the complaint). Rhea's 2k and
+    4k share a rate (rates.json: $0.0503333 per output s both), so the two lines coincide:
+    the one drawn first is wider, so its colour shows around the other."""
+    fig = (charts.cost_curve(RHEA, _clip(), {"resolution": "4k"}) if figure == "model page"
+           else charts.plan_cost_vs_duration(RHEA, {}))
+    lines = {t.name.split(" ")[0]: t for t in fig.data if t.mode == "lines"}
+    assert list(lines) == ["720p", "1080p", "2k", "4k"]
+    colours = {k: t.line.color for k, t in lines.items()}
+    assert all(colours.values()), colours  # set on the line, not left to the page's theme
+    names = list(colours)
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            assert _hue_gap(colours[a], colours[b]) >= 45, (a, b, colours)
+    two_k, four_k = lines["2k"], lines["4k"]
+    assert tuple(two_k.y) == tuple(four_k.y)  # the same rate: one on the other
+    assert two_k.line.width > four_k.line.width
+
+
+def test_ltx_direct_cost_chart_ends_where_each_input_tier_does():
+    """LTX direct takes at most 181 / 101 / 41 frames for inputs up to 1080p / 1440p / 4K
+    (ltx.md §3.2): on the 20 frames/s sample that is 9.05 / 5.05 / 2.05 s, so the chart
+    spans 9.05 s in seconds, not 10 minutes. Its ≤1080p line ends at 9.05 s × $0.20 per
+    input second (pricing.md row 6) = $1.81."""
+    fig = charts.cost_curve(LTX_DIRECT, _clip(), {})
+    lines = {t.name.split(" ")[0]: t for t in fig.data if t.mode == "lines"}
+    assert fig.layout.xaxis.title.text == "Clip duration (s)"
+    step = 9.05 / 40
+    for name, end_s in (("≤1080p", 9.05), ("≤1440p", 5.05), ("≤4k", 2.05)):
+        assert end_s - step < lines[name].x[-1] <= end_s + 1e-9, (name, lines[name].x[-1])
+    assert lines["≤1080p"].y[-1] == pytest.approx(1.81)
+    marker = fig.data[-1]
+    assert marker.name == "this clip" and marker.x[0] == pytest.approx(14.0)  # seconds too
+    forecast_fig = charts.plan_cost_vs_duration(LTX_DIRECT, {})  # 30 frames/s by default
+    ends = {t.name.split(" ")[0]: t.x[-1] for t in forecast_fig.data}
+    assert ends["≤1080p"] <= 181 / 30 + 1e-9 and ends["≤4k"] <= 41 / 30 + 1e-9
+    assert max(ends.values()) > 181 / 30 - 181 / 30 / 39
+
+
+def test_legends_sit_right_of_the_plot_never_under_the_axis_title():
+    """Forecast and ledger charts put their legend at the right of the plot area (x ≥ 1 in
+    paper coordinates, top-anchored), where no axis title is drawn."""
+    from studio import ledger
+    from studio.jobs import Job
+
+    priced = forecast.price_plan([row(STARLIGHT, {"resolution": "4k"}, clip="a"),
+                                  row(RHEA, {"resolution": "4k"}, clip="b")])
+    rows = ledger.generation_rows([Job(
+        model_id=RHEA, provider="oxen", owner="o", params={}, source={}, status="succeeded",
+        quote={"amount_usd": "1.00"}, charge_usd="1.10", charge_source="sandbox")])
+    for fig in (charts.plan_by_model(priced), charts.plan_cost_vs_duration(STARLIGHT, {}),
+                charts.ledger_quote_vs_charge(rows)):
+        legend = fig.layout.legend
+        assert legend.x >= 1 and legend.xanchor == "left" and legend.yanchor == "top", legend
+
+
+def test_one_day_of_spend_is_a_bar_in_its_week_on_a_date_axis():
+    """One day's spend: a date axis labelled with dates only (never the
+    "23:59:59.9996 … 00:00:00.0004" of an autoscaled one-point axis), one tick per day, at
+    least a week shown, the bar on its own day."""
+    from datetime import date
+
+    import pandas as pd
+
+
+    per_day = pd.DataFrame({"day": [date(2026, 11, 30)], "charged_usd": [Decimal("6.16")],
+                            "computed_usd": [Decimal("1.81")], "generations": [6]})
+    fig = charts.ledger_spend_per_day(per_day)
+    x = fig.layout.xaxis
+    assert x.type == "date" and x.tickformat == "%Y-%m-%d"
+    assert x.dtick == 86_400_000  # one tick per day
+    lo, hi = (pd.Timestamp(v) for v in x.range)
+    assert lo <= pd.Timestamp("2026-11-24") and hi >= pd.Timestamp("2026-11-30 12:00")
+    assert hi - lo >= pd.Timedelta(days=7)
+    assert pd.Timestamp(fig.data[0].x[0]) == pd.Timestamp("2026-11-30")
+    assert fig.data[0].text == ("$6.16",)
+    many = pd.DataFrame({"day": [date(2026, 9, 1), date(2026, 11, 30)],
+                         "charged_usd": [Decimal("1"), Decimal("2")],
+                         "computed_usd": [Decimal("0")] * 2, "generations": [1, 1]})
+    assert charts.ledger_spend_per_day(many).layout.xaxis.dtick == 86_400_000 * 8  # 91 days

@@ -1,4 +1,4 @@
-"""Selection ZIPs: files under <job id>/, a manifest row per file with a streamed SHA-256,
+"""Selection ZIPs: files under <generation id>/, a manifest row per file with a streamed SHA-256,
 atomic writes, and never an API key."""
 
 from __future__ import annotations
@@ -48,21 +48,22 @@ def _read(zip_path):
         return zf.namelist(), rows, {n: zf.read(n) for n in zf.namelist()}
 
 
-def test_zip_holds_files_under_job_ids_and_a_manifest_row_per_file(tmp_path):
+def test_zip_holds_files_under_generation_ids_and_a_manifest_row_per_file(tmp_path):
     a = _job(tmp_path, "a", files={"video": b"A-video" * 1000, "exr_frames": b"A-exr"})
     b = _job(tmp_path, "b", files={"video": b"B-video"})
     archive = manifest.write_zip([a, b], tmp_path / "out", now=T0)
     assert archive.path.name.startswith("generations-20260701T120000Z-")
     assert archive.path.suffix == ".zip" and archive.files == 3
     names, rows, blobs = _read(archive.path)
-    assert sorted(names) == sorted([f"{a.id}/video.mp4", f"{a.id}/exr_frames.zip",
-                                    f"{b.id}/video.mp4", "manifest.csv"])
+    # Folders are the provider's generation ids, the id the app shows (issue 10 item 13).
+    assert sorted(names) == sorted(["gen-a/video.mp4", "gen-a/exr_frames.zip",
+                                    "gen-b/video.mp4", "manifest.csv"])
     assert list(rows[0]) == list(manifest.COLUMNS)
     assert len(rows) == 3
     for row in rows:
         assert row["sha256"] == hashlib.sha256(blobs[row["file"]]).hexdigest()
-        assert row["file"].startswith(row["job_id"] + "/")
-    row = next(r for r in rows if r["file"] == f"{b.id}/video.mp4")
+        assert row["file"].startswith(row["generation_id"] + "/")
+    row = next(r for r in rows if r["file"] == "gen-b/video.mp4")
     assert row == {
         "job_id": b.id, "generation_id": "gen-b", "model": catalog.STARLIGHT,
         "parameters": '{"resolution":"1080p","target_fps":30}', "source_label": "b.mp4",
@@ -70,10 +71,33 @@ def test_zip_holds_files_under_job_ids_and_a_manifest_row_per_file(tmp_path):
         "quote_provenance": "published", "charge_usd": "1.2345", "status": "succeeded",
         "created_at": "2026-07-01T12:00:00+00:00", "submitted_at": "2026-07-01T12:00:01+00:00",
         "started_at": "2026-07-01T12:00:05+00:00", "completed_at": "2026-07-01T12:01:05.250000+00:00",
-        "elapsed_s": "65.2", "file": f"{b.id}/video.mp4", "sha256": row["sha256"],
+        "elapsed_s": "65.2", "file": "gen-b/video.mp4", "sha256": row["sha256"],
     }
     assert json.loads(row["parameters"]) == b.params
     assert [p.name for p in (tmp_path / "out").iterdir()] == [archive.path.name]  # no .part
+
+
+def test_zip_folders_are_the_shown_id_safe_and_unique(tmp_path):
+    """Issue 10 item 13: a folder is the id the Generations page shows — the provider's
+    generation id, else ours (a sync call gets none) —; a provider's id is made one safe path
+    component, and two generations never share a folder. The manifest keeps both ids."""
+    sync = _job(tmp_path, "s", files={"video": b"S"}, remote_id=None, mode="sync")
+    hostile = _job(tmp_path, "h", files={"video": b"H"}, remote_id="../../etc/pass wd")
+    twin_a = _job(tmp_path, "t1", files={"video": b"T1"}, remote_id="gen-same")
+    twin_b = _job(tmp_path, "t2", files={"video": b"T2"}, remote_id="gen-same")
+    names, rows, blobs = _read(manifest.write_zip([sync, hostile, twin_a, twin_b],
+                                                  tmp_path / "out").path)
+    assert sorted(names) == sorted([
+        f"{sync.id}/video.mp4", "_.._etc_pass_wd/video.mp4", "gen-same/video.mp4",
+        f"gen-same-{twin_b.id[:8]}/video.mp4", "manifest.csv"])
+    assert not any(part.startswith(".") for n in names for part in n.split("/"))
+    by_file = {r["file"]: r for r in rows}
+    assert by_file[f"{sync.id}/video.mp4"]["generation_id"] == ""
+    assert by_file[f"{sync.id}/video.mp4"]["job_id"] == sync.id
+    assert by_file["_.._etc_pass_wd/video.mp4"]["generation_id"] == "../../etc/pass wd"
+    assert blobs["gen-same/video.mp4"] == b"T1"
+    assert blobs[f"gen-same-{twin_b.id[:8]}/video.mp4"] == b"T2"
+    assert by_file[f"gen-same-{twin_b.id[:8]}/video.mp4"]["job_id"] == twin_b.id
 
 
 def test_jobs_without_files_still_get_a_row(tmp_path):

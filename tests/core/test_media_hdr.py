@@ -278,3 +278,14 @@ def test_hyperion_hlg_cockatoo_maxcll_maxfall_agree_with_colour_science(
     fig = figures.light_level_figure(result)
     assert [t.name for t in fig.data] == ["frame peak", "frame average (FALL)"]
     assert len(fig.data[0].y) == 280
+
+
+@pytest.mark.parametrize("fps, shown", [(20.0, "20 frames/s"), (30000 / 1001, "29.97 frames/s"),
+                                        (24000 / 1001, "23.976 frames/s")])
+def test_the_readout_writes_a_frame_rate_as_people_do(fps, shown):
+    """Issue 10 item 20: the cockatoo's 20 frames/s reads "20 frames/s", not "20.000"."""
+    meta = hdr.HdrMetadata(codec="h264", bit_depth=8, chroma_subsampling="4:4:4",
+                           color_range=None, color_primaries=None, color_transfer=None,
+                           color_space=None, width=1280, height=720, fps=fps, duration_s=14.0,
+                           rotation=0)
+    assert dict(meta.rows())["picture"] == f"1280×720, {shown}, 14.00 s"
