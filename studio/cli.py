@@ -356,7 +356,7 @@ def _follow(studio: Studio, *, interval: float, until_done: bool) -> int:
     """Track in the background (polls, completion events, media work) and report changes
     until SIGINT/SIGTERM or, with ``until_done``, until nothing can move without a person."""
     stop = _stop_on_signals()
-    seen = {j.id: j.status for j in studio.store.list()}
+    seen: dict[str, str] = {j.id: str(j.status) for j in studio.store.list()}
     done: dict[str, str] = {}
     print(f"Tracking {_unsettled(studio)} unsettled generation(s); Ctrl-C stops.",
           file=sys.stderr, flush=True)
