@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from studio import catalog, charts, ledger
+from studio.csvsafe import frame_csv
 from studio.jobs import Job
 from studio.money import cents, exact
 from studio.service import Studio
@@ -158,7 +159,13 @@ def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
     with t4:
         _render_turnaround(jobs, names, key=key)
     st.subheader("Every generation", divider="gray")
-    st.dataframe(_generations_table(rows, names), hide_index=True, width="stretch",
+    table = _generations_table(rows, names)
+    st.download_button(
+        "Export CSV", data=lambda: frame_csv(table), file_name="estimate-vs-actual.csv",
+        mime="text/csv", key=f"{key}:csv", icon=":material/download:",
+        help="The table below, every digit; cells a spreadsheet would run as a formula "
+             "(=, +, -, @) are neutralised.")
+    st.dataframe(table, hide_index=True, width="stretch",
                  key=f"{key}:rows", column_config={
                      "Quote from": st.column_config.TextColumn(
                          help="The quoted rate's provenance (see Rates)."),

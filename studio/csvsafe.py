@@ -100,4 +100,19 @@ class SafeDictWriter(csv.DictWriter):
             self.writerow(row)
 
 
-__all__ = ["SafeDictWriter", "SafeWriter", "TRIGGERS", "restore_cell", "safe_cell"]
+def frame_csv(frame: Any) -> str:
+    """A pandas ``DataFrame`` as CSV text (header row, no index) through :class:`SafeWriter`;
+    missing values (``None``, ``NaN``) are written as empty cells."""
+    import io
+
+    out = io.StringIO()
+    writer = SafeWriter(out, lineterminator="\n")
+    writer.writerow([str(c) for c in frame.columns])
+    for row in frame.itertuples(index=False, name=None):
+        writer.writerow(["" if v is None or (isinstance(v, float) and math.isnan(v)) else v
+                         for v in row])
+    return out.getvalue()
+
+
+__all__ = ["SafeDictWriter", "SafeWriter", "TRIGGERS", "frame_csv", "restore_cell",
+           "safe_cell"]

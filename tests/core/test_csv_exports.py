@@ -112,3 +112,33 @@ def _is_number(text: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def test_the_estimate_vs_actual_export_neutralises_provider_ids_and_names():
+    """The ledger's "Export CSV" (components.ledger_view): the generation id comes from the
+    provider and the owner name from a browser, so either can be a formula."""
+    from components.ledger_view import _generations_table
+    from studio import ledger
+    from studio.csvsafe import frame_csv
+
+    jobs = [Job(model_id=catalog.RHEA, provider="oxen", owner="o", params={}, source={},
+                remote_id=text, owner_name=text, status="succeeded", charge_usd="0.40",
+                quote={"amount_usd": "0.40", "provenance": "proxy"})
+            for text in HOSTILE]
+    table = _generations_table(ledger.generation_rows(jobs), {catalog.RHEA: "Topaz Rhea"})
+    rows = _rows(frame_csv(table))
+    assert _formula_cells(rows) == []
+    records = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
+    assert [restore_cell(r["Generation id"]) for r in records] == HOSTILE
+    assert {r["Quote"] for r in records} == {"$0.40"}  # money as the page shows it
+
+
+def test_streamlits_own_table_csv_export_is_off():
+    """Streamlit's "Download as CSV" on a table writes cells unchanged; the app turns it off
+    and offers its own neutralised exports instead."""
+    import tomllib
+    from pathlib import Path
+
+    config = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml")
+                           .read_text(encoding="utf-8"))
+    assert config["client"]["disableDataExport"] is True
