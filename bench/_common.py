@@ -61,3 +61,38 @@ def seed_jobs(store, rows: int, *, statuses: tuple[str, ...], owners: int = 1,
         ))
     for i in range(0, len(jobs), 1000):
         store.insert_many(jobs[i:i + 1000])
+
+
+def on_each_backend(run: Callable[[str, object], None]) -> None:
+    """``run(label, store)`` on a fresh SQLite store, then on PostgreSQL in a throwaway schema
+    when ``TEST_DATABASE_URL`` (or ``DATABASE_URL``) names one (``scripts/test-postgres``
+    prints one); the schema is dropped afterwards."""
+    import tempfile
+    import uuid
+
+    import sqlalchemy as sa
+
+    from studio.store import JobStore
+
+    with tempfile.TemporaryDirectory() as tmp:
+        store = JobStore(Path(tmp) / "jobs.sqlite3")
+        run("SQLite", store)
+        store.close()
+    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        print("PostgreSQL skipped: set TEST_DATABASE_URL (scripts/test-postgres prints one)")
+        return
+    base = sa.make_url(url).set(drivername="postgresql+psycopg")
+    schema = f"bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(base, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        store = JobStore(base.update_query_dict({"options": f"-csearch_path={schema}"})
+                         .render_as_string(hide_password=False))
+        run("PostgreSQL", store)
+        store.close()
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()

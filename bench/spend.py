@@ -13,15 +13,13 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
 import sqlalchemy as sa
-from _common import median_ms, timed
+from _common import median_ms, on_each_backend, timed
 
 from studio import budget
 from studio.config import Settings
@@ -107,28 +105,7 @@ def main() -> None:
     load = os.getloadavg()
     print(f"load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} on {os.cpu_count()} "
           "cores: wall times grow with it; a quiet machine reads lower")
-    with tempfile.TemporaryDirectory() as tmp:
-        store = JobStore(Path(tmp) / "jobs.sqlite3")
-        run("SQLite", store)
-        store.close()
-    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if not url:
-        print("PostgreSQL skipped: set TEST_DATABASE_URL (scripts/test-postgres prints one)")
-        return
-    base = sa.make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        store = JobStore(base.update_query_dict({"options": f"-csearch_path={schema}"})
-                         .render_as_string(hide_password=False))
-        run("PostgreSQL", store)
-        store.close()
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    on_each_backend(run)
 
 
 if __name__ == "__main__":

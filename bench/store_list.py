@@ -7,13 +7,7 @@ SQLite runs in a temporary file. PostgreSQL runs when ``TEST_DATABASE_URL`` (or
 
 from __future__ import annotations
 
-import os
-import tempfile
-import uuid
-from pathlib import Path
-
-import sqlalchemy as sa
-from _common import median_ms, seed_jobs, timed
+from _common import median_ms, on_each_backend, seed_jobs, timed
 
 from studio.jobs import JobStore
 
@@ -48,28 +42,7 @@ def run(label: str, store: JobStore) -> None:
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        store = JobStore(Path(tmp) / "jobs.sqlite3")
-        run("SQLite", store)
-        store.close()
-    url = os.environ.get("TEST_DATABASE_URL") or os.environ.get("DATABASE_URL")
-    if not url:
-        print("PostgreSQL skipped: set TEST_DATABASE_URL (scripts/test-postgres prints one)")
-        return
-    base = sa.make_url(url).set(drivername="postgresql+psycopg")
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(base, poolclass=sa.NullPool)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        store = JobStore(base.update_query_dict({"options": f"-csearch_path={schema}"})
-                         .render_as_string(hide_password=False))
-        run("PostgreSQL", store)
-        store.close()
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    on_each_backend(run)
 
 
 if __name__ == "__main__":
