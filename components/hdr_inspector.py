@@ -22,6 +22,8 @@ import streamlit as st
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.media import ClipInfo, figures, hdr, is_hdr, probe
+from studio.tracking.results import HDR_ANALYSIS
+from studio.tracking.work import DONE, FAILED, WorkItem
 
 _TRANSFER_NAMES = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 
@@ -119,7 +121,10 @@ def render_hdr_inspector(studio_or_paths: Any, job: Job | None, *, key: str) -> 
     ``studio_or_paths`` is the app's ``Studio`` or a :class:`MediaPaths`. Shows, for the
     frame at the chosen time: the SDR view / false colour / gamut picture, a log-nits
     histogram, a waveform, peak and average light, the metadata readout, and — computed once
-    in the background and cached in the data dir — MaxCLL/MaxFALL with a per-frame chart.
+    and cached in the data dir — MaxCLL/MaxFALL with a per-frame chart. A result's analysis is
+    media work from the queue (``hdr_analysis``; its row's progress shows here); only when no
+    row exists (a source video, another HLG peak, a review link without a store) does the
+    panel measure in a background thread of this process.
     """
     paths = media_paths(studio_or_paths, job)
     videos = hdr_videos(paths)
@@ -188,7 +193,9 @@ def render_hdr_inspector(studio_or_paths: Any, job: Job | None, *, key: str) -> 
     with h2:
         st.plotly_chart(figures.waveform_figure(scopes.waveform), width="stretch",
                         key=f"{key}:wave")
-    _render_clip_analysis(paths, path, peak, key=key)
+    queued = _analysis_row(studio_or_paths, job, paths, path, peak)
+    _render_clip_analysis(paths, path, peak, key=key, queued=queued, studio=studio_or_paths,
+                          job=job)
     with st.expander("Metadata", expanded=False):
         try:
             rows = _metadata(str(path), _stamp(path))
@@ -198,9 +205,30 @@ def render_hdr_inspector(studio_or_paths: Any, job: Job | None, *, key: str) -> 
             st.table({"field": [r[0] for r in rows], "value": [r[1] for r in rows]})
 
 
-def _render_clip_analysis(paths: MediaPaths, path: Path, peak: float, *, key: str) -> None:
+def _analysis_row(studio: Any, job: Job | None, paths: MediaPaths, path: Path,
+                  peak: float) -> WorkItem | None:
+    """The ``hdr_analysis`` work row measuring ``path``, when the work queue has one: the
+    result video of a generation in a store, at the nominal peak the queue measures at.
+    ``None`` (the panel measures in a thread of its own) for a source video, another HLG
+    peak, or a review link without a store."""
+    if job is None or not hasattr(studio, "media_state") or path != paths.files.get("video"):
+        return None
+    if peak != hdr.HLG_NOMINAL_PEAK_NITS:
+        return None
+    try:
+        return studio.media_state([job.id]).get(job.id, {}).get(HDR_ANALYSIS)
+    except Exception:  # noqa: BLE001 - the store is unreachable: measure here instead
+        return None
+
+
+def _render_clip_analysis(paths: MediaPaths, path: Path, peak: float, *, key: str,
+                          queued: WorkItem | None = None, studio: Any = None,
+                          job: Job | None = None) -> None:
     cache = paths.data_dir / "analysis"
     result = hdr.load_clip_analysis(path, cache, hlg_peak_nits=peak)
+    if result is None and queued is not None and queued.status != DONE:
+        _render_queued_analysis(studio, job, queued, key=key)
+        return
     if result is None:
         task = hdr.analyse_in_background(path, cache, hlg_peak_nits=peak)
 
@@ -230,6 +258,34 @@ def _render_clip_analysis(paths: MediaPaths, path: Path, peak: float, *, key: st
     st.plotly_chart(figures.light_level_figure(result), width="stretch", key=f"{key}:cll")
 
 
+def _render_queued_analysis(studio: Any, job: Job | None, queued: WorkItem, *,
+                            key: str) -> None:
+    """MaxCLL/MaxFALL measured by the media work queue (this app's pool or a ``studio
+    worker``): its progress while it runs, a sentence and a retry once it has failed."""
+    if queued.status == FAILED:
+        st.warning(f"MaxCLL/MaxFALL could not be measured: {queued.error or 'no reason given'}")
+        if job is not None and st.button("Measure again", key=f"{key}:cll-retry"):
+            studio.retry_media(job, HDR_ANALYSIS)
+            st.rerun()
+        return
+
+    @st.fragment(run_every=1.0)
+    def _progress() -> None:
+        row = queued
+        if job is not None:
+            row = studio.media_state([job.id]).get(job.id, {}).get(HDR_ANALYSIS) or queued
+        if row.status != queued.status:
+            st.rerun()  # settled: the whole panel shows the figures (or why not)
+        if row.running():
+            st.progress(row.progress or 0.0,
+                        text=f"Measuring MaxCLL/MaxFALL over every frame… "
+                             f"{row.progress or 0.0:.0%}")
+        else:
+            st.progress(0.0, text="MaxCLL/MaxFALL: queued for the media workers…")
+
+    _progress()
+
+
 def render_hdr_tools(studio_or_paths: Any, job: Job, *, key: str) -> None:
     """Toggles for the HDR inspector (PQ/HLG result or source) and the EXR frame browser
     (an EXR frames result) under a generation; nothing is decoded until one is switched on."""
@@ -243,8 +299,8 @@ def render_hdr_tools(studio_or_paths: Any, job: Job, *, key: str) -> None:
         return
     if has_hdr and st.toggle("HDR inspector — nits, scopes, false colour, MaxCLL/MaxFALL",
                              key=f"{key}:hdr-on"):
-        with st.container(border=True):
-            render_hdr_inspector(paths, job, key=f"{key}:hdr")
+        with st.container(border=True):  # the Studio goes on: its work queue measures
+            render_hdr_inspector(studio_or_paths, job, key=f"{key}:hdr")
     if has_exr and st.toggle("EXR frame browser — every frame in scene-linear light",
                              key=f"{key}:exr-on"):
         with st.container(border=True):

@@ -42,6 +42,7 @@ from studio.jobs import Job
 from studio.media import ClipInfo
 from studio.service import Source, Studio
 from studio.source_previews import PreviewState
+from studio.tracker import ANALYSIS_PHASE
 
 REFRESH_S = 2.0
 REVIEW_PAGE = "pages/review.py"
@@ -568,7 +569,9 @@ def _card_live(studio: Studio, jobs: Sequence[Job]) -> bool:
     """Whether the card must keep refreshing: a generation in flight, a download or preview
     under way, or the source preview still being made."""
     for job in jobs:
-        if job.is_active or studio.tracker.activity.get(job.id):
+        act = studio.tracker.activity.get(job.id)
+        # An HDR analysis shows in the inspector, not on the card: it keeps nothing live here.
+        if job.is_active or (act is not None and act.phase != ANALYSIS_PHASE):
             return True
         video = (job.result_files or {}).get("video")
         if job.status == "succeeded" and (not job.result_files or (

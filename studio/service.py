@@ -211,7 +211,8 @@ class Studio:
             settings.data_dir / "previews", settings.download_limits(),
             media_memory_mb=settings.media_memory_mb or None,
             scrub=lambda text: scrub(text, settings.secrets()),
-            refresh=lambda job: self.tracker.refresh_links(job), probe=media.probe)
+            refresh=lambda job: self.tracker.refresh_links(job), probe=media.probe,
+            analysis_dir=settings.data_dir / "analysis")
         # Kinds registered process-wide (e.g. an HDR analysis) show through; download and
         # preview are built from these settings.
         registry = ChainMap(default_registry(download_tries=settings.download_tries,

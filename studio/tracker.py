@@ -206,9 +206,14 @@ ClientFactory = Callable[[Job], Any]
 class Activity:
     """What the tracker is doing for one job right now (for progress bars in the UI)."""
 
-    phase: str  # "downloading", "making preview"
+    phase: str  # "downloading", "making preview", "measuring MaxCLL/MaxFALL"
     fraction: float | None = None
     detail: str = ""
+
+
+ANALYSIS_PHASE = "measuring MaxCLL/MaxFALL"
+_PHASES = {"download": "downloading", "preview": "making preview",
+           "hdr_analysis": ANALYSIS_PHASE}  # what Activity.phase reads
 
 
 class Tracker:
@@ -272,9 +277,11 @@ class Tracker:
         """What media work is running now, by job id (from the work table, so it shows
         work done by any process sharing the store)."""
         out: dict[str, Activity] = {}
-        for item in self.media.queue.running():
-            phase = "downloading" if item.kind == "download" else (
-                "making preview" if item.kind == "preview" else item.kind.replace("_", " "))
+        # Several rows of one generation may run at once (a preview beside its HDR
+        # analysis): the one a result's player waits for is shown — download, then preview.
+        order = {"download": 0, "preview": 1}
+        for item in sorted(self.media.queue.running(), key=lambda i: -order.get(i.kind, 2)):
+            phase = _PHASES.get(item.kind, item.kind.replace("_", " "))
             out[item.job_id] = Activity(phase, item.progress, item.detail or "")
         return out
 

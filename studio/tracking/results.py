@@ -1,4 +1,5 @@
-"""The media work kinds after a generation succeeds: ``download`` its result, then ``preview``.
+"""The media work kinds after a generation succeeds: ``download`` its result, then
+``preview`` and ``hdr_analysis``.
 
 Each runs from the work queue (:mod:`studio.tracking.work`) in whichever process claims it —
 the app's pool or a ``python -m studio worker`` — with what :class:`MediaServices` gives it.
@@ -12,8 +13,10 @@ can retry (:func:`retry_download`). ``preview`` makes the browser-playable SDR p
 memory-capped child process (:mod:`studio.tracking.isolate`); EXR frames over the pixel
 budget get a sentence instead of a decode.
 
-An HDR analysis (MaxCLL/MaxFALL) registers beside these, e.g.
-``work.register(WorkKind("hdr_analysis", run=..., settle=..., follows="download"))``.
+``hdr_analysis`` measures MaxCLL/MaxFALL of a PQ or HLG video result
+(:func:`studio.media.hdr.analyse_clip`, at the inspector's default HLG nominal peak of
+1000 cd/m²) into ``<data dir>/analysis``, where the HDR inspector finds it; a result that is
+not PQ/HLG (or has no video) settles as done after a header read, decoding nothing.
 """
 
 from __future__ import annotations
@@ -39,10 +42,11 @@ from studio.tracking.work import WorkContext, WorkFailed, WorkKind, WorkQueue, r
 
 log = logging.getLogger(__name__)
 
-DOWNLOAD, PREVIEW = "download", "preview"
+DOWNLOAD, PREVIEW, HDR_ANALYSIS = "download", "preview", "hdr_analysis"
 DOWNLOAD_FAILED = "Succeeded at the provider — result could not be downloaded: {}."
 PREVIEW_FAILED = "The result downloaded, but no preview could be made: {}."
 PREVIEW_FN = "studio.tracking.results:make_preview"
+ANALYSIS_FN = "studio.tracking.results:measure_light_levels"
 
 
 @dataclass
@@ -54,7 +58,9 @@ class MediaServices:
     ``media_memory_mb`` the memory cap of the preview child process (``None`` runs previews
     in this process); ``scrub`` removes configured keys from any text stored;
     ``refresh(job)`` returns fresh result links from the provider (or ``{}``); ``probe`` reads
-    a video's header (:func:`studio.media.probe`) to check a downloaded video.
+    a video's header (:func:`studio.media.probe`) to check a downloaded video;
+    ``analysis_dir`` is where HDR analyses are cached (default: ``analysis`` beside
+    ``previews_dir``, i.e. ``<data dir>/analysis``).
     """
 
     store: JobStore
@@ -66,6 +72,13 @@ class MediaServices:
     scrub: Callable[[str], str] = str
     refresh: Callable[[Job], Mapping[str, str]] | None = None
     probe: Callable[[Path], Any] | None = None
+    analysis_dir: Path | None = None
+
+    @property
+    def analysis_cache(self) -> Path:
+        """The folder of cached HDR analyses (:func:`studio.media.hdr.load_clip_analysis`)."""
+        return self.analysis_dir if self.analysis_dir is not None else \
+            self.previews_dir.parent / "analysis"
 
 
 def _mb(n: int) -> str:
@@ -204,20 +217,64 @@ def settle_preview(ctx: WorkContext, sentence: str) -> None:
     s.store.update(ctx.job.id, error=PREVIEW_FAILED.format(s.scrub(sentence)))
 
 
+def run_analysis(ctx: WorkContext) -> None:
+    """Measure MaxCLL/MaxFALL of the downloaded PQ/HLG video result of ``ctx.job`` into
+    :attr:`MediaServices.analysis_cache` (HLG at the nominal 1000 cd/m² peak the inspector
+    shows first). Nothing is decoded for an EXR-only or SDR result: the row is done."""
+    from studio import media
+    from studio.media import hdr
+
+    s: MediaServices = ctx.services
+    job = s.store.get(ctx.job.id)
+    raw = (job.result_files or {}).get("video")
+    video = Path(raw) if raw else None
+    if video is None or not video.is_file():
+        return
+    clip = (s.probe or media.probe)(video)  # header only: is there light to measure?
+    if not media.is_hdr(clip):
+        return
+    cache = s.analysis_cache
+    if hdr.load_clip_analysis(video, cache) is not None:
+        return  # measured before (same file, same size and time)
+
+    def progress(fraction: float) -> None:
+        ctx.progress(fraction, "measuring MaxCLL/MaxFALL")
+
+    progress(0.0)
+    if s.media_memory_mb:
+        run_isolated(ANALYSIS_FN, {"source": str(video), "cache_dir": str(cache)},
+                     memory_mb=s.media_memory_mb, progress=progress, cancel=ctx.cancel,
+                     on_process=ctx.on_process)
+    else:
+        hdr.analyse_clip(video, cache, progress=progress, should_cancel=ctx.cancel.is_set)
+
+
+def measure_light_levels(source: str, cache_dir: str,
+                         progress: Callable[[float], None] | None = None) -> float:
+    """:func:`studio.media.hdr.analyse_clip` with plain (JSON) arguments: what the analysis
+    child process runs. Returns MaxCLL in cd/m²."""
+    from studio.media import hdr
+
+    return float(hdr.analyse_clip(source, cache_dir, progress=progress).max_cll)
+
+
 def default_registry(*, download_tries: int = 5, download_backoff_s: float = 15.0
                      ) -> dict[str, WorkKind]:
     """A registry holding ``download`` (``download_tries`` tries at most, transient failures
-    waiting ``download_backoff_s`` × 2ⁿ⁻¹ s up to 10 min) and ``preview``."""
+    waiting ``download_backoff_s`` × 2ⁿ⁻¹ s up to 10 min), ``preview`` and
+    ``hdr_analysis`` (both following a download)."""
     registry: dict[str, WorkKind] = {}
     register(WorkKind(DOWNLOAD, run=run_download, settle=settle_download,
                       max_tries=max(1, download_tries), backoff_base_s=download_backoff_s,
                       backoff_cap_s=600.0), registry)
     register(WorkKind(PREVIEW, run=run_preview, settle=settle_preview, follows=DOWNLOAD,
                       max_tries=2, backoff_base_s=30.0), registry)
+    register(WorkKind(HDR_ANALYSIS, run=run_analysis, follows=DOWNLOAD, max_tries=2,
+                      backoff_base_s=30.0), registry)
     return registry
 
 
-# The process-wide registry gets the two built-in kinds; more register beside them.
+# The process-wide registry gets the built-in kinds; more register beside them.
 for _kind in default_registry().values():
     register(_kind)
 
@@ -233,6 +290,7 @@ def retry_download(queue: WorkQueue, store: JobStore, job: Job) -> None:
     queue.reset(job.id, DOWNLOAD)
 
 
-__all__ = ["DOWNLOAD", "DOWNLOAD_FAILED", "MediaServices", "PREVIEW", "PREVIEW_FAILED",
-           "default_registry", "queue_downloads", "retry_download", "run_download",
-           "run_preview", "settle_download", "settle_preview"]
+__all__ = ["DOWNLOAD", "DOWNLOAD_FAILED", "HDR_ANALYSIS", "MediaServices", "PREVIEW",
+           "PREVIEW_FAILED", "default_registry", "measure_light_levels", "queue_downloads",
+           "retry_download", "run_analysis", "run_download", "run_preview", "settle_download",
+           "settle_preview"]

@@ -9,6 +9,7 @@ import time
 from decimal import Decimal
 
 import pytest
+import requests
 
 from studio import catalog, media, ratebook
 from studio.config import Settings
@@ -138,10 +139,22 @@ def test_prepare_quotes_from_the_rate_book_with_team_overrides(studio, realshort
     assert studio.rate_book().rate_for(catalog.RHEA, "720p").usd == Decimal("0.01")
 
 
-def test_same_clip_is_uploaded_once(studio, realshort):
+def _uploads(sandbox: str) -> int:
+    """File bodies the sandbox has received: Oxen repo-file PUTs and LTX upload-slot PUTs."""
+    routes = requests.get(f"{sandbox}/_sandbox/stats", timeout=10).json()["routes"]
+    return sum(n for route, n in routes.items() if route.startswith("PUT "))
+
+
+@pytest.mark.parametrize("provider", ["oxen", "ltx"])
+def test_same_clip_is_uploaded_once(studio, sandbox, realshort, provider):
+    # The upload path is content-addressed, so equal URLs prove nothing: count the bodies
+    # the provider received.
     src = Source("upload", "realshort.mp4", path=realshort)
-    a = studio.resolve_source("oxen", src)
-    b = studio.resolve_source("oxen", src)
+    before = _uploads(sandbox)
+    a = studio.resolve_source(provider, src)
+    assert _uploads(sandbox) == before + 1
+    b = studio.resolve_source(provider, src)
+    assert _uploads(sandbox) == before + 1, "the same clip was uploaded again"
     assert a == b
 
 

@@ -3,8 +3,9 @@
 An "app" process (the tracker with ``STUDIO_MEDIA_WORKERS=0``: it polls, it runs no media
 work) and a ``python -m studio worker`` process share one PostgreSQL store (and, as a shared
 volume would, one data dir). A real HDR generation is submitted to the sandbox; the app
-process sees it succeed; the worker downloads the HEVC PQ result and makes its SDR preview.
-The work rows name who did the work: the worker's process, never the app's.
+process sees it succeed; the worker downloads the HEVC PQ result, makes its SDR preview and
+measures its MaxCLL/MaxFALL into the data dir where the HDR inspector reads it. The work rows
+name who did the work: the worker's process, never the app's.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from studio import catalog, media
 from studio.config import Settings
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
+from studio.media import hdr
 from studio.service import Source, Studio
 from studio.tracking.work import WorkQueue
 
@@ -56,8 +58,8 @@ def _spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
                             stdout=open(log, "w"), stderr=subprocess.STDOUT)  # noqa: SIM115
 
 
-def test_a_worker_downloads_and_previews_while_the_app_does_none_of_it(tmp_path, pg_url,
-                                                                        realshort):
+def test_a_worker_downloads_previews_and_analyses_while_the_app_does_none_of_it(
+        tmp_path, pg_url, realshort):
     sandbox = start_sandbox(tmp_path / "sandbox", port=None)
     data = tmp_path / "data"  # one data dir, as a volume shared by both machines would be
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OXEN_", "LTX", "STUDIO_"))}
@@ -78,28 +80,34 @@ def test_a_worker_downloads_and_previews_while_the_app_does_none_of_it(tmp_path,
         worker = _spawn(["worker", "--threads", "2"], env, tmp_path / "worker.log")
         procs += [app, worker]
 
+        def analysed(j) -> bool:
+            video = (j.result_files or {}).get("video")
+            return bool(video) and hdr.load_clip_analysis(video, data / "analysis") is not None
+
         deadline = time.time() + 240
         done = store.get(job.id)
         while time.time() < deadline:
             done = store.get(job.id)
-            if done.result_files and done.preview_path:
+            if done.result_files and done.preview_path and analysed(done):
                 break
             assert app.poll() is None, (tmp_path / "app.log").read_text()[-2000:]
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
             time.sleep(0.5)
         assert done.status == "succeeded", done.error
-        assert done.result_files and done.preview_path, (
-            f"not downloaded/previewed in time: {done}\napp:\n"
+        assert done.result_files and done.preview_path and analysed(done), (
+            f"not downloaded/previewed/analysed in time: {done}\napp:\n"
             + (tmp_path / "app.log").read_text()[-1500:] + "\nworker:\n"
             + (tmp_path / "worker.log").read_text()[-1500:])
 
         result = media.probe(done.result_files["video"])
         assert result.codec == "hevc" and result.color_transfer == "smpte2084"
         assert media.browser_playable(media.probe(done.preview_path))
+        light = hdr.load_clip_analysis(done.result_files["video"], data / "analysis")
+        assert light.frame_count >= 30 and light.max_cll > 0  # realshort: 36 frames
 
         rows = WorkQueue(store).for_job(job.id)
-        assert set(rows) >= {"download", "preview"}
-        for kind in ("download", "preview"):
+        assert set(rows) >= {"download", "preview", "hdr_analysis"}
+        for kind in ("download", "preview", "hdr_analysis"):
             who = rows[kind].done_by or ""
             assert rows[kind].status == "done"
             assert who.startswith("worker@") and f":{worker.pid}:" in who, (kind, who)

@@ -15,12 +15,14 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from studio import models
+from studio.jobs import Job, JobStore
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import launch_app
 
 pytestmark = pytest.mark.e2e
 
 PAGES = [("", "Generations"), *((u.page, u.display_name) for u in models.units()),
+         ("sampler", "Sampler"), ("review?g={g}", "Review"),
          ("forecast", "Cost forecast"), ("ledger", "Estimate vs actual"), ("rates", "Rates")]
 
 
@@ -47,13 +49,34 @@ def _expect_framed(page: Page, title: str) -> None:
     expect(page.get_by_text("Page not found"), "no 'Page not found'").to_have_count(0)
 
 
-@pytest.mark.parametrize("path, title", PAGES, ids=[p or "root" for p, _ in PAGES])
+def _review_link_generation(data) -> str:
+    """A finished (failed, so nothing to play) generation in ``data``'s store: the id a
+    teammate's review link names."""
+    store = JobStore.from_settings(data, None)
+    unit = models.units()[0]
+    job = store.insert(Job(model_id=unit.id, provider=unit.provider, owner="o",
+                           params={}, source={"kind": "sample", "label": "cockatoo.mp4"},
+                           status="failed", remote_id="r", error="The provider said no."))
+    store.close()
+    return job.id
+
+
+@pytest.mark.parametrize("path, title", PAGES,
+                         ids=[p.split("?")[0] or "root" for p, _ in PAGES])
 def test_each_url_opened_first_on_a_fresh_server_shows_its_page_in_the_frame(
         page: Page, tmp_path, sandbox_url, path, title):
     env = {"OXEN_BASE_URL": sandbox_url, "LTX_BASE_URL": sandbox_url}
+    if "{g}" in path:  # a review link: its query must survive the first visit's rerun
+        path = path.format(g=_review_link_generation(tmp_path / "data"))
     with launch_app(tmp_path / "data", env) as url:
-        page.goto(f"{url}/{path}")
-        _expect_framed(page, title)
-        assert page.url.rstrip("/") == f"{url}/{path}".rstrip("/")
-        page.reload()
-        _expect_framed(page, title)
+        for visit in ("first visit", "reload"):
+            if visit == "first visit":
+                page.goto(f"{url}/{path}")
+            else:
+                page.reload()
+            _expect_framed(page, title)
+            assert page.url.rstrip("/") == f"{url}/{path}".rstrip("/")
+            if path.startswith("review?"):
+                expect(page.get_by_text("read-only · opened from a review link"),
+                       f"the linked generation on the review page ({visit})").to_be_visible(
+                    timeout=60_000)
