@@ -310,7 +310,8 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
         # The HDR inspector / EXR browser of the selected result: full width under the
         # player (scopes and frames need the room), nothing decoded until switched on.
         if chosen.status == "succeeded" and chosen.result_files:
-            render_hdr_tools(studio, chosen, key=f"{key}:hdr:{chosen.id}")
+            render_hdr_tools(studio, chosen, key=f"{key}:hdr:{chosen.id}",
+                             playhead_s=view.time_s)
     return working
 
 

@@ -313,3 +313,43 @@ def test_a_model_page_opens_the_sampler_with_its_current_form(data_dir):
     assert at.selectbox(key="sampler:add:model").value == catalog.RHEA
     assert at.segmented_control(key="sampler:add:rhea:resolution").value == "4k"
 
+
+def test_the_hdr_inspector_follows_the_compare_players_playhead(data_dir, realshort):
+    # Issue 8 "Where it shows": the inspector measures the frame under the player's playhead.
+    # The player reports its settled playhead as component state (compare.js "time"); here
+    # that hand-off is the session's copy of it, as render_compare stores it each run.
+    from tests.e2e.hdr_seed import seed_hdr_generations
+
+    job = seed_hdr_generations(data_dir, realshort, models=(catalog.HYPERION,))[catalog.HYPERION]
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/review.py")
+    at.query_params["g"] = job.id
+    at.run()
+    assert not at.exception, at.exception
+    view_key = "compare-view:review:compare"
+    hdr = f"review:compare:hdr:{job.id}"
+
+    def playhead(seconds):
+        at.session_state[view_key] = {"mode": "wipe", "zoom": "fit", "selected": 0,
+                                      "time": seconds}
+
+    def frame_caption():
+        return next(c.value for c in at.caption if c.value.startswith("Frame "))
+
+    # The player paused at 0.55 s (mid-frame 16 at ~30 frames/s: 0.55 × 29.97 = 16.5,
+    # 0.55 × 30 = 16.5), then the inspector is switched on: it opens on that frame.
+    playhead(0.55)
+    at.run()
+    at.toggle(key=f"{hdr}:hdr-on").set_value(True).run()
+    assert not at.exception, at.exception
+    assert frame_caption().startswith("Frame 16 at 0.53 s"), frame_caption()
+    # The player is stepped on to 0.85 s (0.85 × 29.97 = 25.5, 0.85 × 30 = 25.5): frame 25.
+    playhead(0.85)
+    at.run()
+    assert frame_caption().startswith("Frame 25 at 0.8"), frame_caption()
+    # The inspector's own slider still works, and a rerun with the same playhead keeps it.
+    at.slider(key=f"{hdr}:hdr:t").set_value(0.0).run()
+    assert frame_caption().startswith("Frame 0 at 0.00 s"), frame_caption()
+    at.run()
+    assert frame_caption().startswith("Frame 0 at 0.00 s"), frame_caption()
