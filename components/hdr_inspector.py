@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,8 +116,23 @@ def data_url(rgb8: Any) -> str:
     return "data:image/jpeg;base64," + base64.b64encode(_jpeg(rgb8)).decode("ascii")
 
 
-def render_hdr_inspector(studio_or_paths: Any, job: Job | None, *, key: str) -> None:
+def frame_start(t: float, fps: float, last: float) -> float:
+    """The start (seconds) of the frame of a ``fps`` frames/s video that shows at ``t``
+    seconds, held within ``[0, last]``: the player lands mid-frame (``(n + 0.5) / fps``),
+    the inspector's slider steps on frame starts (``n / fps``)."""
+    if not fps or fps <= 0 or not math.isfinite(t):
+        return 0.0
+    n = math.floor(max(t, 0.0) * fps + 1e-6)
+    return round(min(n / fps, max(last, 0.0)), 6)
+
+
+def render_hdr_inspector(studio_or_paths: Any, job: Job | None, *, key: str,
+                         playhead_s: float | None = None) -> None:
     """The inspector for the PQ/HLG videos of ``job`` (result and/or source).
+
+    ``playhead_s`` is the compare player's settled playhead (seconds, ``None`` when there is
+    no player or it has not reported one): each new value moves the inspector to the frame
+    under it; the inspector's own "Time (s)" slider stays for looking elsewhere.
 
     ``studio_or_paths`` is the app's ``Studio`` or a :class:`MediaPaths`. Shows, for the
     frame at the chosen time: the SDR view / false colour / gamut picture, a log-nits
@@ -137,9 +153,19 @@ def render_hdr_inspector(studio_or_paths: Any, job: Job | None, *, key: str) -> 
     _label, path, clip = next(v for v in videos if v[0] == (chosen or labels[0]))
     step = 1.0 / clip.fps if clip.fps else 0.05
     c1, c2, c3 = st.columns([3, 2, 2])
+    last = max(clip.duration_s - step, 0.0)
+    followed = f"{key}:t-followed"
+    if playhead_s is not None and (st.session_state.get(followed) != playhead_s
+                                   or f"{key}:t" not in st.session_state):
+        # A new playhead (or the inspector just opened): the slider follows it once.
+        st.session_state[followed] = playhead_s
+        st.session_state[f"{key}:t"] = frame_start(playhead_s, clip.fps, last)
+    st.session_state.setdefault(f"{key}:t", 0.0)
     with c1:
-        t = st.slider("Time (s)", 0.0, max(clip.duration_s - step, 0.0), 0.0, step=step,
-                      format="%.2f", key=f"{key}:t")
+        t = st.slider("Time (s)", 0.0, last, step=step, format="%.2f", key=f"{key}:t",
+                      help="Follows the compare player's playhead (pause, seek or step it); "
+                           "move this slider to look at another frame."
+                      if playhead_s is not None else None)
     with c2:
         exposure = st.slider("SDR view exposure (stops)", -4.0, 4.0, 0.0, step=0.5,
                              key=f"{key}:exp")
@@ -286,9 +312,11 @@ def _render_queued_analysis(studio: Any, job: Job | None, queued: WorkItem, *,
     _progress()
 
 
-def render_hdr_tools(studio_or_paths: Any, job: Job, *, key: str) -> None:
+def render_hdr_tools(studio_or_paths: Any, job: Job, *, key: str,
+                     playhead_s: float | None = None) -> None:
     """Toggles for the HDR inspector (PQ/HLG result or source) and the EXR frame browser
-    (an EXR frames result) under a generation; nothing is decoded until one is switched on."""
+    (an EXR frames result) under a generation; nothing is decoded until one is switched on.
+    ``playhead_s``: the compare player's settled playhead, which the inspector follows."""
     from components.exr_browser import render_exr_browser
 
     paths = media_paths(studio_or_paths, job)
@@ -300,7 +328,7 @@ def render_hdr_tools(studio_or_paths: Any, job: Job, *, key: str) -> None:
     if has_hdr and st.toggle("HDR inspector — nits, scopes, false colour, MaxCLL/MaxFALL",
                              key=f"{key}:hdr-on"):
         with st.container(border=True):  # the Studio goes on: its work queue measures
-            render_hdr_inspector(studio_or_paths, job, key=f"{key}:hdr")
+            render_hdr_inspector(studio_or_paths, job, key=f"{key}:hdr", playhead_s=playhead_s)
     if has_exr and st.toggle("EXR frame browser — every frame in scene-linear light",
                              key=f"{key}:exr-on"):
         with st.container(border=True):

@@ -24,7 +24,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 from urllib.parse import urlencode, urljoin
 
@@ -40,6 +39,7 @@ from studio import catalog, ledger, sampler, source_previews
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.media import ClipInfo
+from studio.money import exact
 from studio.service import Source, Studio
 from studio.source_previews import PreviewState
 from studio.tracker import ANALYSIS_PHASE
@@ -49,6 +49,7 @@ REVIEW_PAGE = "pages/review.py"
 REVIEW_SLUG = "review"
 IDS_PARAM = "g"
 MAX_REVIEW_IDS = 4
+CARD_ROOM_PX = 200  # the status card's head and status lines: on screen, or it is scrolled to
 _STATUS_TEXT = {
     "submitting": "Sending the request…",
     "waiting": "Waiting for a free LTX slot (LTX runs 2 generations at a time per key)",
@@ -75,18 +76,10 @@ def duration_text(seconds: float | None) -> str:
     return f"{s // 3600} h {(s % 3600) // 60} min"
 
 
-def usd(amount: str | Decimal | None, *, cents: bool = False) -> str:
-    """``$0.5236`` (as quoted, to 1/100 of a cent) or, with ``cents``, ``$0.52`` (half-up);
-    ``"—"`` when unknown."""
-    if amount is None or amount == "":
-        return "—"
-    try:
-        value = Decimal(str(amount))
-    except InvalidOperation:
-        return "—"
-    if cents:
-        value = value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-    return f"${value}"
+def _exact_or_dash(amount: object) -> str:
+    """One generation's stored amount with every digit (:func:`studio.money.exact`), or "—"
+    when it is not known."""
+    return "—" if amount is None or amount == "" else exact(amount)
 
 
 def model_name(model_id: str) -> str:
@@ -111,9 +104,9 @@ def job_lines(job: Job) -> tuple[str, ...]:
     settings = " · ".join(sampler.key_params(job.model_id, job.params or {}))
     quote = job.quote or {}
     lines = [settings] if settings else []
-    lines.append(f"quote {usd(quote.get('amount_usd'))}"
+    lines.append(f"quote {_exact_or_dash(quote.get('amount_usd'))}"
                  + (f" ({quote['provenance']})" if quote.get("provenance") else "")
-                 + (f" · charge {usd(job.charge_usd)} ({charge_source(job)})"
+                 + (f" · charge {exact(job.charge_usd)} ({charge_source(job)})"
                     if job.charge_usd else " · charge not reported yet"))
     took = turnaround_s(job)
     if took is not None:
@@ -318,7 +311,8 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
         # The HDR inspector / EXR browser of the selected result: full width under the
         # player (scopes and frames need the room), nothing decoded until switched on.
         if chosen.status == "succeeded" and chosen.result_files:
-            render_hdr_tools(studio, chosen, key=f"{key}:hdr:{chosen.id}")
+            render_hdr_tools(studio, chosen, key=f"{key}:hdr:{chosen.id}",
+                             playhead_s=view.time_s)
     return working
 
 
@@ -488,8 +482,8 @@ def render_job_status(studio: Studio, job: Job, *, now: datetime) -> None:
             "video" in job.result_files and not job.preview_path
             and bool(studio.tracker.activity.get(job.id)))
         took = turnaround_s(job)
-        st.caption(f"Finished in {duration_text(took)} · quote {usd(job.quote_usd)}"
-                   + (f" · charge {usd(job.charge_usd)} ({charge_source(job)})"
+        st.caption(f"Finished in {duration_text(took)} · quote {_exact_or_dash(job.quote_usd)}"
+                   + (f" · charge {exact(job.charge_usd)} ({charge_source(job)})"
                       if job.charge_usd else ""))
         download = (studio.media_state([job.id]).get(job.id, {}).get("download")
                     if not job.result_files else None)
@@ -612,7 +606,14 @@ export default function ({ data, parentElement }) {
   const target = document.querySelector(`.st-key-${data.id}`) || parentElement;
   // below Streamlit's fixed header
   target.style.scrollMarginTop = "4.5rem";
-  requestAnimationFrame(() => target.scrollIntoView({ block: "start", behavior: "instant" }));
+  requestAnimationFrame(() => {
+    // Already on screen with room for its first lines (under the header): leave the page
+    // where the person has it. Only a card out of sight (or cut at the bottom) is scrolled to.
+    const top = target.getBoundingClientRect().top;
+    const header = parseFloat(getComputedStyle(document.documentElement).fontSize) * 4.5;
+    if (top >= header && top + data.room <= window.innerHeight) return;
+    target.scrollIntoView({ block: "start", behavior: "instant" });
+  });
 }
 """,
     isolate_styles=False,
@@ -621,9 +622,11 @@ export default function ({ data, parentElement }) {
 
 def scroll_into_view(container_key: str, token: int) -> None:
     """Scroll the container with key ``container_key`` to the top of the viewport once per
-    ``token`` (a new submit), never on the refreshes in between."""
-    _scroll(key=f"{container_key}:scroll", data={"id": container_key, "token": token},
-            height=0)
+    ``token`` (a new submit), never on the refreshes in between — and only when it is out of
+    sight: a card whose first :data:`CARD_ROOM_PX` pixels are already on screen stays where
+    the person sees it (the page does not jump)."""
+    _scroll(key=f"{container_key}:scroll",
+            data={"id": container_key, "token": token, "room": CARD_ROOM_PX}, height=0)
 
 
 # -- completion toasts --------------------------------------------------------------------------
@@ -677,4 +680,4 @@ __all__ = ["Eta", "duration_text", "eta_for", "job_lines", "parse_review_ids", "
            "render_completion_watch", "render_job_compare", "render_job_status",
            "render_result_panel", "render_review_link", "render_source_preview_status",
            "render_status_card", "request_source_preview", "result_media", "review_query",
-           "review_url", "same_source", "source_media", "toast_transitions", "usd"]
+           "review_url", "same_source", "source_media", "toast_transitions"]

@@ -21,10 +21,10 @@ from components.review import (
     parse_review_ids,
     render_job_compare,
     turnaround_s,
-    usd,
 )
 from studio import sampler
 from studio.jobs import Job
+from studio.money import cents, exact
 from studio.service import Studio
 
 
@@ -38,9 +38,9 @@ def cost_frame(jobs: Sequence[Job]) -> pd.DataFrame:
             "Model": model_name(job.model_id),
             "Settings": " · ".join(sampler.key_params(job.model_id, job.params or {})),
             "Status": job.status,
-            "Quote (USD)": usd(quote.get("amount_usd")),
+            "Quote (USD)": exact(quote["amount_usd"]) if quote.get("amount_usd") else "—",
             "Quote from": quote.get("provenance") or "",
-            "Charge (USD)": usd(job.charge_usd) if job.charge_usd else "",
+            "Charge (USD)": exact(job.charge_usd) if job.charge_usd else "",
             "Charge from": charge_source(job) if job.charge_usd else "",
             "Turnaround": duration_text(turnaround_s(job)) if turnaround_s(job) else "",
             "Owner": job.owner_name or "",
@@ -91,10 +91,10 @@ def render_review_page(studio: Studio) -> None:
         charged = _total([j.charge_amount for j in current])
         c1, c2, c3 = st.columns(3)
         c1.metric("Generations", len(current))
-        c2.metric("Quoted", usd(quoted, cents=True),
-                  help=f"Exactly {usd(quoted)}: the sum of the quotes below." if quoted else None)
-        c3.metric("Charged", usd(charged, cents=True) if charged is not None else "not yet",
-                  help=f"Exactly {usd(charged)}: the sum of the charges below."
+        c2.metric("Quoted", cents(quoted) if quoted is not None else "—",
+                  help=f"Exactly {exact(quoted)}: the sum of the quotes below." if quoted else None)
+        c3.metric("Charged", cents(charged) if charged is not None else "not yet",
+                  help=f"Exactly {exact(charged)}: the sum of the charges below."
                   if charged is not None else "No charge reported yet.")
         st.dataframe(cost_frame(current), hide_index=True, width="stretch")
         working = render_job_compare(studio, current, key="review:compare", read_only=True)

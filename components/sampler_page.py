@@ -35,6 +35,7 @@ from studio.errors import (
 )
 from studio.jobs import Job
 from studio.media import ClipInfo
+from studio.money import cents, exact
 from studio.sampler import Variant
 from studio.service import PlanItem, Prepared, Source, Studio
 
@@ -178,14 +179,14 @@ def render_quotes(rows: Sequence[tuple[Variant, Prepared, Prepared]], clip: Clip
             c1.markdown(f"**{i + 1}. {review.plain(v.label)}**")
             c1.caption(f"from {v.origin}")
             if seg.quote is not None:
-                c2.markdown(f"Segment ({seg_s:.2f} s): **{review.usd(seg.quote.amount_usd)}**")
+                c2.markdown(f"Segment ({seg_s:.2f} s): **{cents(seg.quote.amount_usd)}**")
                 c2.caption(f"{BADGE.get(seg.quote.provenance, seg.quote.provenance)} "
                            f"{seg.quote.basis}")
             else:
                 c2.markdown("Segment: not priced")
             if whole.quote is not None:
                 c3.markdown(f"Whole clip ({clip.duration_s:.2f} s): "
-                            f"**{review.usd(whole.quote.amount_usd)}**")
+                            f"**{cents(whole.quote.amount_usd)}**")
                 c3.caption(f"{BADGE.get(whole.quote.provenance, whole.quote.provenance)} "
                            f"{whole.quote.basis}")
             else:
@@ -263,9 +264,10 @@ def _confirm(studio: Studio, key: str, pending: dict[str, Any]) -> None:
     items: list[PlanItem] = pending["items"]
     st.markdown(pending["why"])
     total: Decimal = pending["total"]
-    st.metric(f"Total for {len(items)} variants", review.usd(total, cents=True))
-    st.caption("= " + " + ".join(review.usd(p.amount_usd) for p, _ in items)
-               + f" = {review.usd(total)} (each variant's segment quote)")
+    st.metric(f"Total for {len(items)} variants", cents(total),
+              help=f"Exactly {exact(total)} USD.")
+    st.caption("= " + " + ".join(exact(p.amount_usd) for p, _ in items)
+               + f" = {exact(total)} (each variant's segment quote)")
     c1, c2 = st.columns(2)
     if c1.button("Confirm and submit", type="primary", key=f"{key}:confirm:yes"):
         session.set_sampler_pending(key, None)
@@ -307,7 +309,7 @@ def render_results(studio: Studio, job_ids: Sequence[str], *, key: str) -> None:
                 review.render_job_status(studio, job, now=now)
                 whole = session.sampler_whole(job.id)
                 if whole:
-                    st.caption(f"Whole clip with these settings: {review.usd(whole)} (quoted "
+                    st.caption(f"Whole clip with these settings: {cents(whole)} (quoted "
                                "before sending)")
                 if job.model_id in links.PAGE_SLUGS:
                     st.page_link(links.page_path(job.model_id), label="Promote to the whole clip",
@@ -393,10 +395,12 @@ def render_sampler_page(studio: Studio, *, key: str) -> None:
     for p in sampler.check_variants(variants):
         st.warning(p)
     whole_total = sampler.total_usd([w.amount_usd for _, _, w in rows])
-    st.markdown(f"**Batch total for the segment: {review.usd(total)}** "
+    st.markdown(f"**Batch total for the segment: {cents(total)}** "
                 f"({len(rows)} generations) · the whole clip with every variant would be "
-                f"{review.usd(whole_total)}")
-    if st.button(f"Submit {len(rows)} variants · {review.usd(total)}", type="primary",
+                f"{cents(whole_total)}")
+    st.caption(f"Exactly {exact(total)} for the segment and {exact(whole_total)} for the whole "
+               "clip: the sums of the quotes above.")
+    if st.button(f"Submit {len(rows)} variants · {cents(total)}", type="primary",
                  key=f"{key}:submit", disabled=bool(problems),
                  help="Cuts the segment once, uploads it once and sends every variant; the "
                       "budget is checked on the total first."):
@@ -410,8 +414,8 @@ def render_sampler_page(studio: Studio, *, key: str) -> None:
                                                  clip=seg_clip, book=book), 1) for v in variants]
         cut_total = sampler.total_usd([p.amount_usd for p, _ in items])
         if cut_total != total:
-            st.warning(f"The cut segment is priced {review.usd(cut_total)}, not "
-                       f"{review.usd(total)} as shown (its header differs slightly); nothing "
+            st.warning(f"The cut segment is priced {exact(cut_total)}, not "
+                       f"{exact(total)} as shown (its header differs slightly); nothing "
                        "was sent. Review the quotes and submit again.")
             return
         whole = {i + 1: str(w.amount_usd) for i, (_, _, w) in enumerate(rows)

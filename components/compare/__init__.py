@@ -10,11 +10,14 @@ rules on geometry and time.
 Media reach the browser through Streamlit's own media route (``/media/<hash>.mp4``, served
 with HTTP ranges), never as a file path: the page holds no server path. The person's mode,
 zoom and selected result are component state, kept for the session under ``key`` and passed
-back on every rerun, so they survive reruns and the switch from status card to player.
+back on every rerun, so they survive reruns and the switch from status card to player. The
+playhead comes back too, once it settles (after a seek, a frame step or a pause):
+:attr:`CompareView.time_s`, which the HDR inspector under the player follows.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,12 +73,14 @@ class Media:
 class CompareView:
     """What the person chose in the player: ``mode`` (one of :data:`MODES`), ``zoom``
     (:data:`ZOOMS`), ``selected`` (index into the results: B in wipe/flip/difference, the
-    highlighted tile in the grid)."""
+    highlighted tile in the grid). ``time_s`` is the playhead (seconds on the results'
+    timeline) the player last reported once it settled, ``None`` before it reported one."""
 
     mode: str = "wipe"
     zoom: str = "fit"
     selected: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
+    time_s: float | None = None
 
 
 def media_url(path: Path, *, coordinates: str) -> str:
@@ -95,7 +100,14 @@ def view_for(key: str) -> CompareView:
     mode = raw.get("mode") if raw.get("mode") in MODES else "wipe"
     zoom = str(raw.get("zoom")) if str(raw.get("zoom")) in ZOOMS else "fit"
     selected = raw.get("selected") if isinstance(raw.get("selected"), int) else 0
-    return CompareView(mode, zoom, max(0, selected))
+    return CompareView(mode, zoom, max(0, selected), time_s=_seconds(raw.get("time")))
+
+
+def _seconds(value: Any) -> float | None:
+    """A reported playhead as seconds ≥ 0, or ``None`` when it is not one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value >= 0 else None
 
 
 def _item(media: Media, slot: str, key: str) -> dict[str, Any]:
@@ -129,20 +141,23 @@ def render_compare(source: Media | None, results: Sequence[Media], *, key: str,
     stored = session.compare_view(key)
     view = view_for(key)
     if stored is None and default_mode in MODES:
-        view = CompareView(default_mode, view.zoom, view.selected)
+        view = CompareView(default_mode, view.zoom, view.selected, time_s=view.time_s)
+    chosen_view = {"mode": view.mode, "zoom": view.zoom, "selected": view.selected}
     data = {
         "source": _item(source, "source", key) if source is not None else None,
         "results": [_item(m, f"r{i}:{m.id or i}", key) for i, m in enumerate(results)],
-        "view": {"mode": view.mode, "zoom": view.zoom, "selected": view.selected},
+        "view": {**chosen_view, "time": view.time_s},
         "compact": compact,
     }
-    result = _component(key=key, data=data, default={"view": data["view"]},
-                        on_view_change=lambda: None)
+    result = _component(key=key, data=data, default={"view": chosen_view, "time": view.time_s},
+                        on_view_change=lambda: None, on_time_change=lambda: None)
     chosen = getattr(result, "view", None) or data["view"]
+    played = _seconds(getattr(result, "time", None))
     if isinstance(chosen, dict):
         session.set_compare_view(key, {
             "mode": chosen.get("mode", view.mode), "zoom": str(chosen.get("zoom", view.zoom)),
-            "selected": chosen.get("selected", view.selected)})
+            "selected": chosen.get("selected", view.selected),
+            "time": played if played is not None else view.time_s})
     return view_for(key)
 
 

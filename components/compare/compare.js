@@ -4,7 +4,10 @@
 //   {source: Item|null, results: [Item…], view: {mode, zoom, selected}, player_id}
 //   Item = {slot, url|null, label, lines: [str], note|null, waiting|null,
 //           width, height, fps, duration, id|null}
-// state sent back: "view" = {mode, zoom, selected} (only when the person changes one).
+// state sent back: "view" = {mode, zoom, selected} (only when the person changes one);
+//   "time" = the playhead in seconds once it settles (after a seek, a frame step or a
+//   pause, never while playing), so a panel beside the player (the HDR inspector) can
+//   follow it. data.view.time, when given, is where a new player starts.
 //
 // Geometry: every picture is drawn in the *reference* geometry, the selected result's
 // width × height (the source is scaled to it), so one zoom and one pan show the same region
@@ -61,6 +64,8 @@ class Player {
     this.hasSource = false;
     this.view = { mode: "wipe", zoom: "fit", selected: 0 };
     this.reported = null;
+    this.reportedT = null;
+    this.timeTimer = 0;
     this.t = 0;
     this.playing = false;
     this.speed = 1;
@@ -121,6 +126,8 @@ class Player {
       if (v.zoom) this.view.zoom = String(v.zoom);
       if (Number.isInteger(v.selected)) this.view.selected = v.selected;
       this.reported = { ...this.view };
+      if (Number.isFinite(v.time) && v.time >= 0) this.t = v.time;
+      this.reportedT = this.t;
     }
     this.view.selected = clamp(this.view.selected, 0, Math.max(0, nres - 1));
     if (!this.solo && !this.modeAllowed(this.view.mode)) {
@@ -136,6 +143,19 @@ class Player {
     if (this.reported && JSON.stringify(v) === JSON.stringify(this.reported)) return;
     this.reported = v;
     if (this.setStateValue) this.setStateValue("view", v);
+  }
+
+  // The playhead, once it has settled for a moment (a drag on the seek bar sends one value).
+  reportTime() {
+    clearTimeout(this.timeTimer);
+    this.timeTimer = setTimeout(() => {
+      if (this.playing || !this.setStateValue) return;
+      const t = Math.round(this.t * 10000) / 10000;
+      if (this.reportedT !== null && Math.abs(t - this.reportedT) < 1e-4) return;
+      this.reportedT = t;
+      this.root.dataset.reportedTime = t.toFixed(4);
+      this.setStateValue("time", t);
+    }, 300);
   }
 
   // ---------------------------------------------------------------------- helpers
@@ -595,6 +615,7 @@ class Player {
     for (const it of this.items) this.seekOne(it, t);
     this.renderTime();
     this.renderEnded();
+    this.reportTime();
   }
   seek(t, fromBar) {
     this.t = this.clampT(fromBar ? this.snap(t) : t);
@@ -791,6 +812,7 @@ class Player {
   destroy() {
     this.playing = false;
     cancelAnimationFrame(this.raf);
+    clearTimeout(this.timeTimer);
     document.removeEventListener("keydown", this.onKey);
     this.ro.disconnect();
     for (const it of this.items) {

@@ -4,6 +4,7 @@ sampler's quotes and batch submit."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -205,6 +206,26 @@ def test_a_review_link_shows_the_comparison_with_its_costs_and_no_server_detail(
     assert not any(getattr(n, "type", "") == "button" for _, n in _walk(at.main))  # read-only
 
 
+def test_review_money_reads_like_every_other_screen(data_dir, realshort):
+    # One formatter for money (studio.money, issue 10 item 14): one generation's stored quote
+    # and charge keep every digit with thousands separated, in the player's tile label and in
+    # the review link's cost card alike; an unknown quote reads "—".
+    from components.review import job_lines
+    from components.review_page import cost_frame
+
+    big = _result_job(data_dir, realshort, catalog.STARLIGHT, {"resolution": "4k"},
+                      quote="1234.5", charge="1234.5000")
+    unpriced = dataclasses.replace(
+        _result_job(data_dir, realshort, catalog.RHEA, {"resolution": "1080p"}), quote={})
+    quote_line = job_lines(big)[1]
+    assert quote_line.startswith("quote $1,234.50 (published) · charge $1,234.50 (sandbox)"), \
+        quote_line
+    assert job_lines(unpriced)[1].startswith("quote — · charge not reported yet")
+    frame = cost_frame([big, unpriced])
+    assert list(frame["Quote (USD)"]) == ["$1,234.50", "—"]
+    assert list(frame["Charge (USD)"]) == ["$1,234.50", ""]
+
+
 def test_the_detail_keeps_share_link_in_place_when_a_generation_finishes(data_dir, realshort):
     # Streamlit replaces elements by position: if "Cancel" disappears and "Share link"
     # moves up one place, the old one stays drawn beside the new until the run ends
@@ -243,13 +264,20 @@ def test_the_sampler_quotes_each_variant_and_sends_them_as_one_batch(data_dir, c
         at.button(key="sampler:add:button").click().run()
         assert not at.exception, at.exception
     shown = texts(at)
-    # pricing.md by hand (see tests/core/test_sampler.py): 2 s and 14 s of output
-    for segment, whole in (("$0.0748", "$0.5236"), ("$0.2988", "$2.0916"),
-                           ("$0.0253", "$0.1773")):
-        assert f"Segment (2.00 s): **{segment}**" in shown
-        assert f"Whole clip (14.00 s): **{whole}**" in shown
+    # pricing.md by hand (see tests/core/test_sampler.py): 2 s and 14 s of output. The
+    # headline reads to the cent; the basis line under it keeps every digit (studio.money).
+    for segment, seg_cents, whole, whole_cents in (("0.0748", "$0.07", "0.5236", "$0.52"),
+                                                    ("0.2988", "$0.30", "2.0916", "$2.09"),
+                                                    ("0.0253", "$0.03", "0.1773", "$0.18")):
+        assert f"Segment (2.00 s): **{seg_cents}**" in shown
+        assert f"Whole clip (14.00 s): **{whole_cents}**" in shown
+        assert f"= ${segment}" in shown and f"= ${whole}" in shown  # the basis lines
+    # 0.0748 + 0.2988 + 0.0253 = 0.3989 → $0.40; whole clip 0.5236 + 2.0916 + 0.1773 = 2.7925
+    assert "**Batch total for the segment: $0.40** (3 generations)" in shown
+    assert "the whole clip with every variant would be $2.79" in shown
+    assert "Exactly $0.3989 for the segment and $2.7925 for the whole clip" in shown
     submit = at.button(key="sampler:submit")
-    assert submit.label == "Submit 3 variants · $0.3989"
+    assert submit.label == "Submit 3 variants · $0.40"
     submit.click().run()
     assert not at.exception, at.exception
     jobs = _store(data_dir).list()
@@ -284,3 +312,44 @@ def test_a_model_page_opens_the_sampler_with_its_current_form(data_dir):
     assert not at.exception, at.exception
     assert at.selectbox(key="sampler:add:model").value == catalog.RHEA
     assert at.segmented_control(key="sampler:add:rhea:resolution").value == "4k"
+
+
+def test_the_hdr_inspector_follows_the_compare_players_playhead(data_dir, realshort):
+    # Issue 8 "Where it shows": the inspector measures the frame under the player's playhead.
+    # The player reports its settled playhead as component state (compare.js "time"); here
+    # that hand-off is the session's copy of it, as render_compare stores it each run.
+    from tests.e2e.hdr_seed import seed_hdr_generations
+
+    job = seed_hdr_generations(data_dir, realshort, models=(catalog.HYPERION,))[catalog.HYPERION]
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/review.py")
+    at.query_params["g"] = job.id
+    at.run()
+    assert not at.exception, at.exception
+    view_key = "compare-view:review:compare"
+    hdr = f"review:compare:hdr:{job.id}"
+
+    def playhead(seconds):
+        at.session_state[view_key] = {"mode": "wipe", "zoom": "fit", "selected": 0,
+                                      "time": seconds}
+
+    def frame_caption():
+        return next(c.value for c in at.caption if c.value.startswith("Frame "))
+
+    # The player paused at 0.55 s (mid-frame 16 at ~30 frames/s: 0.55 × 29.97 = 16.5,
+    # 0.55 × 30 = 16.5), then the inspector is switched on: it opens on that frame.
+    playhead(0.55)
+    at.run()
+    at.toggle(key=f"{hdr}:hdr-on").set_value(True).run()
+    assert not at.exception, at.exception
+    assert frame_caption().startswith("Frame 16 at 0.53 s"), frame_caption()
+    # The player is stepped on to 0.85 s (0.85 × 29.97 = 25.5, 0.85 × 30 = 25.5): frame 25.
+    playhead(0.85)
+    at.run()
+    assert frame_caption().startswith("Frame 25 at 0.8"), frame_caption()
+    # The inspector's own slider still works, and a rerun with the same playhead keeps it.
+    at.slider(key=f"{hdr}:hdr:t").set_value(0.0).run()
+    assert frame_caption().startswith("Frame 0 at 0.00 s"), frame_caption()
+    at.run()
+    assert frame_caption().startswith("Frame 0 at 0.00 s"), frame_caption()

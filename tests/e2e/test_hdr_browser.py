@@ -66,38 +66,16 @@ def test_hdr_inspector_on_a_hyperion_pq_result(page: Page, hdr_app: str):
            "the SDR view's tone-map operator").to_be_visible(timeout=PANEL_MS)
     page.screenshot(path=str(ARTIFACTS / "hdr_inspector.png"), full_page=True)
 
-
-def test_exr_browser_on_an_ltx_result_scrubs_to_another_frame(page: Page, exr_app: str):
-    page.goto(exr_app)
-    toggle = page.get_by_text(re.compile("^EXR frame browser"))
-    expect(toggle, "the EXR browser toggle under the LTX result").to_be_visible(timeout=PANEL_MS)
-    toggle.click()
-    expect(page.get_by_text(re.compile(r"^frame_000000\.exr · 320×240 · float16")),
-           "frame 0's caption").to_be_visible(timeout=PANEL_MS)
-    frame_img = page.locator("img.exr-frame")
-    expect(frame_img, "the frame picture").to_be_visible(timeout=PANEL_MS)
-    expect(page.get_by_text(re.compile(r"^NaN samples: 0")), "the NaN/Inf counts").to_be_visible()
-    wait_for_idle(page, what="the browser's first frame to settle")
-    page.get_by_role("button", name="Step ▶").click()
-    expect(page.get_by_text(re.compile(r"^frame_000001\.exr · 320×240")),
-           "frame 1 after one step").to_be_visible(timeout=PANEL_MS)
-    # A click on the picture reads that pixel: the x/y inputs follow it (once the picture
-    # element shows frame 1, so the click lands on the settled page).
-    frame_img = page.locator("img.exr-frame[alt='EXR frame 1']")
-    expect(frame_img, "the picture of frame 1").to_be_visible(timeout=PANEL_MS)
-    frame_img.scroll_into_view_if_needed()
-    wait_for_idle(page, what="frame 1 to settle before clicking it")
-    box = frame_img.bounding_box()
-    frame_img.click(position={"x": box["width"] * 0.75, "y": box["height"] * 0.5})
-    # 3/4 across and halfway down a 320×240 frame (± one pixel of rounding)
-    expect(page.get_by_role("spinbutton", name="x", exact=True),
-           "x after the click").to_have_value(re.compile(r"^(239|240)$"), timeout=PANEL_MS)
-    expect(page.get_by_role("spinbutton", name="y", exact=True),
-           "y after the click").to_have_value(re.compile(r"^(119|120)$"), timeout=PANEL_MS)
-    wait_for_idle(page, what="the pixel readout's rerun")
-    page.get_by_text("False colour", exact=True).click()
-    expect(page.get_by_text("above 4000 cd/m² (extreme)"),
-           "the false-colour legend").to_be_visible(timeout=PANEL_MS)
-    expect(page.locator(".js-plotly-plot").filter(has_text="Scene-linear luminance"),
-           "the scene-linear histogram").to_be_visible(timeout=PANEL_MS)
-    page.screenshot(path=str(ARTIFACTS / "exr_browser.png"), full_page=True)
+    # The inspector follows the compare player's playhead (issue 8 "Where it shows"): seek the
+    # player to about 0.55 s (the seek bar steps by frames), it reports the playhead once
+    # settled, and the inspector measures the frame the player's counter shows.
+    player = page.locator("[data-testid=compare-player]").first
+    player.scroll_into_view_if_needed()
+    player.locator(".vcmp-seek").fill("0.55")
+    expect(player, "the player reporting its settled playhead").to_have_attribute(
+        "data-reported-time", re.compile(r"^0\.5"), timeout=PANEL_MS)
+    frame = int(player.get_attribute("data-frame"))
+    assert frame > 10, frame  # not the first frame the inspector opened on
+    assert player.get_attribute("data-reported-time") == player.get_attribute("data-time")
+    expect(page.get_by_text(re.compile(rf"^Frame {frame} at ")),
+           f"the inspector on the player's frame {frame}").to_be_visible(timeout=PANEL_MS)

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import re
-from decimal import Decimal
+import time
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -89,6 +90,18 @@ def _upload(page: Page, path: Path) -> None:
         timeout=60_000)
 
 
+def _to_cent(usd: str) -> str:
+    """A hand-worked amount as a headline reads it: half-up to the cent (``0.0253`` → ``$0.03``)."""
+    return f"${Decimal(usd).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
+
+
+def _scroll(page: Page) -> float:
+    """How far the page is scrolled: the window and Streamlit's own scroll containers."""
+    return page.evaluate("""() => window.scrollY + [...document.querySelectorAll(
+        '[data-testid=stMain], [data-testid=stAppViewContainer], '
+        + '[data-testid=stAppScrollToBottomContainer]')].reduce((s, e) => s + e.scrollTop, 0)""")
+
+
 def _seek(page: Page, scope: str, seconds: float) -> None:
     page.locator(f"{scope} .vcmp-seek").first.fill(str(seconds))
 
@@ -107,10 +120,17 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
         # (4k would read $0.18: 1.2 × 0.1494).
         re.compile(r"\$0\.04(?!\d)"), timeout=60_000)
     wait_for_idle(page, what="the page to settle before clicking Submit")
+    # Where the person sees Submit (Playwright's click would scroll it into view on its own,
+    # so do that first and remember where the page stands).
+    submit.scroll_into_view_if_needed()
+    scrolled = _scroll(page)
     submit.click()
     card = page.locator(".st-key-starlight-status-card")
     expect(card, "the status card, on screen without scrolling").to_be_in_viewport(
         timeout=60_000)
+    box = card.bounding_box()
+    assert box["y"] >= 0 and box["y"] + 200 <= VIEWPORT["height"], box  # its status shows
+    assert _scroll(page) == scrolled, "the page scrolled to show the status card"
     expect(card.get_by_text(re.compile("Succeeded")), "the generation to succeed").to_be_visible(
         timeout=RESULT_MS)
     scope = ".st-key-starlight-status-card"
@@ -120,8 +140,9 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     videos = _videos(page, scope)
     assert sorted((v["w"], v["h"]) for v in videos) == [(320, 240), (1440, 1080)]
 
-    # Dragging the divider moves it.
+    # Dragging the divider moves it (the player grew under the card: bring it on screen).
     handle = page.locator(f"{scope} .vcmp-handle").first
+    player.scroll_into_view_if_needed()
     box = handle.bounding_box()
     before = float(player.get_attribute("data-wipe"))
     page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
@@ -146,6 +167,21 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     page.locator(f"{scope} .vcmp-fwd").first.click()
     expect(player, "the frame counter one frame on").to_have_attribute("data-frame", str(n0 + 1))
     _wait_videos(page, scope, 2, "both videos on the next frame")
+    times = [v["t"] for v in _videos(page, scope)]
+    assert all(abs(t - t0 - frame) < 1e-3 for t in times), (t0, times)
+
+    # The documented keys step too: → one frame on, ← one frame back (focus in the player).
+    page.locator(f"{scope} .vcmp-time").click()
+    page.keyboard.press("ArrowRight")
+    expect(player, "→ moves the frame counter one frame on").to_have_attribute(
+        "data-frame", str(n0 + 2))
+    _wait_videos(page, scope, 2, "both videos on the frame after →")
+    times = [v["t"] for v in _videos(page, scope)]
+    assert all(abs(t - t0 - 2 * frame) < 1e-3 for t in times), (t0, times)
+    page.keyboard.press("ArrowLeft")
+    expect(player, "← moves the frame counter one frame back").to_have_attribute(
+        "data-frame", str(n0 + 1))
+    _wait_videos(page, scope, 2, "both videos back on the frame after ←")
     times = [v["t"] for v in _videos(page, scope)]
     assert all(abs(t - t0 - frame) < 1e-3 for t in times), (t0, times)
 
@@ -191,14 +227,17 @@ def test_sampler_three_variants_to_the_n_up_player_and_promote(page: Page, env):
                f"the variant {model} {resolution} in the list").to_be_visible(timeout=30_000)
     for i, (_, _, seg, whole) in enumerate(VARIANTS):
         row = page.locator(f".st-key-sampler-variant-{i}")
-        expect(row.get_by_text(f"Segment (2.00 s): ${seg}"), f"variant {i + 1}'s segment quote"
-               ).to_be_visible(timeout=30_000)
-        expect(row.get_by_text(f"Whole clip (14.00 s): ${whole}"),
+        # Headlines to the cent; the basis line under each keeps every digit.
+        expect(row.get_by_text(f"Segment (2.00 s): {_to_cent(seg)}"),
+               f"variant {i + 1}'s segment quote").to_be_visible(timeout=30_000)
+        expect(row.get_by_text(f"= ${seg}"), f"variant {i + 1}'s segment basis").to_be_visible()
+        expect(row.get_by_text(f"Whole clip (14.00 s): {_to_cent(whole)}"),
                f"variant {i + 1}'s whole-clip cost").to_be_visible()
     total = sum(Decimal(s) for _, _, s, _ in VARIANTS)  # 0.3989
-    submit = page.get_by_role("button", name=f"Submit 3 variants · ${total}")
+    submit = page.get_by_role("button", name="Submit 3 variants · $0.40")
     expect(submit, "the batch total on the button").to_be_enabled()
     wait_for_idle(page, what="the page to settle before submitting the batch")
+    submitted = time.monotonic()
     submit.click()
     dialog = page.get_by_role("dialog")
     expect(dialog, "the confirmation of the batch total").to_be_visible(timeout=120_000)
@@ -225,8 +264,15 @@ def test_sampler_three_variants_to_the_n_up_player_and_promote(page: Page, env):
     heads = grid.locator(".vcmp-tilehead")
     expect(heads, "source + three labelled results").to_have_count(4, timeout=60_000)
     labels = heads.all_inner_texts()
+    waited = time.monotonic() - submitted
     for (model, resolution, seg, _), head in zip(VARIANTS, labels[1:], strict=True):
         assert model in head and resolution in head and f"quote ${seg}" in head, head
+        # The sandbox charges by pricing.md's rule on the same 2.0 s output: the quote.
+        assert f"charge ${seg} (sandbox)" in head, head
+        took = re.search(r"turnaround (?:(\d+) min ?)?(?:(\d+) s)?", head)
+        assert took and (took[1] or took[2]), head
+        seconds = int(took[1] or 0) * 60 + int(took[2] or 0)
+        assert 0 <= seconds <= waited + 1, (head, waited)  # measured from its own submit
     page.wait_for_function(
         """() => { const v = [...document.querySelectorAll('[data-testid=compare-player]')]
                      .at(-1).querySelectorAll('.vcmp-stage video');
