@@ -261,3 +261,23 @@ def test_a_second_worker_never_writes_into_a_download_in_progress(server, tmp_pa
             fetcher().fetch(f"{server}/plain", dest)
         assert failed.value.transient
     assert part.read_bytes() == b"theirs" and not dest.exists()
+
+
+def test_a_download_that_would_fill_the_disk_waits_with_a_sentence(server, tmp_path,
+                                                                    monkeypatch):
+    """The free-disk floor (STUDIO_MIN_FREE_DISK_MB): with less room than the result plus the
+    floor, nothing is written and the failure is a passing one (tried again later)."""
+    import shutil
+
+    real = shutil.disk_usage
+    free = len(BODY) + 500  # room for the body, but not for the body plus a 1,000 B floor
+    monkeypatch.setattr(shutil, "disk_usage",
+                        lambda p: real(p)._replace(free=free))
+    with pytest.raises(DownloadError) as failed:
+        fetcher(min_free_bytes=1000).fetch(f"{server}/plain", tmp_path / "v.mp4")
+    assert failed.value.transient
+    assert "kept free" in str(failed.value) and "STUDIO_MIN_FREE_DISK_MB" in str(failed.value)
+    assert not list(tmp_path.iterdir())
+    monkeypatch.setattr(shutil, "disk_usage", real)  # room again: the same fetch succeeds
+    assert fetcher(min_free_bytes=1000).fetch(f"{server}/plain", tmp_path / "v.mp4").size \
+        == len(BODY)

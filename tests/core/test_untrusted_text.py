@@ -131,3 +131,16 @@ def test_inline_answer_over_its_caps_or_malformed_is_refused():
     splitter.feed(b'{"videos": [{"b64_json": "AAAA')
     with pytest.raises(InlineError, match="ended inside"):
         splitter.close()
+
+
+def test_a_hundred_thousand_problems_read_as_the_first_fifty_and_a_count():
+    import re
+
+    from components.text import problem_list
+
+    problems = [f"row {i}: duration_s must be > 0" for i in range(1, 100_001)]
+    shown = [re.sub(r"\\(.)", r"\1", line) for line in problem_list(problems).splitlines()]
+    assert len(shown) == 51  # 50 problems and the count
+    assert shown[0] == "- row 1: duration_s must be > 0"
+    assert shown[49] == "- row 50: duration_s must be > 0"
+    assert shown[-1] == "- … and 99,950 more (100,000 in all)"
