@@ -249,7 +249,11 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
         st.json({"generation_id": job.remote_id, "job_id": job.id,
                  "model": job.model_id, "params": job.params, "mode": job.mode,
                  "target": job.target, "quote": job.quote, "charge_usd": job.charge_usd,
-                 "result_urls": job.result_urls, "owner": job.owner_name or job.owner,
+                 # A sandbox link points at this server's loopback: useless to a teammate
+                 # and a server detail (issue 10 item 17), so only its kind is shown.
+                 "result_urls": (job.result_urls if job.target == "live" else
+                                 {k: "link on the local sandbox" for k in job.result_urls}),
+                 "owner": job.owner_name or job.owner,
                  "target_namespace": getattr(job, "target_namespace", None),
                  "parent_id": getattr(job, "parent_id", None)})
 

@@ -158,14 +158,15 @@ def test_no_page_shows_a_server_path_or_the_sandbox_address(data_dir, sandbox_ur
         source={"kind": "upload", "label": "realshort.mp4", "path": str(realshort)},
         clip={"duration_s": 1.2, "width": 320, "height": 240, "fps": 29.97, "frame_count": 36},
         quote={"amount_usd": "0.0449", "provenance": "published"},
-        result_files={"video": str(big)}, completed_at=datetime.now(UTC))])
+        result_files={"video": str(big)}, completed_at=datetime.now(UTC),
+        result_urls={"video": f"{sandbox_url}/files/results/gen-big.mp4"})])
     server_details = (str(data_dir), str(data_dir.parent), sandbox_url, "127.0.0.1",
                       "localhost")
     seen = []
     for page in ("generations", "starlight", "forecast", "ledger", "rates", "sampler"):
         at = open_page(page)
         assert not at.exception, at.exception
-        shown = texts(at)
+        shown = texts(at) + "\n".join(str(j.value) for j in at.json)  # + Request details
         seen.append(shown)
         for detail in server_details:
             assert detail not in shown, f"{page} shows {detail!r}"
