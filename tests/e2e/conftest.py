@@ -139,3 +139,12 @@ def app_url(tmp_path):
     one per test: a generation still encoding for one test never slows the next."""
     with launch_app(tmp_path / "e2e-data") as url:
         yield url
+
+
+def upload_clip(page, path: Path) -> None:
+    """Choose ``path`` as the model page's source clip through its Upload control and wait
+    until the page names it."""
+    page.get_by_role("radiogroup", name="Source clip").get_by_text("Upload").click()
+    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(path))
+    expect(page.get_by_text(f"{path.name}").first, "the uploaded file's name").to_be_visible(
+        timeout=60_000)

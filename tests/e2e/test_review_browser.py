@@ -13,7 +13,6 @@ import json
 import re
 import time
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -21,7 +20,7 @@ import requests
 from playwright.sync_api import Browser, Page, expect
 
 from studio.local_sandbox import start_sandbox
-from tests.e2e.conftest import ARTIFACTS, launch_app
+from tests.e2e.conftest import ARTIFACTS, launch_app, upload_clip
 from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
@@ -83,13 +82,6 @@ def _wait_videos(page: Page, scope: str, count: int, what: str) -> None:
         arg=[scope, count], timeout=120_000)
 
 
-def _upload(page: Page, path: Path) -> None:
-    page.get_by_role("radiogroup", name="Source clip").get_by_text("Upload").click()
-    page.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(str(path))
-    expect(page.get_by_text(f"{path.name}").first, "the uploaded file's name").to_be_visible(
-        timeout=60_000)
-
-
 def _to_cent(usd: str) -> str:
     """A hand-worked amount as a headline reads it: half-up to the cent (``0.0253`` → ``$0.03``)."""
     return f"${Decimal(usd).quantize(Decimal('0.01'), rounding=ROUND_HALF_UP)}"
@@ -112,7 +104,7 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     # sample is quoted) before touching the source picker.
     expect(page.get_by_role("button", name=re.compile(r"^Submit")),
            "the Starlight page quoting the sample").to_be_enabled(timeout=120_000)
-    _upload(page, realshort)
+    upload_clip(page, realshort)
     page.get_by_role("radiogroup", name="Resolution").get_by_text("1080p").click()
     submit = page.get_by_role("button", name=re.compile(r"^Submit"))
     expect(submit, "the Submit button priced for 1080p").to_have_text(
