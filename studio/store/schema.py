@@ -96,6 +96,25 @@ jobs_table = Table(
     Column("poll_failures", Integer, nullable=False),
     Column("target_namespace", Text),
 )
+work_table = Table(  # the media work queue (studio.tracking.work); made by migration v5
+    "work", metadata,
+    Column("id", Text, primary_key=True),
+    Column("job_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", Float, nullable=False),
+    Column("host", Text),
+    Column("lease_owner", Text),
+    Column("lease_until", Float),
+    Column("progress", Float),
+    Column("detail", Text),
+    Column("failure", Text),
+    Column("error", Text),
+    Column("done_by", Text),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
 uploads_table = Table(
     "uploads", metadata,
     Column("provider", Text, primary_key=True),

@@ -37,11 +37,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    Column,
-    Float,
-    Integer,
-    MetaData,
-    Table,
     Text,
     and_,
     case,
@@ -63,33 +58,13 @@ from studio.errors import (
     UnreadableAnswerError,
 )
 from studio.jobs import Job, JobStore, jobs_table, utcnow
+from studio.store.schema import work_table  # created by migration v5
 
 log = logging.getLogger(__name__)
 
 PENDING, DONE, FAILED = "pending", "done", "failed"
 LEASE_S = 120.0
 _PG_CLAIM_LOCK = 0x5654_574F_524B  # "VTWORK": serialises claims so per-host limits hold
-
-_metadata = MetaData()
-work_table = Table(
-    "work", _metadata,
-    Column("id", Text, primary_key=True),
-    Column("job_id", Text, nullable=False),
-    Column("kind", Text, nullable=False),
-    Column("status", Text, nullable=False),
-    Column("attempts", Integer, nullable=False),
-    Column("next_at", Float, nullable=False),
-    Column("host", Text),
-    Column("lease_owner", Text),
-    Column("lease_until", Float),
-    Column("progress", Float),
-    Column("detail", Text),
-    Column("failure", Text),
-    Column("error", Text),
-    Column("done_by", Text),
-    Column("created_at", Text, nullable=False),
-    Column("updated_at", Text, nullable=False),
-)
 
 
 def worker_name(role: str = "worker") -> str:
