@@ -9,7 +9,7 @@ process going away, so a sandbox started by the app or a command never outlives 
 ``--data-dir`` state lives in a temp dir that is removed at exit.
 
 Options: ``--host`` (default 127.0.0.1), ``--data-dir``, ``--workers`` (job threads, default 2),
-``--preset`` (encoder speed preset, default veryfast), ``--keepalive`` (SSE keep-alive seconds,
+``--preset`` (encoder speed preset, default ``$SANDBOX_PRESET`` or veryfast), ``--keepalive`` (SSE keep-alive seconds,
 default 15), ``--log-level`` (uvicorn, default warning).
 
 Misbehaving on purpose, for testing clients: ``--fault-rate F`` (0..1, default 0) injects a
@@ -57,6 +57,7 @@ try:
     import uvicorn
     import uvicorn.config
 
+    from sandbox import codec
     from sandbox.faults import DEFAULT_SLOW_S
     from sandbox.model_files import ModelFileError, install_files
     from sandbox.server import KEEPALIVE_S, create_app
@@ -65,6 +66,8 @@ except ModuleNotFoundError as _missing:  # the [sandbox] extra is not installed
         f"The sandbox needs its web dependencies ({_missing.name} is missing). Install them "
         "with: pip install -e '.[sandbox]' (scripts/run and scripts/test do this)."
     )
+except ValueError as _bad_setting:  # e.g. SANDBOX_PRESET names no x264 preset
+    sys.exit(str(_bad_setting))
 
 from sandbox.lock import EXIT_LOCKED, DataDirLock, DataDirLocked
 
@@ -123,7 +126,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--data-dir", type=Path, default=None, help="state dir (default: a temp dir)")
     p.add_argument("--workers", type=int, default=2, help="job worker threads")
-    p.add_argument("--preset", default="veryfast", help="x264/x265 speed preset")
+    p.add_argument("--preset", default=codec.DEFAULT_PRESET, choices=codec.ENCODER_PRESETS,
+                   help="x264/x265 speed preset (default: $SANDBOX_PRESET or veryfast)")
     p.add_argument("--parent-pid", type=int, default=None, help="exit when this process is gone")
     p.add_argument("--keepalive", type=float, default=KEEPALIVE_S, help="SSE keep-alive seconds")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")

@@ -123,7 +123,7 @@ def process(
     source: Path,
     out_dir: Path,
     *,
-    preset: str = "veryfast",
+    preset: str = codec.DEFAULT_PRESET,
     should_cancel: Callable[[], bool] = lambda: False,
     progress: Progress | None = None,
 ) -> Output:

@@ -83,7 +83,7 @@ class JobRunner:
         broker: EventBroker,
         own: SelfAddresses,
         workers: int = 2,
-        preset: str = "veryfast",
+        preset: str = codec.DEFAULT_PRESET,
         ledger: Ledger | None = None,
         price_skew: Decimal = Decimal(0),
         links: ResultLinks | None = None,

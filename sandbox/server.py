@@ -26,7 +26,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from sandbox import ltx_api, oxen_api
+from sandbox import codec, ltx_api, oxen_api
 from sandbox.faults import DEFAULT_SLOW_S, FaultMiddleware
 from sandbox.inputs import SelfAddresses
 from sandbox.problems import install_handlers
@@ -71,7 +71,7 @@ def create_app(
     data_dir: Path,
     *,
     workers: int = 2,
-    preset: str = "veryfast",
+    preset: str = codec.DEFAULT_PRESET,
     keepalive_s: float = KEEPALIVE_S,
     fault_rate: float = 0.0,
     seed: int | None = None,

@@ -37,6 +37,7 @@ from studio.media.codec import (
     PREVIEW_SOURCE_PEAK_NITS,
     H264Writer,
     SdrConverter,
+    encoder_preset,
     fps_fraction,
     iter_frames,
     scaled_size,
@@ -63,7 +64,8 @@ LUT_SIZE = 65
 #: Bump when the reference chain changes, so cached LUT files are rebuilt.
 LUT_VERSION = 1
 #: x264 speed preset and quality of previews (the bench compares at the same preset).
-PREVIEW_PRESET = "veryfast"
+#: ``STUDIO_PREVIEW_PRESET`` chooses another preset (e.g. ``ultrafast`` on a slow machine).
+PREVIEW_PRESET = encoder_preset("STUDIO_PREVIEW_PRESET")
 PREVIEW_CRF = 20
 #: Linear EXR value 1.0 is SDR diffuse white, shown at HDR reference white (ITU-R BT.2408).
 EXR_WHITE_NITS = transfer.HDR_REFERENCE_WHITE_NITS
