@@ -98,17 +98,23 @@ def independent_light_levels(path: Path, trc: str, *, peak: float = 1000.0, bits
                              ) -> tuple[list[float], list[float]]:
     """Per frame (max over pixels, mean over pixels) of max(R, G, B) in cd/m², per
     CTA-861.3-A Annex P, with colour-science doing every formula. Chroma is repeated to
-    full size (each pixel takes its 4:2:0 chroma sample)."""
+    full size (each pixel takes its 4:2:0 chroma sample).
+
+    Each distinct (Y', Cb, Cr) code triple of a frame goes through colour-science once and
+    counts as often as it occurs, so the peak and the mean are exactly those of the
+    per-pixel computation, at a fraction of its time on natural pictures."""
     peaks, means = [], []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for frame in container.decode(stream):
-            y, cb, cr = (_plane(p).astype(np.float64) for p in frame.planes)
+            y, cb, cr = (_plane(p).astype(np.int64) for p in frame.planes)
             sy, sx = y.shape[0] // cb.shape[0], y.shape[1] // cb.shape[1]
             cb = np.repeat(np.repeat(cb, sy, axis=0), sx, axis=1)
             cr = np.repeat(np.repeat(cr, sy, axis=0), sx, axis=1)
-            ycbcr = np.stack([y, cb, cr], axis=-1)
+            keys, counts = np.unique((y << 32) | (cb << 16) | cr, return_counts=True)
+            ycbcr = np.stack([keys >> 32, (keys >> 16) & 0xFFFF, keys & 0xFFFF],
+                             axis=-1).astype(np.float64)
             rgb = colour.YCbCr_to_RGB(ycbcr, K=BT2020_K, in_bits=bits, in_legal=True,
                                       in_int=True, clamp_int=False)
             rgb = np.clip(rgb, 0.0, 1.0)
@@ -119,5 +125,5 @@ def independent_light_levels(path: Path, trc: str, *, peak: float = 1000.0, bits
                 light = colour.models.ootf_BT2100_HLG(scene, L_B=0, L_W=peak)
             top = light.max(axis=-1)
             peaks.append(float(top.max()))
-            means.append(float(top.mean()))
+            means.append(float(np.dot(counts, top) / counts.sum()))
     return peaks, means
