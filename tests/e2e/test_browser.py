@@ -122,10 +122,10 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
 
 # The four other model pages run an uploaded short clip (realshort.mp4, 1.2 s): every page and
 # model is still driven end to end in the browser, without minutes of sandbox processing
-# each (issue 12: the suite within 15 min on 2 cores). LTX 2.3 keeps the sample: its
-# num_frames default (121) is longer than the short clip. The Starlight journey above runs the
-# 14 s sample at 4K (issue 7: the source preview plays before the result).
-SHORT_CLIP_PAGES = ("hyperion_hdr", "ltx_direct", "rhea")
+# each (issue 12: the suite within 15 min on 2 cores). LTX 2.3 generates ``num_frames``
+# whatever the clip's length, so its journey also sets 25 frames (from the default 121).
+# The Starlight journey above runs the 14 s sample at 4K (issue 7: the source preview plays
+# before the result).
 OTHER_PAGES = {
     # page: (title, expected text on the result side)
     "hyperion_hdr": ("Topaz Hyperion HDR", "SDR preview"),
@@ -142,18 +142,26 @@ def test_each_model_page_runs_a_clip_and_plays(page: Page, app_url: str, slug: s
     page.goto(f"{app_url}/{slug}")
     expect(page.get_by_role("heading", name=title), f"the {title} page").to_be_visible(
         timeout=120_000)
-    if slug in SHORT_CLIP_PAGES:
-        expect(page.get_by_role("button", name=re.compile(r"^Submit")),
-               "the page quoting the sample before the clip is changed").to_be_enabled(
-            timeout=120_000)
-        upload_clip(page, realshort)
-    if slug == "ltx_hdr":
+    submit = page.get_by_role("button", name=re.compile(r"^Submit"))
+    if slug == "ltx_hdr":  # its Submit waits for a prompt
         # by name: the optional "Negative prompt" box (in a collapsed expander) is a textarea too
         prompt = page.get_by_role("textbox", name=re.compile(r"^Prompt"))
         prompt.fill("cinematic HDR, natural highlights")
         prompt.press("Control+Enter")
-    submit = page.get_by_role("button", name=re.compile(r"^Submit"))
-    expect(submit, "Submit enabled once the sample is probed and quoted").to_be_enabled(
+    expect(submit, "the page quoting the sample before the clip is changed").to_be_enabled(
+        timeout=120_000)
+    upload_clip(page, realshort)
+    if slug == "ltx_hdr":
+        expect(submit, "Submit priced for the default 121 frames").to_be_enabled(
+            timeout=120_000)
+        wait_for_idle(page, what="the upload's quote to settle")
+        priced_121 = submit.inner_text()
+        frames = page.get_by_role("spinbutton", name="Number of frames")
+        frames.fill("25")
+        frames.press("Enter")
+        expect(submit, "Submit re-priced for 25 frames").not_to_have_text(priced_121,
+                                                                           timeout=60_000)
+    expect(submit, "Submit enabled once the upload is probed and quoted").to_be_enabled(
         timeout=120_000)
     wait_for_idle(page, what="the page to settle before clicking Submit")
     page.set_viewport_size(VIEWPORT)

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from studio.local_sandbox import start_sandbox
-from tests.e2e.conftest import launch_app
+from tests.e2e.conftest import launch_app, upload_clip
 from tests.e2e.waits import wait_for_idle
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,7 @@ def _scope(page: Page, label: str) -> None:
     page.get_by_role("radiogroup", name="Show").get_by_text(label, exact=True).click()
 
 
-def test_mine_and_team_with_two_keys(browser: Browser, tmp_path: Path):
+def test_mine_and_team_with_two_keys(browser: Browser, tmp_path: Path, realshort: Path):
     sandbox = start_sandbox(tmp_path / "sandbox", port=None)
     shared = tmp_path / "shared-data"  # one store for both app processes
     base = {"OXEN_NAMESPACE": "team", "OXEN_BASE_URL": sandbox.url, "LTX_BASE_URL": sandbox.url}
@@ -29,8 +29,10 @@ def test_mine_and_team_with_two_keys(browser: Browser, tmp_path: Path):
                 launch_app(shared, {**base, "OXEN_API_KEY": "key-of-bob-2222"}) as url_b:
             ada, bob = browser.new_page(), browser.new_page()
             ada.goto(f"{url_a}/rhea")
-            ada.get_by_role("radiogroup", name="Resolution").get_by_text("720p").click()
             submit = ada.get_by_role("button", name=re.compile(r"^Submit"))
+            expect(submit, "Rhea's Submit enabled for the sample").to_be_enabled(timeout=120_000)
+            upload_clip(ada, realshort)  # a 1.2 s clip keeps the generation short
+            ada.get_by_role("radiogroup", name="Resolution").get_by_text("720p").click()
             expect(submit, "Rhea's Submit enabled").to_be_enabled(timeout=120_000)
             wait_for_idle(ada, what="Rhea's page to settle before clicking Submit")
             submit.click()

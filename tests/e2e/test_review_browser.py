@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import ARTIFACTS, launch_app, upload_clip
@@ -75,11 +76,25 @@ def _videos(page: Page, scope: str) -> list[dict]:
                     cw: r.width, ch: r.height, dpr: window.devicePixelRatio}; })""", scope)
 
 
-def _wait_videos(page: Page, scope: str, count: int, what: str) -> None:
-    page.wait_for_function(
-        """([scope, n]) => { const v = [...document.querySelectorAll(scope + ' .vcmp-stage video')];
-            return v.length >= n && v.every(x => x.readyState >= 2 && !x.seeking); }""",
-        arg=[scope, count], timeout=120_000)
+def _wait_videos(page: Page, scope: str, count: int, what: str) -> list[dict]:
+    """Wait until the player under ``scope`` shows exactly ``count`` videos, every one with
+    its frame (``readyState >= 2``) and none seeking; return their states read in that same
+    instant. (While a rerun redraws the card, a stale copy of the player can stand beside
+    the new one for a moment; a state read then would count its videos too.)"""
+    try:
+        handle = page.wait_for_function(
+            """([scope, n]) => {
+                const v = [...document.querySelectorAll(scope + ' .vcmp-stage video')];
+                if (v.length !== n || !v.every(x => x.readyState >= 2 && !x.seeking)) return false;
+                return v.map(x => { const r = x.getBoundingClientRect();
+                    return {t: x.currentTime, w: x.videoWidth, h: x.videoHeight,
+                            ready: x.readyState, cw: r.width, ch: r.height,
+                            dpr: window.devicePixelRatio}; }); }""",
+            arg=[scope, count], timeout=120_000)
+    except PlaywrightTimeout:
+        raise AssertionError(f"waited 120 s for {what}: {count} videos in the player, each "
+                             f"showing its frame; saw {_videos(page, scope)}") from None
+    return handle.json_value()
 
 
 def _to_cent(usd: str) -> str:
@@ -129,7 +144,7 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     _wait_videos(page, scope, 2, "source and result playable")
     player = _player(page, scope)
     expect(player, "the compare player in wipe mode").to_have_attribute("data-mode", "wipe")
-    videos = _videos(page, scope)
+    videos = _wait_videos(page, scope, 2, "source and result in the wipe player")
     assert sorted((v["w"], v["h"]) for v in videos) == [(320, 240), (1440, 1080)]
 
     # Dragging the divider moves it (the player grew under the card: bring it on screen).
@@ -149,8 +164,7 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     # After a seek every video shows the same instant (within one frame of the result).
     frame = 1 / 30
     _seek(page, scope, 0.6)
-    _wait_videos(page, scope, 2, "both videos to finish seeking")
-    times = [v["t"] for v in _videos(page, scope)]
+    times = [v["t"] for v in _wait_videos(page, scope, 2, "both videos to finish seeking")]
     assert max(times) - min(times) <= frame, times
 
     # One frame step moves exactly one frame.
@@ -158,8 +172,7 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     t0 = max(times)
     page.locator(f"{scope} .vcmp-fwd").first.click()
     expect(player, "the frame counter one frame on").to_have_attribute("data-frame", str(n0 + 1))
-    _wait_videos(page, scope, 2, "both videos on the next frame")
-    times = [v["t"] for v in _videos(page, scope)]
+    times = [v["t"] for v in _wait_videos(page, scope, 2, "both videos on the next frame")]
     assert all(abs(t - t0 - frame) < 1e-3 for t in times), (t0, times)
 
     # The documented keys step too: → one frame on, ← one frame back (focus in the player).
@@ -167,20 +180,19 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     page.keyboard.press("ArrowRight")
     expect(player, "→ moves the frame counter one frame on").to_have_attribute(
         "data-frame", str(n0 + 2))
-    _wait_videos(page, scope, 2, "both videos on the frame after →")
-    times = [v["t"] for v in _videos(page, scope)]
+    times = [v["t"] for v in _wait_videos(page, scope, 2, "both videos on the frame after →")]
     assert all(abs(t - t0 - 2 * frame) < 1e-3 for t in times), (t0, times)
     page.keyboard.press("ArrowLeft")
     expect(player, "← moves the frame counter one frame back").to_have_attribute(
         "data-frame", str(n0 + 1))
-    _wait_videos(page, scope, 2, "both videos back on the frame after ←")
-    times = [v["t"] for v in _videos(page, scope)]
+    times = [v["t"] for v in _wait_videos(page, scope, 2,
+                                          "both videos back on the frame after ←")]
     assert all(abs(t - t0 - frame) < 1e-3 for t in times), (t0, times)
 
     # 100 %: one result pixel per screen pixel, the source drawn at the result's geometry.
     page.locator(f"{scope} .vcmp-zooms button[data-zoom='1']").click()
     expect(player, "zoom 100 %").to_have_attribute("data-zoom", "1")
-    for v in _videos(page, scope):
+    for v in _wait_videos(page, scope, 2, "both videos at 100 %"):
         assert (round(v["cw"] * v["dpr"]), round(v["ch"] * v["dpr"])) == (1440, 1080), v
 
     # The A/B key flips (the player is the page's only one, so keys reach it).
