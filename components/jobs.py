@@ -147,11 +147,15 @@ def render_live_jobs(studio: Studio, *, key: str, model_id: str | None = None,
                 st.caption("No generations match these filters.")
             return
         states = studio.media_state([j.id for j in jobs])  # one read for every row
-        for job in jobs:
-            for item in states.get(job.id, {}).values():
-                if item.running():
-                    st.progress(min(1.0, item.progress or 0.0),
-                                text=plain(item.detail or f"{item.kind}…"))
+        # One slot for the bars, however many run: Streamlit matches elements by position, so
+        # a bar appearing must not move the table and the detail (their buttons would be
+        # drawn twice until the rerun ends; issue 10 item 20).
+        with st.container():
+            for job in jobs:
+                for item in states.get(job.id, {}).values():
+                    if item.running():
+                        st.progress(min(1.0, item.progress or 0.0),
+                                    text=plain(item.detail or f"{item.kind}…"))
         if multi_select:
             st.caption(f"{len(jobs)} generation(s)" + (
                 f" — the first {limit}; narrow the filters to see others"
