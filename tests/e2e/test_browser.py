@@ -7,10 +7,9 @@ import re
 
 import pytest
 from playwright.sync_api import Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.e2e.conftest import ARTIFACTS, upload_clip
-from tests.e2e.waits import wait_for_idle
+from tests.e2e.waits import videos_ready, wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -37,29 +36,6 @@ def _wait_for_outcome(page: Page) -> None:
     if outcome.inner_text().strip() == "failed":
         errors = page.get_by_test_id("stAlertContentError").all_inner_texts()
         pytest.fail(f"generation failed: {errors}")
-
-
-def _videos_ready(page: Page, count: int, *, timeout_ms: int = 300_000,
-                  width: int = 0) -> list[dict]:
-    """Wait until at least ``count`` videos are on the page and every one has its first
-    frame (``readyState >= 2``); returns their states read *in that same instant*. A rerun
-    can replace a video element a moment later, so a second read could see a fresh,
-    still-loading element and make the test flaky."""
-    try:
-        handle = page.wait_for_function(
-            f"""() => {{
-                const v = [...document.querySelectorAll('video')];
-                if (v.length < {count} || !v.every(x => x.readyState >= 2)) return false;
-                if (!v.some(x => x.videoWidth >= {width})) return false;  // the result, drawn
-                return v.map(x => ({{ready: x.readyState, w: x.videoWidth, h: x.videoHeight,
-                                    d: x.duration}}));
-            }}""",
-            timeout=timeout_ms,
-        )
-    except PlaywrightTimeout:
-        raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {count} videos (source and "
-                             "result) to show their first frame") from None
-    return handle.json_value()
 
 
 def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
@@ -103,7 +79,8 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     assert card.get_by_text(re.compile("Succeeded")).count() == 0  # before the result is in
     _wait_for_outcome(page)
     # source preview + result (a stale copy of the source preview can stand in for a moment)
-    states = _videos_ready(page, 2, width=3840)
+    states = videos_ready(page, 2, min_width=3840, timeout_ms=300_000,
+                          what="the source preview and the 4K result")
     result = max(states, key=lambda s: s["w"])
     assert (result["w"], result["h"]) == (3840, 2160)
     assert abs(result["d"] - 14.0) < 0.1
@@ -171,7 +148,7 @@ def test_each_model_page_runs_a_clip_and_plays(page: Page, app_url: str, slug: s
     submit.click()
     _card_in_view(page, slug)
     _wait_for_outcome(page)
-    _videos_ready(page, 2)
+    videos_ready(page, 2, timeout_ms=300_000, what="the source and the result")
     if caption:
         expect(page.get_by_text(caption).first, f"the '{caption}' caption").to_be_visible()
     played = page.evaluate("""async () => {

@@ -18,11 +18,10 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import ARTIFACTS, launch_app, upload_clip
-from tests.e2e.waits import wait_for_idle
+from tests.e2e.waits import videos_ready, wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -68,33 +67,10 @@ def _player(page: Page, scope: str = ""):
     return page.locator(f"{scope} [data-testid=compare-player]".strip()).first
 
 
-def _videos(page: Page, scope: str) -> list[dict]:
-    return page.evaluate(
-        """(scope) => [...document.querySelectorAll(scope + ' .vcmp-stage video')].map(v => {
-            const r = v.getBoundingClientRect();
-            return {t: v.currentTime, w: v.videoWidth, h: v.videoHeight, ready: v.readyState,
-                    cw: r.width, ch: r.height, dpr: window.devicePixelRatio}; })""", scope)
-
-
 def _wait_videos(page: Page, scope: str, count: int, what: str) -> list[dict]:
-    """Wait until the player under ``scope`` shows exactly ``count`` videos, every one with
-    its frame (``readyState >= 2``) and none seeking; return their states read in that same
-    instant. (While a rerun redraws the card, a stale copy of the player can stand beside
-    the new one for a moment; a state read then would count its videos too.)"""
-    try:
-        handle = page.wait_for_function(
-            """([scope, n]) => {
-                const v = [...document.querySelectorAll(scope + ' .vcmp-stage video')];
-                if (v.length !== n || !v.every(x => x.readyState >= 2 && !x.seeking)) return false;
-                return v.map(x => { const r = x.getBoundingClientRect();
-                    return {t: x.currentTime, w: x.videoWidth, h: x.videoHeight,
-                            ready: x.readyState, cw: r.width, ch: r.height,
-                            dpr: window.devicePixelRatio}; }); }""",
-            arg=[scope, count], timeout=120_000)
-    except PlaywrightTimeout:
-        raise AssertionError(f"waited 120 s for {what}: {count} videos in the player, each "
-                             f"showing its frame; saw {_videos(page, scope)}") from None
-    return handle.json_value()
+    """Exactly ``count`` videos in the player under ``scope``, read in one instant."""
+    return videos_ready(page, count, what=what, exact=True,
+                        selector=f"{scope} .vcmp-stage video".strip())
 
 
 def _to_cent(usd: str) -> str:

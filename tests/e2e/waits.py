@@ -81,3 +81,43 @@ def eventually(check: Callable[[], T | None], *, what: str, timeout_s: float = 6
         if time.monotonic() >= deadline:
             raise AssertionError(f"waited {timeout_s:.0f} s for {what}; last seen: {last!r}")
         time.sleep(every_s)
+
+
+# Every <video> under a selector: ready means it has its frame (readyState >= 2: HAVE_CURRENT_DATA)
+# and is not seeking; its states are returned from the same evaluation that saw them ready.
+_VIDEOS_JS = """([selector, count, exact, minWidth]) => {
+    const v = [...document.querySelectorAll(selector)];
+    if (exact ? v.length !== count : v.length < count) return false;
+    if (!v.every(x => x.readyState >= 2 && !x.seeking)) return false;
+    if (!v.some(x => x.videoWidth >= minWidth)) return false;
+    return v.map(x => { const r = x.getBoundingClientRect();
+        return {t: x.currentTime, d: x.duration, w: x.videoWidth, h: x.videoHeight,
+                ready: x.readyState, cw: r.width, ch: r.height,
+                dpr: window.devicePixelRatio}; });
+}"""
+
+
+def videos_ready(page: Page, count: int, *, what: str, selector: str = "video",
+                 exact: bool = False, min_width: int = 0,
+                 timeout_ms: int = 120_000) -> list[dict]:
+    """Wait until ``selector`` matches ``count`` videos (exactly, or at least), each showing
+    its frame and none seeking, one of them at least ``min_width`` pixels wide; return their
+    states (``t``/``d`` seconds, ``w``/``h`` video pixels, ``cw``/``ch`` CSS pixels) read in
+    that same instant.
+
+    Why one read: while a rerun redraws a card, a stale copy of a video can stand beside the
+    new one for a moment, and a second read can meet a fresh, still-loading element; a count
+    alone can be met by the stale copy, which is what ``exact`` and ``min_width`` rule out.
+    Raises AssertionError naming ``what`` and the videos last seen."""
+    try:
+        handle = page.wait_for_function(_VIDEOS_JS, arg=[selector, count, exact, min_width],
+                                        timeout=timeout_ms, polling=200)
+    except PlaywrightTimeout:
+        seen = page.evaluate("""(s) => [...document.querySelectorAll(s)].map(x => ({
+            ready: x.readyState, seeking: x.seeking, w: x.videoWidth, h: x.videoHeight}))""",
+                             selector)
+        want = f"exactly {count}" if exact else f"{count}"
+        wide = f", one at least {min_width} px wide" if min_width else ""
+        raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}: {want} videos "
+                             f"each showing its frame{wide}; saw {seen}") from None
+    return handle.json_value()
