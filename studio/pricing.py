@@ -3,8 +3,8 @@
 The front door for pricing. :func:`quote` probes nothing and does no I/O: it asks the model's
 unit (:mod:`studio.models`) for its billing rule — which works out the output geometry and
 applies one pure function of that endpoint — and takes rates from a
-:class:`~studio.ratebook.RateBook` (team override > live Oxen ``pricing`` > bundled
-``rates.json``, compiled from ``shared/api/pricing.md``). Money is :class:`decimal.Decimal`
+:class:`~studio.ratebook.RateBook` (team override > live Oxen ``pricing`` > the
+unit's bundled ``RATES``, compiled from ``shared/api/pricing.md``). Money is :class:`decimal.Decimal`
 throughout; a quote is rounded half-up to 4 decimal places (1/100 of a cent) so published
 examples reproduce exactly (14 s × $0.1494 = $2.0916).
 

@@ -1,7 +1,7 @@
 """The rate book: every price point a quote may use, with where it came from.
 
-Owns the :class:`Rate` record and its four provenances, the bundled table (``rates.json``,
-compiled from ``shared/api/pricing.md``), team overrides with their audit trail
+Owns the :class:`Rate` record and its four provenances, the bundled rates (each model unit's
+``RATES``, compiled from ``shared/api/pricing.md``), team overrides with their audit trail
 (:class:`OverrideStore`), the live Oxen ``pricing`` objects and their cache
 (:class:`LivePricingCache`, oxen.md §11.2), and the precedence between them
 (:class:`RateBook`: team override > live > bundled).
@@ -21,7 +21,6 @@ and a ``derivation``; a quote is never made from an unsourced number. Money is
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -29,7 +28,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import cache
-from importlib import resources
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -97,23 +95,15 @@ def _rate_record(r: Mapping[str, str]) -> Rate:
 
 
 @cache
-def _file_rates() -> tuple[Rate, ...]:
-    raw = json.loads(resources.files("studio").joinpath("rates.json").read_text("utf-8"))
-    return tuple(_rate_record(r) for r in raw["rates"])
-
-
-@cache
 def _unit_rates(model_ids: tuple[str, ...]) -> tuple[Rate, ...]:
-    have = {(r.model_id, r.tier) for r in _file_rates()}
-    return tuple(rate for mid in model_ids for rate in map(_rate_record,
-                                                            catalog.MODELS[mid].bundled_rates)
-                 if (rate.model_id, rate.tier) not in have)
+    return tuple(_rate_record(r) for mid in model_ids for r in catalog.MODELS[mid].bundled_rates)
 
 
 def bundled_rates() -> tuple[Rate, ...]:
-    """Every bundled rate: ``studio/rates.json`` (read once per process), then the rates a
-    model unit carries itself (``ModelUnit.bundled_rates``) for what the file lacks."""
-    return _file_rates() + _unit_rates(tuple(catalog.MODELS))
+    """Every bundled rate: the rates each registered model unit carries
+    (``ModelUnit.bundled_rates``, e.g. ``studio.models.starlight.RATES``, compiled from
+    shared/api/pricing.md), in registry order; read once per set of units."""
+    return _unit_rates(tuple(catalog.MODELS))
 
 
 def live_rate(model_id: str, tier: str, pricing: Mapping[str, Any]) -> Rate | None:

@@ -136,9 +136,12 @@ class ModelUnit:
     Wiring: ``page`` is the page file stem in ``pages/`` and the page's URL path
     (``page_file`` = the page file's own path, for a unit kept outside this package); ``icon`` a
     Material Symbol for the navigation; ``sandbox_processor`` names the sandbox's processor
-    for this endpoint by key; ``order`` sorts the navigation; ``bundled_rates`` are rate
-    records (the shape of ``studio/rates.json`` entries) for a unit whose rates are not in
-    that file yet.
+    for this endpoint by key; ``order`` sorts the navigation.
+
+    Price: ``bundled_rates`` are this endpoint's rate records (``model_id``, ``tier``,
+    ``unit``, ``usd`` as a decimal string, ``provenance``, ``source_url``, ``as_of``,
+    ``confidence``, ``derivation``), the quotes' fallback when no live price or team override
+    exists (:func:`studio.ratebook.bundled_rates`).
     """
 
     id: str

@@ -25,6 +25,50 @@ if TYPE_CHECKING:
 MODEL_ID = "topazlabs-hyperion-hdr-video"
 SCHEMA = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.reconstructed.json")
 
+#: The bundled rates of this endpoint (USD), each with its source: compiled from
+#: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
+#: over them (:mod:`studio.ratebook`).
+RATES: tuple[dict[str, str], ...] = (
+    {
+        "model_id": MODEL_ID,
+        "tier": "720p",
+        "unit": "output_second",
+        "usd": "0.0056667",
+        "provenance": "proxy",
+        "source_url": (
+            "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"),
+        "as_of": "2026-11-20",
+        "confidence": (
+            "No Oxen price published for Hyperion. Topaz's own hyp-1 credit table at "
+            "$0.10/credit; Topaz rounds credits up per job (min 1 credit), Oxen's rule is unknown."),
+        "derivation": "34 credits per 10 min at 720p × $0.10 ÷ 600 s (pricing.md rows 11, 12)",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "1080p",
+        "unit": "output_second",
+        "usd": "0.0126667",
+        "provenance": "proxy",
+        "source_url": (
+            "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"),
+        "as_of": "2026-11-20",
+        "confidence": "No Oxen price published for Hyperion; Topaz hyp-1 table at $0.10/credit.",
+        "derivation": "76 credits per 10 min at 1080p × $0.10 ÷ 600 s (pricing.md rows 11, 13)",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "4k",
+        "unit": "output_second",
+        "usd": "0.0503333",
+        "provenance": "proxy",
+        "source_url": (
+            "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"),
+        "as_of": "2026-11-20",
+        "confidence": "No Oxen price published for Hyperion; Topaz hyp-1 table at $0.10/credit.",
+        "derivation": "302 credits per 10 min at 4K × $0.10 ÷ 600 s (pricing.md rows 11, 14)",
+    },
+)
+
 
 def tier_for(width: int, height: int) -> str:
     """Hyperion's resolution tier by the short side in pixels: ≤720 → ``"720p"``,
@@ -67,6 +111,7 @@ class Hyperion(ModelUnit):
 
 
 UNIT = Hyperion(
+    bundled_rates=RATES,
     id=MODEL_ID,
     display_name="Topaz Hyperion HDR",
     short_name="Hyperion HDR",

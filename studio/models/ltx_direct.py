@@ -24,6 +24,47 @@ if TYPE_CHECKING:
     from studio.media import ClipInfo
 
 MODEL_ID = "ltx-video-to-video-hdr"  # the route has no model id: named after the route
+
+#: The bundled rates of this endpoint (USD), each with its source: compiled from
+#: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
+#: over them (:mod:`studio.ratebook`).
+RATES: tuple[dict[str, str], ...] = (
+    {
+        "model_id": MODEL_ID,
+        "tier": "1080p",
+        "unit": "input_second",
+        "usd": "0.20",
+        "provenance": "published",
+        "source_url": "https://docs.ltx.video/pricing",
+        "as_of": "2026-10-07",
+        "confidence": (
+            "LTX's own rate, from verbatim transcriptions of docs.ltx.io/pricing (the page text "
+            "itself was not stored)."),
+        "derivation": "pricing.md row 6",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "1440p",
+        "unit": "input_second",
+        "usd": "0.40",
+        "provenance": "published",
+        "source_url": "https://docs.ltx.video/pricing",
+        "as_of": "2026-07-19",
+        "confidence": "LTX's own rate; appears only in the 2026-07-19 transcription.",
+        "derivation": "pricing.md row 7",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "4k",
+        "unit": "input_second",
+        "usd": "0.80",
+        "provenance": "published",
+        "source_url": "https://docs.ltx.video/pricing",
+        "as_of": "2026-10-07",
+        "confidence": "LTX's own rate, from verbatim transcriptions of docs.ltx.io/pricing.",
+        "derivation": "pricing.md row 8",
+    },
+)
 _OPENAPI = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.json")
 _REQUEST = _OPENAPI["components"]["schemas"]["VideoToVideoHdrRequest"]
 SCHEMA: dict[str, Any] = {
@@ -131,6 +172,7 @@ class LtxDirect(ModelUnit):
 
 
 UNIT = LtxDirect(
+    bundled_rates=RATES,
     id=MODEL_ID,
     display_name="LTX HDR (direct)",
     short_name="LTX HDR direct",

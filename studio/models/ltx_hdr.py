@@ -27,6 +27,25 @@ if TYPE_CHECKING:
 MODEL_ID = "ltx-2-3-quality-hdr"
 SCHEMA = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.reconstructed.json")
 
+#: The bundled rates of this endpoint (USD), each with its source: compiled from
+#: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
+#: over them (:mod:`studio.ratebook`).
+RATES: tuple[dict[str, str], ...] = (
+    {
+        "model_id": MODEL_ID,
+        "tier": "any",
+        "unit": "output_megapixel",
+        "usd": "0.0027075",
+        "provenance": "proxy",
+        "source_url": "https://fal.ai/models/fal-ai/ltx-2.3-quality/hdr/llms.txt",
+        "as_of": "2026-11-20",
+        "confidence": (
+            "No Oxen price published. fal's upstream rate for the model Oxen runs; megapixels = "
+            "width × height × frames / 10^6, rounded up."),
+        "derivation": "pricing.md row 4",
+    },
+)
+
 #: fal ImageSize presets behind ``resolution`` (width, height in pixels).
 PRESET_SIZES: dict[str, tuple[int, int]] = {
     "square_hd": (1024, 1024),
@@ -141,6 +160,7 @@ class LtxQualityHdr(ModelUnit):
 
 
 UNIT = LtxQualityHdr(
+    bundled_rates=RATES,
     id=MODEL_ID,
     display_name="LTX 2.3 Quality HDR",
     short_name="LTX 2.3 HDR",

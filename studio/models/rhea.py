@@ -23,7 +23,79 @@ if TYPE_CHECKING:
 
 MODEL_ID = "topazlabs-rhea-video"
 SCHEMA = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.reconstructed.json")
-INTERPOLATION_TIER = "interpolate_frames"  # the surcharge factor's tier in rates.json
+
+#: The bundled rates of this endpoint (USD), each with its source: compiled from
+#: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
+#: over them (:mod:`studio.ratebook`).
+RATES: tuple[dict[str, str], ...] = (
+    {
+        "model_id": MODEL_ID,
+        "tier": "720p",
+        "unit": "output_second",
+        "usd": "0.0056667",
+        "provenance": "proxy",
+        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
+        "as_of": "2026-11-20",
+        "confidence": (
+            "No Oxen price published for Rhea. Topaz's own Proteus-family credit table (Rhea's "
+            "family) at $0.10/credit (Developer plan)."),
+        "derivation": "34 credits per 10 min at 720p × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "1080p",
+        "unit": "output_second",
+        "usd": "0.0126667",
+        "provenance": "proxy",
+        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
+        "as_of": "2026-11-20",
+        "confidence": (
+            "No Oxen price published for Rhea; Topaz Proteus-family table at $0.10/credit."),
+        "derivation": "76 credits per 10 min at 1080p × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "2k",
+        "unit": "output_second",
+        "usd": "0.0503333",
+        "provenance": "proxy",
+        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
+        "as_of": "2026-11-20",
+        "confidence": "Topaz's table has no 2K row; priced at its 4K row (the next tier up).",
+        "derivation": "302 credits per 10 min at 4K × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "4k",
+        "unit": "output_second",
+        "usd": "0.0503333",
+        "provenance": "proxy",
+        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
+        "as_of": "2026-11-20",
+        "confidence": (
+            "No Oxen price published for Rhea; Topaz Proteus-family table at $0.10/credit."),
+        "derivation": "302 credits per 10 min at 4K × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "interpolate_frames",
+        "unit": "factor",
+        "usd": "2",
+        "provenance": "proxy",
+        "source_url": "https://docs.oxen.ai/inference-api/reference/models/topazlabs-rhea-video",
+        "as_of": "2026-06-26",
+        "confidence": (
+            "Low: an assumption, not a published number. Oxen's Rhea page only says "
+            "interpolate_frames is \"more expensive\" and gives no surcharge (pricing.md §4); Topaz "
+            "publishes no Rhea price either."),
+        "derivation": (
+            "Topaz bills its video models per output frame (pricing.md rows 9–10, "
+            "https://developer.topazlabs.com/getting-started/model-pricing/video-models) and "
+            "frame interpolation doubles the output frames, so the surcharge is taken as ×2 "
+            "(multiplies the per-second rate)."),
+    },
+)
+INTERPOLATION_TIER = "interpolate_frames"  # the surcharge factor's tier in RATES
 
 
 def bill(output_seconds: float | Decimal, resolution: str, *, interpolate_frames: bool,
@@ -63,6 +135,7 @@ class Rhea(TopazUpscaler):
 
 
 UNIT = Rhea(
+    bundled_rates=RATES,
     id=MODEL_ID,
     display_name="Topaz Rhea",
     short_name="Rhea upscale",

@@ -24,6 +24,50 @@ if TYPE_CHECKING:
 MODEL_ID = "topazlabs-upscale-starlight-2-5-video"
 SCHEMA = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.reconstructed.json")
 
+#: The bundled rates of this endpoint (USD), each with its source: compiled from
+#: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
+#: over them (:mod:`studio.ratebook`).
+RATES: tuple[dict[str, str], ...] = (
+    {
+        "model_id": MODEL_ID,
+        "tier": "1080p",
+        "unit": "output_second",
+        "usd": "0.0374",
+        "provenance": "published",
+        "source_url": (
+            "https://docs.oxen.ai/inference-api/reference/models/walkthroughs/topaz_starlight_precise_2_5"),
+        "as_of": "2026-05-12",
+        "confidence": (
+            "Oxen's own published rate; Topaz's list price is higher, so it may be stale — the "
+            "live pricing object wins."),
+        "derivation": "pricing.md row 1",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "2k",
+        "unit": "output_second",
+        "usd": "0.1494",
+        "provenance": "published",
+        "source_url": (
+            "https://docs.oxen.ai/inference-api/reference/models/walkthroughs/topaz_starlight_precise_2_5"),
+        "as_of": "2026-05-12",
+        "confidence": "Oxen's published high-res rate (2k is billed as 4k).",
+        "derivation": "pricing.md row 2",
+    },
+    {
+        "model_id": MODEL_ID,
+        "tier": "4k",
+        "unit": "output_second",
+        "usd": "0.1494",
+        "provenance": "published",
+        "source_url": (
+            "https://docs.oxen.ai/inference-api/reference/models/walkthroughs/topaz_starlight_precise_2_5"),
+        "as_of": "2026-05-12",
+        "confidence": "Oxen's published high-res rate.",
+        "derivation": "pricing.md row 3",
+    },
+)
+
 INTERPOLATION_NOTE = (
     "Frame interpolation is documented as more expensive; no surcharge is published, so this "
     "quote does not include one."
@@ -57,6 +101,7 @@ class Starlight(TopazUpscaler):
 
 
 UNIT = Starlight(
+    bundled_rates=RATES,
     id=MODEL_ID,
     display_name="Topaz Starlight 2.5",
     short_name="Starlight upscale",

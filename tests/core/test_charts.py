@@ -127,7 +127,7 @@ def _clip(seconds=14.0, w=1280, h=720, fps=20.0):
 def test_tier_lines_have_clearly_different_hues_and_coinciding_lines_both_show(figure):
     """Rhea's 2k and 4k lines (and every other pair) differ in hue by at least 45° in CIE
     LCh, not merely in lightness (a red and its pink tint were the complaint). Rhea's 2k and
-    4k share a rate (rates.json: $0.0503333 per output s both), so the two lines coincide:
+    4k share a rate (pricing.md rows 11, 15: $0.0503333 per output s both), so the two lines coincide:
     the one drawn first is wider, so its colour shows around the other."""
     fig = (charts.cost_curve(RHEA, _clip(), {"resolution": "4k"}) if figure == "model page"
            else charts.plan_cost_vs_duration(RHEA, {}))

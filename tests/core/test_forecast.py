@@ -342,7 +342,7 @@ def test_twenty_clip_plan_totals_agree_everywhere(capsys, monkeypatch, tmp_path)
 
 
 # Issue 10 item 2: the same plan on every model, on samples/plans/twenty_clips.csv, with
-# every amount worked out here from rates.json (pricing.md) and the billing rules.
+# every amount worked out here from pricing.md's rates and the billing rules.
 def _q(x: Decimal) -> Decimal:
     return x.quantize(Decimal("0.0001"), rounding="ROUND_HALF_UP")  # 1/100 of a cent
 

@@ -144,7 +144,7 @@ def test_set_load_and_audit(store, tmp_path):
 
     trail = store.audit()
     # The first override of a tier records the rate it replaced (the bundled published
-    # $0.1494 for Starlight 4k, $0.40 for LTX 1440p: rates.json), not a blank.
+    # $0.1494 for Starlight 4k, $0.40 for LTX 1440p: pricing.md), not a blank.
     assert [(e.who, e.action, e.old_usd, e.old_provenance, e.new_usd) for e in trail] == [
         ("cy", "removed", Decimal("0.18"), "override", None),
         ("ana", "added", Decimal("0.4"), "published", Decimal("0.35")),
