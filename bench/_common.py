@@ -37,8 +37,8 @@ def seed_jobs(store, rows: int, *, statuses: tuple[str, ...], owners: int = 1,
     import random
     from datetime import UTC, datetime, timedelta
 
-    from studio.catalog import MODELS
     from studio.jobs import Job
+    from studio.models import MODELS
 
     rng = random.Random(7)
     now = datetime.now(UTC)

@@ -38,13 +38,13 @@ def _with_defaults(model_id: str, params: dict) -> dict:
 
 def hyperion_result(transfer: str = "hlg", source: Path = COCKATOO, tag: str = "") -> Path:
     """The sandbox Hyperion output (HEVC Main 10 MP4) for ``source``."""
-    from studio import catalog
+    from studio.models import hyperion_hdr
 
     out = CACHE / f"hyperion-{transfer}{tag}"
     video = out / "output.mp4"
     if not video.exists():
-        params = _with_defaults(catalog.HYPERION, {"transfer_function": transfer})
-        _processing().process(catalog.HYPERION, params, source, out, preset="veryfast")
+        params = _with_defaults(hyperion_hdr.MODEL_ID, {"transfer_function": transfer})
+        _processing().process(hyperion_hdr.MODEL_ID, params, source, out, preset="veryfast")
     return video
 
 
@@ -77,14 +77,14 @@ def pq_frame_4k() -> Path:
 
 def ltx_direct_zip(width: int = 1280, height: int = 720) -> Path:
     """A ZIP of 181 half-float EXR frames as the sandbox's LTX direct returns it."""
-    from studio import catalog
+    from studio.models import ltx_direct
 
     out = CACHE / f"ltx-direct-{width}x{height}"
     archive = out / "frames_exr.zip"
     if not archive.exists():
         source = _scaled_source(width, height, max_frames=181)
-        params = _with_defaults(catalog.LTX_DIRECT, {})
-        _processing().process(catalog.LTX_DIRECT, params, source, out, preset="veryfast")
+        params = _with_defaults(ltx_direct.MODEL_ID, {})
+        _processing().process(ltx_direct.MODEL_ID, params, source, out, preset="veryfast")
     with zipfile.ZipFile(archive) as zf:
         assert len(zf.namelist()) == 181, len(zf.namelist())
     return archive

@@ -32,16 +32,16 @@ from pathlib import Path
 import requests
 from _common import REPO, SHARED
 
-from studio import catalog
 from studio.local_sandbox import free_port
+from studio.models import hyperion_hdr, ltx_direct, ltx_hdr, rhea, starlight
 
 NONE = {"X-Sandbox-Fault": "none", "Authorization": "Bearer sandbox-local-key"}
 PLAN = [
-    (catalog.STARLIGHT, ["resolution=1080p"]),
-    (catalog.RHEA, ["resolution=720p"]),
-    (catalog.HYPERION, ["transfer_function=pq"]),
-    (catalog.LTX_OXEN, ["prompt=cinematic HDR", "num_frames=9"]),
-    (catalog.LTX_DIRECT, []),
+    (starlight.MODEL_ID, ["resolution=1080p"]),
+    (rhea.MODEL_ID, ["resolution=720p"]),
+    (hyperion_hdr.MODEL_ID, ["transfer_function=pq"]),
+    (ltx_hdr.MODEL_ID, ["prompt=cinematic HDR", "num_frames=9"]),
+    (ltx_direct.MODEL_ID, []),
 ]
 OXEN_TO_OURS = {"queued": "queued", "processing": "processing", "succeeded": "succeeded",
                 "failed": "failed", "cancelled": "cancelled"}

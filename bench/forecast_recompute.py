@@ -17,7 +17,8 @@ import time
 from _common import median_ms, timed
 
 from components.plan_editor import frame_to_records, rows_to_frame  # imports Streamlit: untimed
-from studio import catalog, charts, forecast
+from studio import charts, forecast, models
+from studio.models import hyperion_hdr, ltx_hdr, rhea, starlight
 
 ROWS = 1000
 N = 15
@@ -31,25 +32,25 @@ FPS = [23.976, 24.0, 25.0, 29.97, 30.0, 50.0, 59.94, 60.0]
 def build_plan(rows: int = ROWS) -> list[forecast.PlanRow]:
     """``rows`` distinct plan rows spread over the five models (seeded, repeatable)."""
     rng = random.Random(11)
-    models = list(catalog.MODELS)
+    ids = list(models.MODELS)
     plan: list[forecast.PlanRow] = []
     for i in range(rows):
-        mid = models[i % len(models)]
+        mid = ids[i % len(ids)]
         w, h = SIZES[rng.randrange(len(SIZES))]
         fps = FPS[rng.randrange(len(FPS))]
         duration = round(2 + i * 0.37 + rng.random(), 3)  # strictly increasing: all distinct
         params: dict[str, object] = {}
-        if mid in (catalog.STARLIGHT, catalog.RHEA):
-            params["resolution"] = rng.choice(catalog.get(mid).param("resolution").enum or ())
-            params["target_fps"] = rng.choice(catalog.TOPAZ_FPS)
-        elif mid == catalog.HYPERION:
+        if mid in (starlight.MODEL_ID, rhea.MODEL_ID):
+            params["resolution"] = rng.choice(models.get(mid).param("resolution").enum or ())
+            params["target_fps"] = rng.choice(tuple(models.get(mid).param("target_fps").enum or ()))
+        elif mid == hyperion_hdr.MODEL_ID:
             params["transfer_function"] = rng.choice(["pq", "hlg"])
-        elif mid == catalog.LTX_OXEN:
+        elif mid == ltx_hdr.MODEL_ID:
             params["num_frames"] = rng.randint(9, 481)
             params["resolution"] = rng.choice(["auto", "landscape_16_9", "square_hd"])
         plan.append(forecast.PlanRow(
             clip=f"clip-{i:04d}", duration_s=duration, width=w, height=h, fps=fps,
-            model_id=mid, params=catalog.with_defaults(mid, params),
+            model_id=mid, params=models.get(mid).with_defaults(params),
             generations=1 + i % 3))
     return plan
 
@@ -88,8 +89,8 @@ def main() -> int:
     page_recompute(editor)
     page_first = (time.perf_counter() - page_first_t0) * 1000
     page_med = median_ms(timed(lambda: page_recompute(editor), N))
-    per_model = {catalog.get(m).short_name: sum(1 for r in plan if r.model_id == m)
-                 for m in catalog.MODELS}
+    per_model = {models.get(m).short_name: sum(1 for r in plan if r.model_id == m)
+                 for m in models.MODELS}
     print(f"forecast recompute: price_plan + to_frame on {ROWS} distinct rows "
           f"({', '.join(f'{k} {v}' for k, v in per_model.items())})")
     print(f"  table {len(frame)} rows × {len(frame.columns)} columns, total ${priced.total_usd}")

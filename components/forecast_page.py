@@ -27,7 +27,7 @@ from components.plan_editor import (
 from components.quote_panel import BADGE, render_budget_verdict, submit_label
 from components.rates_view import load_rate_book
 from components.text import plain, problem_list
-from studio import catalog, charts, forecast, ledger
+from studio import charts, forecast, ledger, models
 from studio.errors import BudgetExceededError, ParamError, StudioError
 from studio.money import cents, exact
 from studio.service import Prepared, Source, Studio
@@ -132,7 +132,7 @@ def _render_totals(priced: forecast.PricedPlan, table: pd.DataFrame) -> None:
                    help=f"Exactly {exact(priced.total_usd)} USD: the sum of every priced "
                         "row's quote × generations.")
     for col, (model_id, amount) in zip(cols[1:], by_model.items(), strict=False):
-        col.metric(catalog.get(model_id).display_name, cents(amount),
+        col.metric(models.get(model_id).display_name, cents(amount),
                    help=f"Exactly {exact(amount)} USD over this model's rows.")
     kinds = sorted(set(table["provenance"].dropna())) if "provenance" in table else []
     if kinds:
@@ -203,7 +203,7 @@ def _render_charts(priced: forecast.PricedPlan, rows: list[forecast.PlanRow], bo
     chart = st.segmented_control("Chart", CHARTS, default=CHARTS[0], required=True,
                                  key=f"{key}:chart", label_visibility="collapsed")
     models_in_plan = list(dict.fromkeys(r.model_id for r in rows))
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in models.MODELS.values()}
     if chart == CHARTS[0]:
         st.plotly_chart(charts.plan_by_model(priced), width="stretch", key=f"{key}:c1")
         return
@@ -263,7 +263,7 @@ def _render_batch(studio: Studio, edited: pd.DataFrame, *, key: str) -> None:
     if flash:
         (st.success if flash[0] == "success" else st.error)(flash[1])
     records = frame_to_records(edited)
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in models.MODELS.values()}
     options = [i for i, r in enumerate(records) if r.get("path")]
     if not options:
         st.caption("Rows made from clips (under “From clips”) can be submitted from here; "
@@ -317,7 +317,7 @@ def prepare_rows(studio: Studio, selected: pd.DataFrame) -> tuple[list[tuple[Pre
 def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
     items, problems = prepare_rows(studio, selected)
     for prepared, _n in items:
-        problems += [f"{prepared.source.label} on {catalog.get(prepared.model_id).display_name}: {p}"
+        problems += [f"{prepared.source.label} on {models.get(prepared.model_id).display_name}: {p}"
                      for p in prepared.problems]
     if problems:
         st.error("Nothing was sent. Fix these first:\n\n" + problem_list(problems))
@@ -327,7 +327,7 @@ def _batch_dialog(studio: Studio, selected: pd.DataFrame, key: str) -> None:
         return
     total = sum((p.quote.amount_usd * n for p, n in items if p.quote), start=Decimal(0))
     st.dataframe(pd.DataFrame([{
-        "Clip": p.source.label, "Model": catalog.get(p.model_id).display_name,
+        "Clip": p.source.label, "Model": models.get(p.model_id).display_name,
         "Generations": n,
         "Quote": exact(p.quote.amount_usd * n) if p.quote else "—",
         "Rate from": p.quote.provenance if p.quote else "",

@@ -10,7 +10,7 @@ import streamlit as st
 
 from components.filters import SCOPES, SORTS, JobQuery
 from components.jobs import STATUS_ICON
-from studio import catalog
+from studio import models
 from studio.jobs import ALL_STATUSES
 
 ALL_MODELS = "__all__"
@@ -33,10 +33,10 @@ def render_generation_filters(*, key: str) -> JobQuery:
              "fingerprint, never the key). Team: everyone's generations in this store.")
     statuses = c2.multiselect("Status", status_options(), key=f"{key}:statuses",
                               placeholder="Any status")
-    models = [ALL_MODELS, *catalog.MODELS]
+    choices = [ALL_MODELS, *models.MODELS]
     model = c3.selectbox(
-        "Model", models, key=f"{key}:model",
-        format_func=lambda m: "All models" if m == ALL_MODELS else catalog.MODELS[m].display_name)
+        "Model", choices, key=f"{key}:model",
+        format_func=lambda m: "All models" if m == ALL_MODELS else models.MODELS[m].display_name)
     text = c4.text_input("Search", key=f"{key}:search",
                          placeholder="source, model, generation id, error, owner")
     sort = c5.selectbox("Order", list(SORTS), format_func=SORTS.__getitem__, key=f"{key}:sort")

@@ -24,7 +24,7 @@ from components.rates_view import load_rate_book
 from components.source_picker import SAMPLE
 from components.submission import submit_prepared
 from components.text import plain, problem_list
-from studio import catalog, manifest
+from studio import manifest, models
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.service import Source, Studio
@@ -71,7 +71,7 @@ def render_retry_button(job: Job, *, scope: str, key: str) -> None:
 
 @st.dialog("Retry generation", width="medium", on_dismiss=session.close_retry_dialogs)
 def _retry_dialog(studio: Studio, job: Job, scope: str) -> None:
-    spec = catalog.MODELS.get(job.model_id)
+    spec = models.MODELS.get(job.model_id)
 
     def close() -> None:
         if st.button("Close", key=f"{scope}:retry:close"):

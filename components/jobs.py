@@ -26,7 +26,7 @@ from components.job_actions import (
     render_selection_download,
 )
 from components.text import plain
-from studio import catalog, ledger, media, models
+from studio import ledger, media, models
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.money import exact
@@ -61,7 +61,7 @@ def jobs_frame(jobs: list[Job]) -> pd.DataFrame:
     """The queue table as a DataFrame (one row per generation, newest first)."""
     rows = []
     for j in jobs:
-        spec = catalog.MODELS.get(j.model_id)
+        spec = models.MODELS.get(j.model_id)
         rows.append({
             "Created": j.created_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
             "Model": spec.display_name if spec else j.model_id,
@@ -207,7 +207,7 @@ def render_job_detail(studio: Studio, job: Job, *, key: str, scope: str | None =
     which row is selected afterwards); it defaults to ``key``.
     """
     scope = scope or key
-    spec = catalog.MODELS.get(job.model_id)
+    spec = models.MODELS.get(job.model_id)
     title = spec.display_name if spec else job.model_id
     st.markdown(f"**{title}** · {STATUS_ICON.get(job.status, job.status)} · "
                 f"source *{(job.source or {}).get('label', '?')}* · "

@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from studio import catalog, charts, ledger
+from studio import charts, ledger, models
 from studio.csvsafe import frame_csv
 from studio.jobs import Job
 from studio.money import cents, exact
@@ -98,7 +98,7 @@ def _text(value: object) -> str:
 
 def render_ledger(studio: Studio, *, key: str = "ledger") -> None:
     """The page body."""
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in models.MODELS.values()}
     c1, c2 = st.columns([2, 3])
     window = c1.segmented_control("Window", list(WINDOWS), default="30 days", required=True,
                                   key=f"{key}:window")

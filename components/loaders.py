@@ -8,10 +8,10 @@ from typing import Any
 import streamlit as st
 
 from components.text import plain
-from studio import catalog, ledger, media
-from studio.catalog import ModelSpec
+from studio import ledger, media
 from studio.errors import StudioError
 from studio.media import ClipInfo
+from studio.models import ModelUnit
 from studio.service import Source, Studio
 
 
@@ -41,7 +41,7 @@ def stamp(source: Source) -> str:
     return "url"
 
 
-def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True) -> ModelSpec:
+def effective_spec(studio: Studio, spec: ModelUnit, *, warn: bool = True) -> ModelUnit:
     """With a live Oxen key: the model's live request_schema replaces the bundled parameter
     list (falls back to it, with a warning, when the lookup fails). Live *prices* come from
     the rate book (:func:`components.rates_view.load_rate_book`), the one place every page
@@ -57,7 +57,7 @@ def effective_spec(studio: Studio, spec: ModelSpec, *, warn: bool = True) -> Mod
     schema = (model or {}).get("request_schema") or (model or {}).get("json_request_schema")
     if isinstance(schema, dict):
         try:
-            spec = catalog.spec_from_request_schema(spec, schema)
+            spec = spec.with_schema(schema, origin="live")
         except ValueError:
             pass
     return spec

@@ -19,14 +19,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from components.source_picker import SAMPLE, VIDEO_TYPES, _save_upload
 from components.text import plain, problem_list
-from studio import catalog, forecast, media
+from studio import forecast, media, models
 from studio.errors import ParamError, StudioError
 from studio.store import JobStore
 
 PLAN_COLUMNS = ["clip", "duration_s", "width", "height", "fps", "model", "params",
                 "generations", "path"]
-MODEL_NAMES = {m.id: m.display_name for m in catalog.MODELS.values()}
-MODEL_IDS = {m.display_name: m.id for m in catalog.MODELS.values()}
+MODEL_NAMES = {m.id: m.display_name for m in models.MODELS.values()}
+MODEL_IDS = {m.display_name: m.id for m in models.MODELS.values()}
 
 
 def empty_plan() -> pd.DataFrame:
@@ -61,7 +61,7 @@ def _params_text(model_id: str, params: dict[str, Any]) -> str:
 def _explicit(model_id: str, params: dict[str, Any]) -> dict[str, Any]:
     """Params minus the ones equal to the model's defaults (short, readable cells)."""
     try:
-        defaults = catalog.with_defaults(model_id, {})
+        defaults = models.get(model_id).with_defaults({})
     except StudioError:
         return params
     return {k: v for k, v in params.items() if defaults.get(k) != v}
@@ -174,7 +174,7 @@ def render_plan_sources(*, key: str, uploads_dir: Path) -> tuple[str, list[forec
                 return "append", [forecast.PlanRow(
                     clip=label or "clip", duration_s=float(duration), width=int(width),
                     height=int(height), fps=float(fps), model_id=tmodel,
-                    params=catalog.with_defaults(tmodel, {}), generations=tgens)]
+                    params=models.get(tmodel).with_defaults({}), generations=tgens)]
         st.caption("Or type straight into the plan table below: its last row adds a row.")
     with tab_csv:
         st.caption("Columns: clip, duration_s, width, height, fps, model_id, params (JSON), "
@@ -201,8 +201,8 @@ def render_plan_sources(*, key: str, uploads_dir: Path) -> tuple[str, list[forec
 def _param_widgets(model_id: str, *, key: str, container: Any) -> dict[str, Any]:
     """The settings that change the price (resolution for the upscalers and LTX on Oxen,
     frame interpolation for Rhea); everything else takes the model's defaults."""
-    spec = catalog.get(model_id)
-    params = catalog.with_defaults(model_id, {})
+    spec = models.get(model_id)
+    params = models.get(model_id).with_defaults({})
     names = {p.name for p in spec.params}
     if "resolution" in names:
         options = list(spec.param("resolution").enum or ())
@@ -242,7 +242,7 @@ def render_plan_editor(frame: pd.DataFrame, *, key: str) -> pd.DataFrame:
                                                  default=24.0),
             "model": st.column_config.SelectboxColumn(
                 "Model", options=list(MODEL_IDS), required=True,
-                default=next(iter(catalog.MODELS.values())).display_name),
+                default=next(iter(models.MODELS.values())).display_name),
             "params": st.column_config.TextColumn(
                 "Settings (JSON)", help='Only what differs from the defaults, e.g. '
                 '{"resolution": "4k"}. Empty = the model\'s defaults.'),

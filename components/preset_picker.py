@@ -10,12 +10,12 @@ import streamlit as st
 from components import session
 from components.request_form import widget_values
 from studio import presets
-from studio.catalog import ModelSpec
 from studio.errors import ParamError
+from studio.models import ModelUnit
 from studio.store import JobStore
 
 
-def _load(spec: ModelSpec, store: JobStore, key: str) -> None:
+def _load(spec: ModelUnit, store: JobStore, key: str) -> None:
     name = st.session_state.get(f"{key}:preset:choice")
     found = presets.load(store, spec.id).get(name) if name else None
     if found is None:
@@ -26,14 +26,14 @@ def _load(spec: ModelSpec, store: JobStore, key: str) -> None:
     session.set_flash(f"{key}:preset", "success", f"Loaded preset '{name}'.")
 
 
-def _delete(spec: ModelSpec, store: JobStore, key: str) -> None:
+def _delete(spec: ModelUnit, store: JobStore, key: str) -> None:
     name = st.session_state.get(f"{key}:preset:choice")
     if name and presets.delete(store, spec.id, name):
         st.session_state.pop(f"{key}:preset:choice", None)
         session.set_flash(f"{key}:preset", "success", f"Deleted preset '{name}'.")
 
 
-def _save(spec: ModelSpec, store: JobStore, key: str, params: dict[str, Any]) -> None:
+def _save(spec: ModelUnit, store: JobStore, key: str, params: dict[str, Any]) -> None:
     name = st.session_state.get(f"{key}:preset:name", "")
     try:
         saved_name = presets.check_name(name)
@@ -46,7 +46,7 @@ def _save(spec: ModelSpec, store: JobStore, key: str, params: dict[str, Any]) ->
     session.set_flash(f"{key}:preset", "success", f"Saved preset '{saved_name}'.")
 
 
-def render_presets(spec: ModelSpec, params: dict[str, Any], *, store: JobStore, key: str) -> None:
+def render_presets(spec: ModelUnit, params: dict[str, Any], *, store: JobStore, key: str) -> None:
     """The presets expander for ``spec``; ``params`` are the form's current values."""
     saved = presets.load(store, spec.id)
     with st.expander("Presets"):  # a fixed label: a new label would be a new, closed expander

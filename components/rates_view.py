@@ -14,7 +14,7 @@ import streamlit as st
 from components import session
 from components.quote_panel import BADGE
 from components.text import plain
-from studio import catalog, ratebook
+from studio import models, ratebook
 from studio.errors import ConfigError, ParamError, StudioError
 from studio.money import exact
 from studio.service import Studio
@@ -39,7 +39,7 @@ def live_pricing(studio: Studio) -> tuple[dict[str, Any], list[str]]:
     cache = _live_cache(studio.settings.owner() + str(studio.settings.data_dir), studio)
     out: dict[str, Any] = {}
     errors: list[str] = []
-    for spec in catalog.MODELS.values():
+    for spec in models.MODELS.values():
         if spec.provider != "oxen":
             continue
         got = cache.get(spec.id)
@@ -121,7 +121,7 @@ def unit_text(unit: str) -> str:
 
 def _entries_frame(entries: list[Any]) -> pd.DataFrame:
     """The rate table with human headers; every amount at full precision."""
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in models.MODELS.values()}
     rows = []
     for e in entries:
         r = e.effective
@@ -145,7 +145,7 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
     flash = session.flash(key)
     if flash:
         (st.success if flash[0] == "success" else st.error)(flash[1])
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in models.MODELS.values()}
     choices = [(e.effective.model_id, e.effective.tier) for e in entries]
     by_choice = {(e.effective.model_id, e.effective.tier): e for e in entries}
     # The rate is picked outside the form so its current value and unit show at once.
@@ -191,7 +191,7 @@ def _render_override_editor(studio: Studio, entries: list[Any], *, key: str) -> 
 def audit_frame(audit: list[ratebook.AuditEntry]) -> pd.DataFrame:
     """The audit trail with human headers: the rate before each change (for a first
     override, the live or bundled rate it replaced), the rate after, every digit."""
-    names = {m.id: m.display_name for m in catalog.MODELS.values()}
+    names = {m.id: m.display_name for m in models.MODELS.values()}
     bundled = {(r.model_id, r.tier): r for r in ratebook.bundled_rates()}
     rows = []
     for a in audit:

@@ -7,11 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from studio.catalog import ModelSpec
+from studio.models import ModelUnit
 from studio.service import Studio
 
 
-def render_request_options(studio: Studio, spec: ModelSpec, mode: str, *, key: str
+def render_request_options(studio: Studio, spec: ModelUnit, mode: str, *, key: str
                            ) -> dict[str, Any]:
     """The options widgets for ``spec`` (Oxen models only); returns the options to send
     (empty when every one is at its default)."""

@@ -35,7 +35,7 @@ from components.download_state import render_download_state, render_preview_retr
 from components.hdr_inspector import render_hdr_tools
 from components.loaders import load_probe, load_turnaround
 from components.text import plain
-from studio import catalog, ledger, sampler, source_previews
+from studio import ledger, models, sampler, source_previews
 from studio.errors import StudioError
 from studio.jobs import Job
 from studio.media import ClipInfo
@@ -83,7 +83,7 @@ def _exact_or_dash(amount: object) -> str:
 
 
 def model_name(model_id: str) -> str:
-    spec = catalog.MODELS.get(model_id)
+    spec = models.MODELS.get(model_id)
     return spec.display_name if spec else model_id
 
 
@@ -203,11 +203,10 @@ def result_media(studio: Studio, job: Job) -> tuple[Media, bool]:
     label = model_name(job.model_id)
     lines = job_lines(job)
     clip = job.clip or {}
-    geo = catalog.output_geometry(
-        job.model_id, width=int(clip.get("width") or 16), height=int(clip.get("height") or 9),
+    geo = models.get(job.model_id).output_geometry(width=int(clip.get("width") or 16), height=int(clip.get("height") or 9),
         fps=float(clip.get("fps") or 24), frame_count=int(clip.get("frame_count") or 1),
-        params=catalog.with_defaults(job.model_id, job.params or {}),
-    ) if job.model_id in catalog.MODELS else None
+        params=models.get(job.model_id).with_defaults(job.params or {}),
+    ) if job.model_id in models.MODELS else None
     base = dict(width=geo.width if geo else 16, height=geo.height if geo else 9,
                 fps=geo.fps if geo else 24.0, duration_s=geo.duration_s if geo else 0.0)
     if job.status != "succeeded":
@@ -450,7 +449,7 @@ def eta_for(studio: Studio, job: Job) -> Eta:
     if est is not None:
         return Eta(est.median_s, f"≈ {duration_text(est.median_s)} — learned: median of "
                                  f"{est.samples} finished generations like this one", True)
-    spec = catalog.MODELS.get(job.model_id)
+    spec = models.MODELS.get(job.model_id)
     typical = spec.typical_minutes if spec else "5–15"
     numbers = [float(x) for x in re.findall(r"\d+(?:\.\d+)?", typical)] or [15.0]
     return Eta(max(numbers) * 60, f"{typical} min — the model's typical range on the real "

@@ -25,7 +25,7 @@ from components.rates_view import load_rate_book
 from components.request_form import render_request_form, widget_values
 from components.source_picker import render_source_picker
 from components.submission import watch_submitted
-from studio import catalog, presets, sampler, segment
+from studio import models, presets, sampler, segment
 from studio.errors import (
     BudgetExceededError,
     ConfirmationRequired,
@@ -59,7 +59,7 @@ def _form_key(key: str, model_id: str) -> str:
 
 def _start_from(studio: Studio, key: str, model_id: str) -> None:
     """Callback of "Start from": load a preset (or the model page's form) into the form."""
-    spec = catalog.get(model_id)
+    spec = models.get(model_id)
     choice = st.session_state.get(f"{key}:add:from")
     params: dict[str, Any] | None = None
     if choice == FROM_PAGE:
@@ -85,7 +85,7 @@ def _preselect(key: str) -> None:
     form = session.last_form(model_id)
     if form is not None:
         values[f"{key}:add:from"] = FROM_PAGE
-        values.update(widget_values(catalog.get(model_id), form, key=_form_key(key, model_id)))
+        values.update(widget_values(models.get(model_id), form, key=_form_key(key, model_id)))
     session.set_widget_values(values)
 
 
@@ -94,9 +94,9 @@ def render_add_variant(studio: Studio, *, key: str) -> None:
     adjust, and add it as a variant."""
     _preselect(key)
     variants = _variants(key)
-    model_id = st.selectbox("Model", list(catalog.MODELS), key=f"{key}:add:model",
+    model_id = st.selectbox("Model", list(models.MODELS), key=f"{key}:add:model",
                             format_func=review.model_name)
-    spec = effective_spec(studio, catalog.get(model_id))
+    spec = effective_spec(studio, models.get(model_id))
     saved = presets.load(studio.store, model_id)
     options = [START_FROM_FORM, *(f"preset {n}" for n in saved)]
     if session.last_form(model_id) is not None:
@@ -113,7 +113,7 @@ def render_add_variant(studio: Studio, *, key: str) -> None:
                  key=f"{key}:add:button", disabled=full, icon=":material/add:", type="secondary"):
         choice = st.session_state.get(f"{key}:add:from") or START_FROM_FORM
         new = Variant(model_id, params, "added" if choice == START_FROM_FORM else choice)
-        problems = catalog.validate(model_id, params, require_source=False)
+        problems = models.get(model_id).validate(params, require_source=False)
         if problems:
             st.error("This variant cannot be sent as it is:\n\n"
                      + "\n".join(f"- {p}" for p in problems))

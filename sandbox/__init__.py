@@ -14,7 +14,7 @@ against the vendored JSON Schemas with the vendors' error texts (:mod:`sandbox.v
 output geometry follows its own reading of the docs (:mod:`sandbox.models`) and charges come
 from its own price list (:mod:`sandbox.prices`). Beside its five built-in endpoints it serves
 any described by a model file from outside the package (``--model-file``,
-:mod:`sandbox.model_files`). It imports nothing of the client's model units, catalog,
+:mod:`sandbox.model_files`). It imports nothing of the client's model units,
 pricing, billing, rate book, service, budget or job store; the only client code it uses is
 media plumbing, through :mod:`sandbox.codec`. The boundary is an import contract that runs in
 the tests (``[tool.importlinter]`` in pyproject.toml).

@@ -1,6 +1,6 @@
 """The one seam between the sandbox and the client's code: media codec helpers and colour math.
 
-The sandbox checks the client, so it shares none of the client's catalog, pricing, billing,
+The sandbox checks the client, so it shares none of the client's model units, pricing, billing,
 rate book, service, budget or job code (``tests/core/test_import_contracts.py`` enforces it).
 What it does share is plumbing that is not a fact about any provider: probing and decoding a
 clip, the H.264 writer, and the transfer functions of the standards (ITU-R BT.1886, BT.2100 PQ

@@ -5,7 +5,7 @@ Owns, for each endpoint the sandbox emulates: its id, provider, display name, wh
 field carries the clip, which artifacts it returns, its request schema (the vendored JSON in
 ``sandbox/schemas/``, copied from ``shared/api/schemas/``), its output geometry and its input
 limits. Written from the vendor docs (``shared/api/model_params.md``, ``ltx.md`` §3), not from
-the client's catalog: the sandbox exists to check the client, so a client-side transcription
+the client's model units: the sandbox exists to check the client, so a client-side transcription
 error shows up as a disagreement instead of being mirrored.
 
 Geometry rules (model_params.md; pixels, frames/s, frames):

@@ -2,8 +2,7 @@
 
 Owns the :class:`Quote` record and the arithmetic every billing rule shares (seconds at
 millisecond precision, whole megapixels, one half-up rounding). Each endpoint's own rule lives
-in its model unit (``studio/models/<page>.py``: ``bill`` and friends) and is re-exported here
-under its old name (``billing.starlight`` …) for existing callers. Rates come from a
+in its model unit (``studio/models/<page>.py``: ``bill`` and friends). Rates come from a
 ``rate(tier) -> Rate`` lookup (normally :meth:`studio.ratebook.RateBook.rate_for` bound to the
 model), so the rules do no I/O and are table-tested at every tier boundary.
 
@@ -122,29 +121,3 @@ def per_unit(model_id: str, units: Decimal, what: str, tier: str, rate: Rate,
     ``"<what> × $<rate> = $<amount>"``."""
     total = amount(units, rate)
     return Quote(model_id, total, units, tier, rate, f"{what} × ${rate.usd} = ${total}", notes)
-
-
-# Each endpoint's rule, under the name existing callers use: (unit module, function).
-_RULES = {
-    "starlight": ("studio.models.starlight", "bill"),
-    "STARLIGHT_INTERPOLATION_NOTE": ("studio.models.starlight", "INTERPOLATION_NOTE"),
-    "rhea": ("studio.models.rhea", "bill"),
-    "INTERPOLATION_TIER": ("studio.models.rhea", "INTERPOLATION_TIER"),
-    "hyperion": ("studio.models.hyperion_hdr", "bill"),
-    "hyperion_tier": ("studio.models.hyperion_hdr", "tier_for"),
-    "ltx_oxen": ("studio.models.ltx_hdr", "bill"),
-    "ltx_direct": ("studio.models.ltx_direct", "bill"),
-    "ltx_direct_tier": ("studio.models.ltx_direct", "tier_name"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    """The per-endpoint rules moved into their model units; these names stay importable."""
-    if name in _RULES:
-        import importlib
-
-        module, attr = _RULES[name]
-        return getattr(importlib.import_module(module), attr)
-    raise AttributeError(name)
-
-

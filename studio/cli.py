@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from studio import catalog, forecast
+from studio import forecast, models
 from studio.config import Settings
 from studio.errors import ConfirmationRequired, ParamError, StudioError
 from studio.jobs import JobStore, job_to_dict
@@ -49,7 +49,7 @@ from studio.tracking.work import worker_name
 SANDBOX_PORT = 8765
 
 
-def parse_param(spec: catalog.ModelSpec, text: str) -> tuple[str, Any]:
+def parse_param(spec: models.ModelUnit, text: str) -> tuple[str, Any]:
     """``KEY=VALUE`` → (key, value typed by the model's spec). Raises ``ParamError``."""
     if "=" not in text:
         raise ParamError([f"{text}: expected KEY=VALUE"])
@@ -116,7 +116,7 @@ def open_studio(settings: Settings, *, start_sandbox: bool = True) -> Studio:
 def cmd_submit(studio: Studio, args: argparse.Namespace, *, follow: bool = False) -> int:
     """Submit; with ``follow`` (the sandbox was started for this command and stops with it)
     track the new generations until they are settled before returning."""
-    spec = catalog.get(args.model)
+    spec = models.get(args.model)
     params = dict(parse_param(spec, p) for p in args.param or [])
     if args.input.startswith(("http://", "https://")):
         source = Source("url", args.input.rsplit("/", 1)[-1] or args.input, url=args.input)
@@ -186,7 +186,7 @@ def live_oxen_pricing(settings: Settings, model_ids: Iterable[str]
         return {}, None
     live: dict[str, dict[str, Any]] = {}
     for model_id in sorted(set(model_ids)):
-        spec = catalog.MODELS.get(model_id)
+        spec = models.MODELS.get(model_id)
         if spec is None or spec.provider != "oxen":
             continue
         try:
@@ -226,11 +226,11 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     No sandbox is started and nothing is sent."""
     rows = forecast.read_plan_csv(Path(args.plan))
     settings = Settings.from_env()
-    models = {r.model_id for r in rows}
+    model_ids = {r.model_id for r in rows}
     if args.target_resolution:
-        tasks = {catalog.MODELS[m].task for m in models if m in catalog.MODELS}
-        models |= {m for m, spec in catalog.MODELS.items() if spec.task in tasks}
-    live, live_problem = live_oxen_pricing(settings, models)
+        tasks = {models.MODELS[m].task for m in model_ids if m in models.MODELS}
+        model_ids |= {m for m, spec in models.MODELS.items() if spec.task in tasks}
+    live, live_problem = live_oxen_pricing(settings, model_ids)
     if live_problem:
         print(f"note: {live_problem}", file=sys.stderr)
     book = load_rate_book(settings, live)
@@ -246,7 +246,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         return 0
     print(f"{'row':>3}  {'clip':24}  {'model':20}  {'settings':28}  {'quote':>11}  provenance")
     for r in priced.rows:
-        name = catalog.MODELS[r.row.model_id].display_name if r.row.model_id in catalog.MODELS \
+        name = models.MODELS[r.row.model_id].display_name if r.row.model_id in models.MODELS \
             else r.row.model_id
         head = f"{r.index:>3}  {r.row.clip:24}  {name:20}  {r.settings:28}"
         if r.quote is None or r.amount_usd is None:
@@ -261,7 +261,7 @@ def cmd_forecast(args: argparse.Namespace) -> int:
     print("By model:")
     for model_id, amount in priced.by_model().items():
         n = sum(1 for r in priced.rows if r.row.model_id == model_id and r.quote is not None)
-        print(f"  {catalog.MODELS[model_id].display_name:20}  {n:>4} row(s)  {_money(amount):>11}")
+        print(f"  {models.MODELS[model_id].display_name:20}  {n:>4} row(s)  {_money(amount):>11}")
     unpriced = sum(1 for r in priced.rows if r.quote is None)
     print(f"Total: {_money(priced.total_usd)}"
           + (f" ({unpriced} row(s) not priced)" if unpriced else ""))
@@ -285,7 +285,7 @@ def cmd_status(store: JobStore, args: argparse.Namespace) -> int:
         return 0
     print(f"{'job':8}  {'model':20}  {'status':10}  {'quote':>9}  {'charge':>9}  generation")
     for j in jobs:
-        name = catalog.MODELS[j.model_id].display_name if j.model_id in catalog.MODELS \
+        name = models.MODELS[j.model_id].display_name if j.model_id in models.MODELS \
             else j.model_id
         print(f"{j.id[:8]}  {name[:20]:20}  {j.status:10}  {j.quote_usd or '':>9}  "
               f"{j.charge_usd or '':>9}  {j.remote_id or '—'}")
@@ -425,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m studio", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("submit", help="submit a generation; prints its job id")
-    s.add_argument("--model", required=True, choices=sorted(catalog.MODELS))
+    s.add_argument("--model", required=True, choices=sorted(models.MODELS))
     s.add_argument("--input", required=True, help="local file or http(s) URL")
     s.add_argument("--param", action="append", metavar="KEY=VALUE")
     s.add_argument("--mode", choices=["queue", "sync"], default="queue")
@@ -461,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
                        + "; see studio/forecast.py). Sends nothing and starts no sandbox.")
     f.add_argument("plan", metavar="PLAN.csv")
     f.add_argument("--json", action="store_true", help="print the priced plan as JSON")
-    f.add_argument("--target-resolution", choices=list(catalog.RESOLUTION_HEIGHTS),
+    f.add_argument("--target-resolution", choices=list(models.RESOLUTION_HEIGHTS),
                    help="also price the plan on every model that can do it and mark the "
                         "cheapest that reaches this resolution")
     return parser

@@ -22,8 +22,8 @@ unknown columns are ignored, so an exported priced plan re-imports)::
   ``Topaz Rhea``), any case. Exports always write the id.
 - ``params``: the model's request parameters as a JSON object (``{"resolution": "4k"}``);
   blank = the model's defaults. Defaults fill every omitted field
-  (:func:`studio.catalog.with_defaults`) and the result must pass
-  :func:`studio.catalog.validate`. Fields that are required but do not change the price
+  (:meth:`~studio.models.ModelUnit.with_defaults`) and the result must pass
+  :meth:`~studio.models.ModelUnit.validate`. Fields that are required but do not change the price
   (the source clip URL, LTX 2.3's ``prompt``) are not demanded.
 - ``generations``: whole number from 1 to 4 (blank → 1); the row costs quote × generations.
 - ``path``: optional local file or URL the row was probed from.
@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from studio import catalog, models, pricing
+from studio import models, pricing
 from studio.csvsafe import SafeWriter, restore_cell
 from studio.errors import ParamError, StudioError, shown_value
 from studio.media import ClipInfo
@@ -75,7 +75,7 @@ ZERO = Decimal("0.0000")
 MAX_DURATION_S = 36000.0  # duration_s in (0, 10 h], seconds
 SIZE_RANGE_PX = (16, 8192)  # width and height, whole pixels
 FPS_RANGE = (1.0, 240.0)  # frames/s
-GENERATIONS_RANGE = catalog.NUM_GENERATIONS_RANGE  # whole generations per row
+GENERATIONS_RANGE = models.NUM_GENERATIONS_RANGE  # whole generations per row
 
 
 # ================================ Plan rows ======================================================
@@ -90,9 +90,9 @@ class PlanRow:
         duration_s: clip length in seconds.
         width, height: picture size in pixels.
         fps: frame rate in frames/s.
-        model_id: a :data:`studio.catalog.MODELS` id.
+        model_id: a :data:`studio.models.MODELS` id.
         params: the model's request parameters (the readers fill defaults with
-            :func:`studio.catalog.with_defaults`; pricing fills them again, so a hand-built
+            :meth:`~studio.models.ModelUnit.with_defaults`; pricing fills them again, so a hand-built
             row may give only what differs).
         generations: how many generations of this row (≥ 1); the row costs quote × this.
         path: the local file or URL the row was probed from, if any.
@@ -131,7 +131,7 @@ class PlanRow:
 
 def _model_aliases() -> dict[str, str]:
     out: dict[str, str] = {}
-    for mid, spec in catalog.MODELS.items():
+    for mid, spec in models.MODELS.items():
         for name in (mid, spec.short_name, spec.display_name):
             out.setdefault(name.strip().lower(), mid)
     return out
@@ -144,7 +144,7 @@ def resolve_model(name: str) -> str:
     """
     mid = _model_aliases().get(str(name).strip().lower())
     if mid is None:
-        raise ParamError([f"model_id: unknown model '{name}' (known: {', '.join(catalog.MODELS)})"])
+        raise ParamError([f"model_id: unknown model '{name}' (known: {', '.join(models.MODELS)})"])
     return mid
 
 
@@ -244,7 +244,7 @@ def _params_json(params: Mapping[str, Any]) -> str:
 
 
 def _priceable_problems(model_id: str, params: Mapping[str, Any]) -> list[str]:
-    """:func:`catalog.validate` problems that matter for a price: required fields without a
+    """:meth:`ModelUnit.validate <studio.models.ModelUnit.validate>` problems that matter for a price: required fields without a
     value (the source URL, LTX's prompt) change nothing in a quote, so they are not asked."""
     return [str(p) for p in models.get(model_id).validate(params, require_source=False)
             if p.code != "required"]
@@ -317,9 +317,9 @@ def _parse_record(n: int, rec: Mapping[str, Any]) -> tuple[PlanRow | None, list[
         try:
             model_id = resolve_model(str(raw_model))
         except ParamError:
-            bad("model_id", f"unknown model '{raw_model}' (known: {', '.join(catalog.MODELS)})")
+            bad("model_id", f"unknown model '{raw_model}' (known: {', '.join(models.MODELS)})")
     if model_id is not None:
-        params = catalog.with_defaults(model_id, params)
+        params = models.get(model_id).with_defaults(params)
         for problem in _params_problems(model_id, params):
             bad("params", problem)
 
@@ -345,7 +345,7 @@ def rows_from_records(records: Iterable[Mapping[str, Any]]) -> tuple[list[PlanRo
     plan column empty (the editor's fresh row) is skipped. The editor's limits apply:
     ``duration_s`` more than 0 and at most 36000 s, ``width``/``height`` whole pixels from 16
     to 8192, ``fps`` from 1 to 240 frames/s, ``generations`` a whole number from 1 to 4
-    (:data:`studio.catalog.NUM_GENERATIONS_RANGE`). Returns ``(rows, problems)``: the rows
+    (:data:`studio.models.NUM_GENERATIONS_RANGE`). Returns ``(rows, problems)``: the rows
     that parse, and one sentence per problem, ``"row N, column: …"`` (N = position of the
     record, from 1), e.g. ``"row 2, fps: must be between 1 and 240 frames/s (got 1e+30)"``.
     Never raises, whatever the records hold (a non-mapping record is a ``"row N: …"``
@@ -505,7 +505,7 @@ class PricedRow:
 def settings_label(model_id: str, params: Mapping[str, Any]) -> str:
     """Short text for a row's settings: non-default parameters, ``resolution`` always."""
     try:
-        defaults = catalog.with_defaults(model_id, {})
+        defaults = models.get(model_id).with_defaults({})
     except StudioError:
         defaults = {}
     shown = [f"{k}={_fmt_value(v)}" for k, v in params.items()
@@ -590,7 +590,7 @@ def _price_one(model_id: str, row: PlanRow, params: Mapping[str, Any],
         return hit
     out: _Priced
     try:
-        full = catalog.with_defaults(model_id, params)
+        full = models.get(model_id).with_defaults(params)
     except ParamError as exc:
         problems += exc.problems
         full = dict(params)
@@ -613,7 +613,7 @@ def _price_one(model_id: str, row: PlanRow, params: Mapping[str, Any],
             cover = _coverage_note(model_id, clip, full)
             if cover:
                 notes.append(cover)
-            notes += catalog.check_limits(model_id, clip, full)
+            notes += [str(p) for p in models.get(model_id).check_limits(clip, full)]
             out = (q, tuple(notes), None)
     cache[key] = out
     return out
@@ -650,7 +650,7 @@ class PricedPlan:
 
     def _record(self, r: PricedRow) -> dict[str, Any]:
         q, row = r.quote, r.row
-        spec = catalog.MODELS.get(row.model_id)
+        spec = models.MODELS.get(row.model_id)
         return {
             "row": r.index, "clip": row.clip, "model_id": row.model_id,
             "model_name": spec.display_name if spec else row.model_id,
@@ -783,7 +783,7 @@ def _price_row(i: int, row: PlanRow, book: RateBook | None,
     """Row ``i`` of :func:`price_plan`; may raise for a hand-built row (the caller turns that
     into the row's problem)."""
     mid = row.model_id
-    if not isinstance(mid, str) or mid not in catalog.MODELS:
+    if not isinstance(mid, str) or mid not in models.MODELS:
         try:
             mid = resolve_model(str(mid))
         except ParamError as exc:
@@ -806,16 +806,16 @@ def resolution_tiers(model_id: str) -> tuple[str, ...]:
     smallest first; :meth:`studio.models.ModelUnit.reachable_resolutions`), or ``()`` when
     its output keeps the input's size."""
     return tuple(sorted(models.get(model_id).reachable_resolutions(),
-                        key=catalog.RESOLUTION_HEIGHTS.__getitem__))
+                        key=models.RESOLUTION_HEIGHTS.__getitem__))
 
 
 def tier_for_target(model_id: str, target: str) -> str | None:
     """The tier a model with resolution tiers is priced at for ``target``: the target itself
     when offered, else the smallest offered tier above it (Starlight has no 720p: 1080p),
     else ``None`` (it offers nothing that large)."""
-    need = catalog.RESOLUTION_HEIGHTS[target]
+    need = models.RESOLUTION_HEIGHTS[target]
     return next((t for t in resolution_tiers(model_id)
-                 if catalog.RESOLUTION_HEIGHTS[t] >= need), None)
+                 if models.RESOLUTION_HEIGHTS[t] >= need), None)
 
 
 def _priced_tier(model_id: str, target: str | None) -> str | None:
@@ -846,7 +846,7 @@ def _candidate_params(row: PlanRow, candidate: str, target: str | None) -> dict[
     accepts, its defaults for the rest; a model with resolution tiers is priced at
     :func:`tier_for_target` (its largest tier when none reaches the target); LTX 2.3 (when
     the row is on another model) renders enough frames to cover the clip (capped at 481)."""
-    spec = catalog.get(candidate)
+    spec = models.get(candidate)
     if candidate == row.model_id:
         params = dict(row.params)
     else:
@@ -867,10 +867,10 @@ def _priced_at(tiers_used: set[str], sizes: list[tuple[int, int]], same_as_input
     lowest; it has no 720p)"``, ``"input resolution"`` (the output keeps each clip's size),
     ``"output 1252×704 … 1690×704"``."""
     if tiers_used:
-        ordered = sorted(tiers_used, key=catalog.RESOLUTION_HEIGHTS.__getitem__)
+        ordered = sorted(tiers_used, key=models.RESOLUTION_HEIGHTS.__getitem__)
         text = ", ".join(ordered) + (" tier" if len(ordered) == 1 else " tiers")
         if target is not None and len(ordered) == 1 and ordered[0] != target:
-            above = catalog.RESOLUTION_HEIGHTS[ordered[0]] > catalog.RESOLUTION_HEIGHTS[target]
+            above = models.RESOLUTION_HEIGHTS[ordered[0]] > models.RESOLUTION_HEIGHTS[target]
             text += (f" (its lowest; it has no {target})" if above
                      else f" (its highest; it has no {target})")
         return text
@@ -907,7 +907,7 @@ def compare_models(
     output by short side ``"1280×720 … 3840×2160"``), ``min_short_side_px``,
     ``meets_target`` (bool), ``short_rows`` (rows below the target), ``limit_rows`` (rows
     the model cannot do whole: over its documented input limits,
-    :func:`studio.catalog.check_limits`, or — LTX 2.3 — output shorter than the clip),
+    :meth:`~studio.models.ModelUnit.check_limits`, or — LTX 2.3 — output shorter than the clip),
     ``problems`` (rows not priced), ``provenance`` (the rate provenances behind
     ``total_usd``, sorted and joined; ``""`` when no row is priced) and
     ``cheapest_meeting_target`` (bool): per task, exactly one True — the cheapest model that
@@ -916,19 +916,19 @@ def compare_models(
 
     Raises ``ParamError`` for an unknown target resolution.
     """
-    if target_resolution is not None and target_resolution not in catalog.RESOLUTION_HEIGHTS:
+    if target_resolution is not None and target_resolution not in models.RESOLUTION_HEIGHTS:
         raise ParamError([f"target_resolution: must be one of "
-                          f"{', '.join(catalog.RESOLUTION_HEIGHTS)} (got {target_resolution!r})"])
+                          f"{', '.join(models.RESOLUTION_HEIGHTS)} (got {target_resolution!r})"])
     by_task: dict[str, list[PlanRow]] = {}
     for row in rows:
-        spec = catalog.MODELS.get(row.model_id)
+        spec = models.MODELS.get(row.model_id)
         if spec is not None:
             by_task.setdefault(spec.task, []).append(row)
     records: list[dict[str, Any]] = []
     cache: dict[Any, _Priced] = {}
     for task, task_rows in by_task.items():
         first = len(records)
-        for candidate, spec in catalog.MODELS.items():
+        for candidate, spec in models.MODELS.items():
             if spec.task != task:
                 continue
             kwargs = _quote_kwargs(book, (live_pricing or {}).get(candidate))
@@ -950,7 +950,7 @@ def compare_models(
                 total += q.amount_usd * row.generations
                 provenances |= _provenances(q)
                 clip = row.clip_info()
-                geo = catalog.output_geometry(candidate, width=clip.width, height=clip.height,
+                geo = models.get(candidate).output_geometry(width=clip.width, height=clip.height,
                                               fps=clip.fps, frame_count=clip.frame_count,
                                               params=params)
                 sizes.append((geo.width, geo.height))
@@ -960,13 +960,13 @@ def compare_models(
                         params.get("resolution"))
                     tiers_used.add(tier)
                     below = target_resolution is not None and (
-                        catalog.RESOLUTION_HEIGHTS[tier]
-                        < catalog.RESOLUTION_HEIGHTS[target_resolution])
+                        models.RESOLUTION_HEIGHTS[tier]
+                        < models.RESOLUTION_HEIGHTS[target_resolution])
                 else:
                     below = target_resolution is not None and not reaches(
                         geo.width, geo.height, target_resolution)
                 short_rows += below
-                if catalog.check_limits(candidate, clip, params) or \
+                if models.get(candidate).check_limits(clip, params) or \
                         _coverage_note(candidate, clip, params):
                     limit_rows += 1
             short = min((min(s) for s in sizes), default=0)
@@ -1016,7 +1016,7 @@ def duration_row(model_id: str, params: Mapping[str, Any], duration_s: float, wi
     unit = models.get(model_id)
     p = unit.params_to_cover(duration_s, params)
     return PlanRow(clip=f"{duration_s:g} s", duration_s=duration_s, width=width, height=height,
-                   fps=fps, model_id=model_id, params=catalog.with_defaults(model_id, p))
+                   fps=fps, model_id=model_id, params=models.get(model_id).with_defaults(p))
 
 
 def heatmap_grid(

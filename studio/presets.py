@@ -5,7 +5,7 @@ Owns the rules:
 
 - a preset is a name and the model's *form* parameters only (never the source clip, whose
   URL may be signed, and never anything from :class:`studio.config.Settings`, so no key can
-  end up here); every value is checked with :func:`studio.catalog.validate` before it is
+  end up here); every value is checked with :meth:`~studio.models.ModelUnit.validate` before it is
   stored and again when it is read, so a preset made for an older catalog is skipped, not
   sent;
 - a save is one statement (insert or replace by model and name), so two tabs or processes
@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from studio import catalog
+from studio import models
 from studio.errors import ParamError
 from studio.store import JobStore
 
@@ -35,7 +35,7 @@ def clean_params(model_id: str, params: Mapping[str, Any]) -> tuple[dict[str, An
     prompt) is not a problem for a preset: it only means the preset leaves it to be filled
     in. Raises ``ParamError`` for an unknown model id.
     """
-    spec = catalog.get(model_id)
+    spec = models.get(model_id)
     allowed = {p.name for p in spec.form_params}
     kept = {k: v for k, v in params.items()
             if k in allowed and v is not None and not (isinstance(v, str) and not v.strip())}

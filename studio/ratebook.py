@@ -31,7 +31,7 @@ from functools import cache
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from studio import catalog
+from studio import models
 from studio.errors import ConfigError, ParamError, StudioError
 
 if TYPE_CHECKING:
@@ -96,14 +96,14 @@ def _rate_record(r: Mapping[str, str]) -> Rate:
 
 @cache
 def _unit_rates(model_ids: tuple[str, ...]) -> tuple[Rate, ...]:
-    return tuple(_rate_record(r) for mid in model_ids for r in catalog.MODELS[mid].bundled_rates)
+    return tuple(_rate_record(r) for mid in model_ids for r in models.MODELS[mid].bundled_rates)
 
 
 def bundled_rates() -> tuple[Rate, ...]:
     """Every bundled rate: the rates each registered model unit carries
     (``ModelUnit.bundled_rates``, e.g. ``studio.models.starlight.RATES``, compiled from
     shared/api/pricing.md), in registry order; read once per set of units."""
-    return _unit_rates(tuple(catalog.MODELS))
+    return _unit_rates(tuple(models.MODELS))
 
 
 def live_rate(model_id: str, tier: str, pricing: Mapping[str, Any]) -> Rate | None:
@@ -470,7 +470,7 @@ class RateBook:
         return MappingProxyType(self._live)
 
     def _live_applies(self, model_id: str, tier: str) -> bool:
-        spec = catalog.MODELS.get(model_id)
+        spec = models.MODELS.get(model_id)
         if spec is None or spec.provider != "oxen":
             return False
         base = self._bundled.get((model_id, tier))
@@ -534,7 +534,7 @@ class RateBook:
 def bundled_book() -> RateBook:
     """The book of bundled rates only (no overrides, no live pricing); built once per set of
     model units."""
-    return _bundled_book(tuple(catalog.MODELS))
+    return _bundled_book(tuple(models.MODELS))
 
 
 @cache

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from studio import catalog
+from studio import models
 from studio.media import ClipInfo
 
 MIN_VARIANTS = 2  # issue 7 §3: "2–6 variants"
@@ -46,8 +46,8 @@ class Variant:
     def same_as(self, other: Variant) -> bool:
         """True when both would send the same request (defaults filled in)."""
         return self.model_id == other.model_id and \
-            catalog.with_defaults(self.model_id, self.params) == \
-            catalog.with_defaults(other.model_id, other.params)
+            models.get(self.model_id).with_defaults(self.params) == \
+            models.get(other.model_id).with_defaults(other.params)
 
     def to_json(self) -> dict[str, Any]:
         return {"model_id": self.model_id, "params": dict(self.params), "origin": self.origin}
@@ -63,8 +63,8 @@ def key_params(model_id: str, params: Mapping[str, Any]) -> list[str]:
     own words: every form parameter that differs from its default plus the headline ones
     (resolution, output format, frame rate…), e.g. ``["1080p", "30 fps"]``. Prompts are
     left out (too long for a label)."""
-    spec = catalog.get(model_id)
-    full = catalog.with_defaults(model_id, params)
+    spec = models.get(model_id)
+    full = models.get(model_id).with_defaults(params)
     names = [p.name for p in spec.form_params]
     ordered = [n for n in _HEADLINE if n in names] + [n for n in names if n not in _HEADLINE]
     out = []
@@ -97,7 +97,7 @@ def _phrase(name: str, value: Any) -> str:
 
 def variant_label(model_id: str, params: Mapping[str, Any]) -> str:
     """The model's display name followed by :func:`key_params`, joined by `` · ``."""
-    return " · ".join([catalog.get(model_id).display_name, *key_params(model_id, params)])
+    return " · ".join([models.get(model_id).display_name, *key_params(model_id, params)])
 
 
 def check_variants(variants: Sequence[Variant]) -> list[str]:

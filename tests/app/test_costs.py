@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from studio import catalog, forecast
+from studio import forecast, models
 from studio.budget import BudgetStore
 from studio.config import SANDBOX_KEY, Secret, Settings
 from studio.jobs import Job, JobStore
 from studio.money import cents
 from studio.providers.oxen import OxenClient
 from tests.app.conftest import open_page, texts
+from tests.model_ids import HYPERION, LTX_DIRECT, RHEA, STARLIGHT
 
 REPO = Path(__file__).resolve().parents[2]
 TWENTY = REPO / "samples" / "plans" / "twenty_clips.csv"
@@ -25,11 +26,11 @@ ME = Settings.from_mapping({}).owner()
 D = Decimal
 
 
-def spent(data_dir: Path, usd: str, *, model_id: str = catalog.STARLIGHT, quote: str | None = None,
+def spent(data_dir: Path, usd: str, *, model_id: str = STARLIGHT, quote: str | None = None,
           when: datetime | None = None, owner: str = ME) -> Job:
     """A finished, charged sandbox generation in the store (this period unless ``when``)."""
     when = when or datetime.now(UTC)
-    job = Job(model_id=model_id, provider=catalog.get(model_id).provider, owner=owner,
+    job = Job(model_id=model_id, provider=models.get(model_id).provider, owner=owner,
               params={}, source={"kind": "sample", "label": "earlier.mp4"}, status="succeeded",
               target="sandbox", charge_usd=usd,
               quote={"amount_usd": quote or usd, "tier": "4k", "provenance": "published"},
@@ -154,14 +155,14 @@ def test_a_broken_csv_is_named_row_by_row_and_the_plan_kept(data_dir):
     # The plan is untouched: still the sample row, still its quote.
     sample = forecast.price_plan([forecast.PlanRow(
         clip="cockatoo.mp4", duration_s=14.0, width=1280, height=720, fps=20.0,
-        model_id=catalog.HYPERION)]).total_usd
+        model_id=HYPERION)]).total_usd
     assert {m.label: m.value for m in at.metric}["Plan total"] == cents(sample)
 
 
 def test_team_override_is_audited_and_used_by_quotes(data_dir):
     at = open_page("rates")
     choices = at.selectbox(key="rates:pick")
-    choices.set_value((catalog.STARLIGHT, "4k"))
+    choices.set_value((STARLIGHT, "4k"))
     at.text_input(key="rates:usd").set_value("0.2")
     at.text_input(key="rates:reason").set_value("Invoice shows $0.20/s since October")
     at.button(key="FormSubmitter:rates:override-Save override").click().run()
@@ -188,7 +189,7 @@ def test_team_override_is_audited_and_used_by_quotes(data_dir):
 
 def test_ledger_shows_every_pair_and_the_error_per_model(data_dir):
     for i in range(10):
-        model = [catalog.STARLIGHT, catalog.RHEA][i % 2]
+        model = [STARLIGHT, RHEA][i % 2]
         spent(data_dir, "1.00" if i % 2 else "2.00", model_id=model,
               quote="0.90" if i % 2 else "2.00")
     at = open_page("ledger")
@@ -211,12 +212,12 @@ def test_ledger_figures_name_their_set_and_reconcile_with_the_tables(data_dir):
     spent(data_dir, "2.9994", quote="2.5")
     store = JobStore(data_dir / "jobs.sqlite3")
     now = datetime.now(UTC)
-    store.insert(Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner=ME, owner_name="Ada",
+    store.insert(Job(model_id=LTX_DIRECT, provider="ltx", owner=ME, owner_name="Ada",
                      params={}, source={"label": "x.mp4"}, status="succeeded", target="sandbox",
                      quote={"amount_usd": "1.81", "tier": "1080p", "provenance": "published"},
                      charge_usd="1.81", charge_source="computed", created_at=now,
                      submitted_at=now, completed_at=now + timedelta(seconds=96)))
-    store.insert(Job(model_id=catalog.RHEA, provider="oxen", owner=ME, params={},
+    store.insert(Job(model_id=RHEA, provider="oxen", owner=ME, params={},
                      source={"label": "q.mp4"}, status="queued", target="sandbox",
                      quote={"amount_usd": "5.00", "tier": "4k", "provenance": "proxy"},
                      created_at=now))
@@ -259,7 +260,7 @@ def test_the_plan_is_saved_as_typed_and_shown_again(data_dir):
     rows, problems = forecast.rows_from_records(saved)
     assert not problems and not (data_dir / "plans").exists()
     assert [(r.clip, r.model_id, r.width, r.height, r.fps, r.duration_s) for r in rows] == [
-        ("cockatoo.mp4", catalog.HYPERION, 1280, 720, 20.0, 14.0)]
+        ("cockatoo.mp4", HYPERION, 1280, 720, 20.0, 14.0)]
     total = forecast.price_plan(rows).total_usd
     again = open_page("forecast")  # a new session: same plan, same total
     assert {m.label: m.value for m in again.metric}["Plan total"] == cents(total)
@@ -296,7 +297,7 @@ def test_batch_submit_validates_every_row_then_confirms_the_total(data_dir, sand
     assert not at.exception, at.exception
     jobs = store.list()
     try:
-        assert len(jobs) == 1 and jobs[0].model_id == catalog.HYPERION and jobs[0].remote_id
+        assert len(jobs) == 1 and jobs[0].model_id == HYPERION and jobs[0].remote_id
         assert "Submitted 1 generation(s) from 1 row(s)" in texts(at)
     finally:
         cancel_new(sandbox_url, jobs)
@@ -310,7 +311,7 @@ def test_live_pricing_is_shown_beside_the_bundled_rate_and_used(data_dir, monkey
 
     def live_model(self, model_id):
         calls.append(model_id)
-        if model_id != catalog.STARLIGHT:
+        if model_id != STARLIGHT:
             return {"pricing": {}}
         return {"pricing": {"method": "per_video_output_second", "cost_per_second": 0.05,
                             "cost_per_second_high_res": 0.16}}
@@ -365,7 +366,7 @@ def test_sandbox_charges_say_sandbox_in_the_generations_table(data_dir):
     spent(data_dir, "2.0916")  # a sandbox Oxen run, stored before charge_source existed
     store = JobStore(data_dir / "jobs.sqlite3")
     now = datetime.now(UTC)
-    store.insert(Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner=ME, params={},
+    store.insert(Job(model_id=LTX_DIRECT, provider="ltx", owner=ME, params={},
                      source={"label": "l.mp4"}, status="succeeded", target="sandbox",
                      quote={"amount_usd": "1.81", "provenance": "published"},
                      charge_usd="1.81", charge_source="computed", created_at=now))
@@ -387,7 +388,7 @@ def test_cancel_asks_first_and_says_what_the_provider_bills(data_dir, monkeypatc
     # No tracker: the made-up generation must stay in flight while the test clicks.
     monkeypatch.setattr(Studio, "start_background", lambda self: self)
     store = JobStore(data_dir / "jobs.sqlite3")
-    job = store.insert(Job(model_id=catalog.STARLIGHT, provider="oxen", owner=ME, params={},
+    job = store.insert(Job(model_id=STARLIGHT, provider="oxen", owner=ME, params={},
                            source={"label": "c.mp4"}, status="processing", remote_id="gen-1",
                            target="sandbox", next_poll_at=time.time() + 3600,
                            quote={"amount_usd": "2.0916", "provenance": "published"}))
@@ -414,7 +415,7 @@ def test_the_ledger_reads_like_a_report_not_internals(data_dir):
     store = JobStore(data_dir / "jobs.sqlite3")
     now = datetime.now(UTC)
     for i in range(3):  # three finished Rhea 4k runs of 96 s: a turnaround median
-        store.insert(Job(model_id=catalog.RHEA, provider="oxen", owner=ME, owner_name="Grace",
+        store.insert(Job(model_id=RHEA, provider="oxen", owner=ME, owner_name="Grace",
                          params={}, source={"label": f"{i}.mp4"}, status="succeeded",
                          target="sandbox", quote={"amount_usd": "0.70", "tier": "4k",
                                                   "provenance": "proxy"},

@@ -21,11 +21,12 @@ from components import links
 from components.filters import JobQuery, filter_jobs, job_cost, load_jobs
 from components.job_actions import retry_source, zip_opener
 from components.request_form import NOT_SET, widget_values
-from studio import catalog, presets
+from studio import models, presets
 from studio.config import Settings
 from studio.jobs import Job, JobStore
 from studio.service import Source, Studio
 from tests.app.conftest import APP, REPO, open_page, texts
+from tests.model_ids import HYPERION, LTX_OXEN, RHEA, STARLIGHT
 
 MY_KEY = "oxen-my-own-key-a1b2c3"
 TEAM_KEY = "oxen-teammate-key-d4e5f6"
@@ -38,7 +39,7 @@ T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 def job(label: str, *, minutes: int = 0, owner: str = ME, **kw) -> Job:
     """A stored generation ``minutes`` after T0 (newer = larger)."""
     fields = dict(
-        model_id=catalog.STARLIGHT, provider="oxen", owner=owner,
+        model_id=STARLIGHT, provider="oxen", owner=owner,
         params={"resolution": "1080p", "target_fps": 30, "interpolate_frames": False},
         source={"kind": "url", "label": label, "url": f"https://cdn.example/{label}"},
         status="succeeded", remote_id=f"gen-{label}", quote={"amount_usd": "1.00",
@@ -55,11 +56,11 @@ def team_rows() -> list[Job]:
     return [
         job("harbour.mp4", minutes=1, owner_name="Ada", charge_usd="2.50"),
         job("sunset.mov", minutes=2, owner=TEAMMATE, owner_name="Grace", status="failed",
-            error="Upstream worker crashed", model_id=catalog.RHEA,
+            error="Upstream worker crashed", model_id=RHEA,
             params={"resolution": "720p"}, quote={"amount_usd": "0.40"}),
         job("concert.mp4", minutes=3, owner=TEAMMATE, owner_name="Grace", status="cancelled",
             quote=None),
-        job("city.mp4", minutes=4, model_id=catalog.HYPERION, params={"transfer_function": "pq"},
+        job("city.mp4", minutes=4, model_id=HYPERION, params={"transfer_function": "pq"},
             status="unknown", quote={"amount_usd": "3.10"}),
     ]
 
@@ -82,7 +83,7 @@ def shown_sources(at: AppTest) -> list[str]:
     (JobQuery(), ["city.mp4", "concert.mp4", "sunset.mov", "harbour.mp4"]),
     (JobQuery(scope="mine"), ["city.mp4", "harbour.mp4"]),
     (JobQuery(statuses=("failed", "cancelled")), ["concert.mp4", "sunset.mov"]),
-    (JobQuery(model_id=catalog.RHEA), ["sunset.mov"]),
+    (JobQuery(model_id=RHEA), ["sunset.mov"]),
     (JobQuery(text="grace"), ["concert.mp4", "sunset.mov"]),            # owner name
     (JobQuery(text="CRASHED"), ["sunset.mov"]),                         # error, any case
     (JobQuery(text="gen-harbour"), ["harbour.mp4"]),                    # generation id
@@ -123,7 +124,7 @@ def test_load_jobs_on_1000_rows_filters_across_all_of_them(tmp_path):
 @pytest.mark.parametrize("query", [
     JobQuery(), JobQuery(scope="mine"), JobQuery(text="GRACE crashed"),
     JobQuery(statuses=("succeeded", "unknown"), sort="oldest"),
-    JobQuery(model_id=catalog.STARLIGHT, sort="cost_desc"), JobQuery(text="gen-", sort="cost_asc"),
+    JobQuery(model_id=STARLIGHT, sort="cost_desc"), JobQuery(text="gen-", sort="cost_asc"),
     JobQuery(text="100%_"),  # LIKE wildcards are literal in SQL too
 ])
 def test_sql_search_and_the_python_rule_agree(tmp_path, query):
@@ -155,17 +156,17 @@ def test_rerun_link_carries_params_and_a_url_source():
 
 
 def test_every_model_has_a_page_with_its_slug(data_dir):
-    assert set(links.PAGE_SLUGS) == set(catalog.MODELS)
+    assert set(links.PAGE_SLUGS) == set(models.MODELS)
     at = AppTest.from_file(APP, default_timeout=90)
     at.run()
-    for model_id in catalog.MODELS:
+    for model_id in models.MODELS:
         assert (REPO / links.page_path(model_id)).is_file()
         # switch_page refuses a file st.navigation did not register: app.py lists it.
         at.switch_page(links.page_path(model_id))
 
 
 def test_parse_query_uses_catalog_types_and_explains_what_it_ignores():
-    spec = catalog.MODELS[catalog.STARLIGHT]
+    spec = models.MODELS[STARLIGHT]
     got = links.parse_query(spec, {"resolution": "2k", "target_fps": "23.976",
                                    "interpolate_frames": "TRUE", "bogus": "1",
                                    "src": "ftp://nope"})
@@ -175,14 +176,14 @@ def test_parse_query_uses_catalog_types_and_explains_what_it_ignores():
     bad = links.parse_query(spec, {"resolution": "8k", "target_fps": "fast",
                                    "interpolate_frames": "maybe"})
     assert bad.params == {} and len(bad.notes) == 3
-    ltx = links.parse_query(catalog.MODELS[catalog.LTX_OXEN],
+    ltx = links.parse_query(models.MODELS[LTX_OXEN],
                             {"num_frames": "97.0", "seed": "1.5", "frames_per_second": "nan"})
     assert ltx.params == {"num_frames": 97}
     assert len(ltx.notes) == 2
 
 
 def test_widget_values_cover_every_form_field():
-    spec = catalog.MODELS[catalog.RHEA]
+    spec = models.MODELS[RHEA]
     values = widget_values(spec, {"resolution": "4k", "target_fps": 60.0}, key="k")
     assert values["k:resolution"] == "4k" and values["k:target_fps"] == 60
     assert values["k:grain_type"] == NOT_SET and values["k:grain"] == 0.05
@@ -242,7 +243,7 @@ def test_mine_team_search_and_status_filters(data_dir, monkeypatch):
     at.multiselect(key="generations:statuses").set_value([]).run()
     at.selectbox(key="generations:sort").set_value("cost_desc").run()
     assert shown_sources(at)[0] == "city.mp4"
-    at.selectbox(key="generations:model").set_value(catalog.RHEA).run()
+    at.selectbox(key="generations:model").set_value(RHEA).run()
     assert shown_sources(at) == ["sunset.mov"]
     assert MY_KEY not in texts(at) and TEAM_KEY not in texts(at)
 
@@ -439,9 +440,9 @@ def test_presets_save_load_delete(data_dir):
     assert not at.exception, at.exception
     assert "Saved preset 'quick look'." in texts(at)
     store = JobStore(data_dir / "jobs.sqlite3")  # in the store, shared by every replica
-    assert presets.load(store, catalog.STARLIGHT) == {
+    assert presets.load(store, STARLIGHT) == {
         "quick look": {"resolution": "1080p", "interpolate_frames": True, "target_fps": 30}}
-    [(name, params, _saved)] = store.presets.entries(catalog.STARLIGHT)
+    [(name, params, _saved)] = store.presets.entries(STARLIGHT)
     assert set(params) == {"resolution", "interpolate_frames", "target_fps"}  # no clip, no key
     # change the form, then load the preset back
     at.segmented_control(key="starlight:resolution").set_value("4k").run()
@@ -457,5 +458,5 @@ def test_presets_save_load_delete(data_dir):
     at.button(key="starlight:preset:save").click().run()
     assert "give the preset a name" in texts(at)
     at.button(key="starlight:preset:delete").click().run()
-    assert presets.load(store, catalog.STARLIGHT) == {}
+    assert presets.load(store, STARLIGHT) == {}
     assert "No presets for this model yet." in texts(at)

@@ -7,6 +7,7 @@ import pytest
 
 from studio.jobs import JobStore
 from tests.app.conftest import open_page, texts
+from tests.model_ids import STARLIGHT
 
 MODEL_PAGES = {
     "hyperion_hdr": "topazlabs-hyperion-hdr-video",
@@ -142,7 +143,6 @@ def test_no_page_shows_a_server_path_or_the_sandbox_address(data_dir, sandbox_ur
     from datetime import UTC, datetime
 
     from components import jobs as jobs_view
-    from studio import catalog
     from studio.jobs import Job
 
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -153,7 +153,7 @@ def test_no_page_shows_a_server_path_or_the_sandbox_address(data_dir, sandbox_ur
     shutil.copy(realshort, big)
     monkeypatch.setattr(jobs_view, "MAX_INLINE_DOWNLOAD", 1000)  # realshort is larger
     JobStore(data_dir / "jobs.sqlite3").insert_many([Job(
-        model_id=catalog.STARLIGHT, provider="oxen", owner="fp", owner_name="Ada",
+        model_id=STARLIGHT, provider="oxen", owner="fp", owner_name="Ada",
         params={"resolution": "1080p"}, status="succeeded", remote_id="gen-big",
         source={"kind": "upload", "label": "realshort.mp4", "path": str(realshort)},
         clip={"duration_s": 1.2, "width": 320, "height": 240, "fps": 29.97, "frame_count": 36},

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from studio import catalog
 from studio.jobs import Job, JobStore
 from tests.app.conftest import APP, open_page, texts
+from tests.model_ids import HYPERION, RHEA, STARLIGHT
 
 
 def _use_realshort(at, realshort, page):
@@ -105,7 +105,7 @@ def test_the_eta_is_the_learned_median_when_there_is_one(data_dir, realshort):
     now = datetime.now(UTC)
     # three finished Starlight 1080p generations of a ≤10 s clip: 100, 120 and 140 s
     store.insert_many([Job(
-        model_id=catalog.STARLIGHT, provider="oxen", owner="someone", params={"resolution": "1080p"},
+        model_id=STARLIGHT, provider="oxen", owner="someone", params={"resolution": "1080p"},
         source={"kind": "sample", "label": "clip.mp4"}, status="succeeded",
         quote={"amount_usd": "0.0449", "tier": "1080p", "provenance": "published"},
         clip={"duration_s": 1.2, "width": 320, "height": 240, "fps": 30.0},
@@ -176,9 +176,9 @@ def _result_job(data_dir: Path, realshort: Path, model_id: str, params: dict, **
 def test_a_review_link_shows_the_comparison_with_its_costs_and_no_server_detail(
         data_dir, realshort):
     store = _store(data_dir)
-    a = _result_job(data_dir, realshort, catalog.STARLIGHT, {"resolution": "1080p"},
+    a = _result_job(data_dir, realshort, STARLIGHT, {"resolution": "1080p"},
                     quote="0.0449", charge="0.0449")
-    b = _result_job(data_dir, realshort, catalog.RHEA, {"resolution": "1080p"},
+    b = _result_job(data_dir, realshort, RHEA, {"resolution": "1080p"},
                     quote="0.0152")
     store.insert_many([a, b])
     at = AppTest.from_file(APP, default_timeout=90)
@@ -213,10 +213,10 @@ def test_review_money_reads_like_every_other_screen(data_dir, realshort):
     from components.review import job_lines
     from components.review_page import cost_frame
 
-    big = _result_job(data_dir, realshort, catalog.STARLIGHT, {"resolution": "4k"},
+    big = _result_job(data_dir, realshort, STARLIGHT, {"resolution": "4k"},
                       quote="1234.5", charge="1234.5000")
     unpriced = dataclasses.replace(
-        _result_job(data_dir, realshort, catalog.RHEA, {"resolution": "1080p"}), quote={})
+        _result_job(data_dir, realshort, RHEA, {"resolution": "1080p"}), quote={})
     quote_line = job_lines(big)[1]
     assert quote_line.startswith("quote $1,234.50 (published) · charge $1,234.50 (sandbox)"), \
         quote_line
@@ -231,7 +231,7 @@ def test_the_detail_keeps_share_link_in_place_when_a_generation_finishes(data_di
     # moves up one place, the old one stays drawn beside the new until the run ends
     # (issue 10 item 20, "two Share link buttons for a moment after success").
     store = _store(data_dir)
-    job = _result_job(data_dir, realshort, catalog.STARLIGHT, {"resolution": "1080p"})
+    job = _result_job(data_dir, realshort, STARLIGHT, {"resolution": "1080p"})
     running = Job(**{**job.__dict__, "status": "processing", "remote_id": "gen-running",
                      "completed_at": None, "result_files": {}})
     store.insert_many([running])
@@ -256,10 +256,10 @@ def test_the_sampler_quotes_each_variant_and_sends_them_as_one_batch(data_dir, c
     at = open_page("sampler")
     assert not at.exception, at.exception
     at.slider(key="sampler:length").set_value(2.0).run()
-    for model, resolution in ((catalog.STARLIGHT, "1080p"), (catalog.STARLIGHT, "4k"),
-                              (catalog.RHEA, "1080p")):
+    for model, resolution in ((STARLIGHT, "1080p"), (STARLIGHT, "4k"),
+                              (RHEA, "1080p")):
         at.selectbox(key="sampler:add:model").set_value(model).run()
-        slug = "starlight" if model == catalog.STARLIGHT else "rhea"
+        slug = "starlight" if model == STARLIGHT else "rhea"
         at.segmented_control(key=f"sampler:add:{slug}:resolution").set_value(resolution).run()
         at.button(key="sampler:add:button").click().run()
         assert not at.exception, at.exception
@@ -283,7 +283,7 @@ def test_the_sampler_quotes_each_variant_and_sends_them_as_one_batch(data_dir, c
     jobs = _store(data_dir).list()
     assert len(jobs) == 3
     assert sorted((j.model_id, j.params["resolution"]) for j in jobs) == sorted(
-        [(catalog.STARLIGHT, "1080p"), (catalog.STARLIGHT, "4k"), (catalog.RHEA, "1080p")])
+        [(STARLIGHT, "1080p"), (STARLIGHT, "4k"), (RHEA, "1080p")])
     assert sum((Decimal(j.quote_usd) for j in jobs), Decimal(0)) == Decimal("0.3989")
     assert len({j.source["url"] for j in jobs}) == 1  # one upload for the three
     assert all(j.clip["frame_count"] == 40 for j in jobs)  # the 2 s segment, not the clip
@@ -310,7 +310,7 @@ def test_a_model_page_opens_the_sampler_with_its_current_form(data_dir):
     at.switch_page("pages/sampler.py")
     at.run()
     assert not at.exception, at.exception
-    assert at.selectbox(key="sampler:add:model").value == catalog.RHEA
+    assert at.selectbox(key="sampler:add:model").value == RHEA
     assert at.segmented_control(key="sampler:add:rhea:resolution").value == "4k"
 
 
@@ -320,7 +320,7 @@ def test_the_hdr_inspector_follows_the_compare_players_playhead(data_dir, realsh
     # that hand-off is the session's copy of it, as render_compare stores it each run.
     from tests.e2e.hdr_seed import seed_hdr_generations
 
-    job = seed_hdr_generations(data_dir, realshort, models=(catalog.HYPERION,))[catalog.HYPERION]
+    job = seed_hdr_generations(data_dir, realshort, models=(HYPERION,))[HYPERION]
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("pages/review.py")

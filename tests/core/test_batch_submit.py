@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from studio import catalog, media
+from studio import media
 from studio.config import Settings
 from studio.errors import (
     AuthError,
@@ -22,6 +22,7 @@ from studio.jobs import Job, JobStore
 from studio.local_sandbox import start_sandbox
 from studio.providers.oxen import OxenClient
 from studio.service import Source, Studio
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA
 
 
 @pytest.fixture(scope="module")
@@ -59,9 +60,9 @@ def rows(realshort):
 
     def build(studio: Studio):
         src = Source("upload", "realshort.mp4", path=realshort)
-        return (studio.prepare(catalog.RHEA, src, {"resolution": "720p"}),
-                studio.prepare(catalog.HYPERION, src, {}),
-                studio.prepare(catalog.LTX_DIRECT, src, {}))
+        return (studio.prepare(RHEA, src, {"resolution": "720p"}),
+                studio.prepare(HYPERION, src, {}),
+                studio.prepare(LTX_DIRECT, src, {}))
 
     return build
 
@@ -88,7 +89,7 @@ def test_every_row_is_validated_before_anything_is_sent(tmp_path, sandbox, rows,
     """All problems come back at once, numbered by row; nothing stored, nothing sent."""
     studio = make_studio(tmp_path, sandbox)
     rhea, hyperion, ltx = rows(studio)
-    bad = studio.prepare(catalog.LTX_OXEN, Source("upload", "r.mp4", path=realshort),
+    bad = studio.prepare(LTX_OXEN, Source("upload", "r.mp4", path=realshort),
                          {"num_frames": 5})
     before = sandbox_traffic(sandbox)
     with pytest.raises(ParamError) as err:
@@ -137,7 +138,7 @@ def test_a_provider_error_is_recorded_on_its_row_and_the_batch_goes_on(tmp_path,
     """LTX cannot fetch row 1's URL (400): that row fails, row 2 is still sent."""
     studio = make_studio(tmp_path, sandbox)
     rhea, _, _ = rows(studio)
-    gone = studio.prepare(catalog.LTX_DIRECT,
+    gone = studio.prepare(LTX_DIRECT,
                           Source("url", "gone.mp4", url=f"{sandbox}/_sandbox/no-such-file.mp4"),
                           {}, clip=media.probe(realshort))
     assert gone.ok
@@ -173,8 +174,8 @@ def test_payment_required_stops_the_batch(tmp_path_factory, tmp_path, realshort)
     try:
         studio = make_studio(tmp_path, sb.url)
         src = Source("upload", "realshort.mp4", path=realshort)
-        rhea = studio.prepare(catalog.RHEA, src, {"resolution": "720p"})
-        hyperion = studio.prepare(catalog.HYPERION, src, {})
+        rhea = studio.prepare(RHEA, src, {"resolution": "720p"})
+        hyperion = studio.prepare(HYPERION, src, {})
         first, second, third = studio.submit_plan([(rhea, 1), (hyperion, 1), (rhea, 1)])
         assert first.ok and [j.status for j in first.jobs] == ["queued"]
         assert not second.ok and [j.status for j in second.jobs] == ["failed"]

@@ -7,9 +7,10 @@ from decimal import Decimal
 import pytest
 
 from studio import billing, pricing
-from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 from studio.media import ClipInfo
+from studio.models import hyperion_hdr, ltx_direct, ltx_hdr, rhea, starlight
 from studio.ratebook import Rate, bundled_book
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 
 
 def lookup(model_id, live=None):
@@ -34,7 +35,7 @@ def clip(seconds=10.0, w=1280, h=720, fps=24.0):
     ("4k", "0.1494", "2.0916"),
 ])
 def test_starlight_each_resolution(resolution, rate, amount):
-    q = billing.starlight(14, resolution, interpolate_frames=False, rate=lookup(STARLIGHT))
+    q = starlight.bill(14, resolution, interpolate_frames=False, rate=lookup(STARLIGHT))
     assert (q.tier, q.rate.usd, q.amount_usd) == (resolution, Decimal(rate), Decimal(amount))
     assert q.basis == f"14 output s × ${rate} = ${amount}"
     assert q.provenance == "published" and q.rate.unit == "output_second"
@@ -43,13 +44,13 @@ def test_starlight_each_resolution(resolution, rate, amount):
 def test_starlight_2k_is_billed_at_the_high_res_rate():
     assert bundled_usd(STARLIGHT, "2k") == bundled_usd(STARLIGHT, "4k")
     live = {"cost_per_second": 0.05, "cost_per_second_high_res": 0.2}
-    q = billing.starlight(10, "2k", interpolate_frames=False, rate=lookup(STARLIGHT, live))
+    q = starlight.bill(10, "2k", interpolate_frames=False, rate=lookup(STARLIGHT, live))
     assert q.amount_usd == Decimal("2.0000") and q.provenance == "live"
 
 
 def test_starlight_interpolation_is_a_note_not_a_surcharge():
-    plain = billing.starlight(14, "4k", interpolate_frames=False, rate=lookup(STARLIGHT))
-    interp = billing.starlight(14, "4k", interpolate_frames=True, rate=lookup(STARLIGHT))
+    plain = starlight.bill(14, "4k", interpolate_frames=False, rate=lookup(STARLIGHT))
+    interp = starlight.bill(14, "4k", interpolate_frames=True, rate=lookup(STARLIGHT))
     assert interp.amount_usd == plain.amount_usd and not interp.surcharges
     assert "interpolation" in interp.notes[0].lower()
 
@@ -67,7 +68,7 @@ def test_starlight_interpolation_is_a_note_not_a_surcharge():
     ("4k", True, "1.4093"),
 ])
 def test_rhea_with_and_without_interpolation(resolution, interpolate, amount):
-    q = billing.rhea(14, resolution, interpolate_frames=interpolate, rate=lookup(RHEA))
+    q = rhea.bill(14, resolution, interpolate_frames=interpolate, rate=lookup(RHEA))
     assert q.amount_usd == Decimal(amount)
     assert q.tier == resolution and q.rate.tier == resolution and q.provenance == "proxy"
     if interpolate:
@@ -85,7 +86,7 @@ def test_rhea_surcharge_rounds_once_at_the_end():
     def rate(tier):
         usd = "2" if tier == "interpolate_frames" else "0.00003"
         return Rate(RHEA, tier, "output_second", Decimal(usd), "proxy", "https://x", "2026-11-20")
-    assert billing.rhea(1, "720p", interpolate_frames=True, rate=rate).amount_usd == Decimal("0.0001")
+    assert rhea.bill(1, "720p", interpolate_frames=True, rate=rate).amount_usd == Decimal("0.0001")
 
 
 def test_rhea_quote_labels_the_proxy_surcharge_in_json():
@@ -105,15 +106,15 @@ def test_rhea_quote_labels_the_proxy_surcharge_in_json():
     (3840, 2160, "4k"), (4096, 2160, "4k"),
 ])
 def test_hyperion_tier_by_short_side(w, h, tier):
-    assert billing.hyperion_tier(w, h) == tier
-    q = billing.hyperion(60, w, h, rate=lookup(HYPERION))
+    assert hyperion_hdr.tier_for(w, h) == tier
+    q = hyperion_hdr.bill(60, w, h, rate=lookup(HYPERION))
     assert q.tier == tier and q.units == 60 and q.provenance == "proxy"
     assert q.amount_usd == (60 * bundled_usd(HYPERION, tier)).quantize(billing.CENTI_CENT)
 
 
 def test_hyperion_proxy_matches_topaz_credit_table():
     # 10 min at 4K = 302 credits × $0.10 = $30.20 (pricing.md rows 11, 14).
-    assert billing.hyperion(600, 3840, 2160, rate=lookup(HYPERION)).amount_usd == Decimal("30.2000")
+    assert hyperion_hdr.bill(600, 3840, 2160, rate=lookup(HYPERION)).amount_usd == Decimal("30.2000")
 
 
 # -- LTX on Oxen: output megapixels, rounded up ---------------------------------------------------
@@ -127,7 +128,7 @@ def test_hyperion_proxy_matches_topaz_credit_table():
 ])
 def test_ltx_oxen_megapixels_round_up(w, h, frames, mp, amount):
     assert billing.megapixels(w, h, frames) == mp
-    q = billing.ltx_oxen(w, h, frames, output_seconds=frames / 24, rate=lookup(LTX_OXEN))
+    q = ltx_hdr.bill(w, h, frames, output_seconds=frames / 24, rate=lookup(LTX_OXEN))
     assert q.units == mp and q.amount_usd == Decimal(amount)
     assert q.rate.unit == "output_megapixel" and q.provenance == "proxy"
     assert f"{mp} MP ({w}×{h} × {frames} frames, rounded up)" in q.basis
@@ -135,7 +136,7 @@ def test_ltx_oxen_megapixels_round_up(w, h, frames, mp, amount):
 
 def test_ltx_oxen_live_per_second_rate_bills_output_seconds():
     live = {"cost_per_second": 0.06}
-    q = billing.ltx_oxen(1280, 720, 120, output_seconds=5.0, rate=lookup(LTX_OXEN, live))
+    q = ltx_hdr.bill(1280, 720, 120, output_seconds=5.0, rate=lookup(LTX_OXEN, live))
     assert (q.units, q.amount_usd, q.provenance) == (5, Decimal("0.3000"), "live")
 
 
@@ -147,8 +148,8 @@ def test_ltx_oxen_live_per_second_rate_bills_output_seconds():
     (2160, 3840, "4k"), (640, 480, "1080p"),
 ])
 def test_ltx_direct_input_tier_boundaries(w, h, tier):
-    assert billing.ltx_direct_tier(w, h) == tier
-    q = billing.ltx_direct(10, w, h, rate=lookup(LTX_DIRECT))
+    assert ltx_direct.tier_name(w, h) == tier
+    q = ltx_direct.bill(10, w, h, rate=lookup(LTX_DIRECT))
     assert q.tier == tier and q.units == 10 and q.rate.unit == "input_second"
     assert q.amount_usd == 10 * bundled_usd(LTX_DIRECT, tier)
     assert not q.notes
@@ -156,8 +157,8 @@ def test_ltx_direct_input_tier_boundaries(w, h, tier):
 
 @pytest.mark.parametrize("w, h", [(3840, 2161), (4096, 2160), (2161, 3840)])
 def test_ltx_direct_above_4k_is_quoted_at_4k_with_a_note(w, h):
-    assert billing.ltx_direct_tier(w, h) is None
-    q = billing.ltx_direct(1, w, h, rate=lookup(LTX_DIRECT))
+    assert ltx_direct.tier_name(w, h) is None
+    q = ltx_direct.bill(1, w, h, rate=lookup(LTX_DIRECT))
     assert q.tier == "4k" and "rejected" in q.notes[0]
 
 
@@ -183,12 +184,12 @@ def test_seconds_at_millisecond_precision(x, expected):
 def test_amount_rounds_half_up_to_a_hundredth_of_a_cent():
     def rate(tier):
         return Rate(HYPERION, tier, "output_second", Decimal("0.00005"), "proxy", "https://x", "x")
-    assert billing.hyperion(1, 100, 100, rate=rate).amount_usd == Decimal("0.0001")
-    assert billing.hyperion(3, 100, 100, rate=rate).amount_usd == Decimal("0.0002")  # 0.00015
+    assert hyperion_hdr.bill(1, 100, 100, rate=rate).amount_usd == Decimal("0.0001")
+    assert hyperion_hdr.bill(3, 100, 100, rate=rate).amount_usd == Decimal("0.0002")  # 0.00015
 
 
 def test_missing_rate_raises_key_error():
     def rate(tier):
         raise KeyError(tier)
     with pytest.raises(KeyError):
-        billing.hyperion(1, 100, 100, rate=rate)
+        hyperion_hdr.bill(1, 100, 100, rate=rate)

@@ -10,13 +10,14 @@ from decimal import Decimal
 import pytest
 import requests
 
-from studio import budget, catalog
+from studio import budget
 from studio.budget import BudgetConfig, BudgetStore, Spend
 from studio.config import Settings
 from studio.errors import BudgetExceededError, ConfigError, ConfirmationRequired, ParamError
 from studio.jobs import Job, JobStore
 from studio.local_sandbox import start_sandbox
 from studio.service import Source, Studio
+from tests.model_ids import STARLIGHT
 
 D = Decimal
 NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday
@@ -24,7 +25,7 @@ NOW = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # a Wednesday
 
 def job(status: str = "succeeded", *, charge: str | None = None, quote: str | None = "1.00",
         owner: str = "alice", created_at: datetime = NOW) -> Job:
-    return Job(model_id=catalog.STARLIGHT, provider="oxen", owner=owner, params={}, source={},
+    return Job(model_id=STARLIGHT, provider="oxen", owner=owner, params={}, source={},
                status=status, charge_usd=charge,
                quote={"amount_usd": quote, "tier": "4k"} if quote is not None else None,
                created_at=created_at)
@@ -322,7 +323,7 @@ def test_over_budget_submit_is_refused_then_sent_after_raising_the_cap(tmp_path,
     studio = make_studio(tmp_path, sandbox, STUDIO_BUDGET_TEAM_USD="10")
     seeded = studio.store.insert(job(charge="8.50", owner="someone-else",
                                      created_at=datetime.now(UTC)))
-    prepared = studio.prepare(catalog.STARLIGHT, Source("sample", "c.mp4", path=cockatoo),
+    prepared = studio.prepare(STARLIGHT, Source("sample", "c.mp4", path=cockatoo),
                               {"resolution": "4k"})
     assert prepared.quote.amount_usd == D("2.0916")
     before = sandbox_traffic(sandbox)
@@ -346,7 +347,7 @@ def test_confirmation_above_five_dollars_by_default(tmp_path, sandbox, cockatoo)
     """3 × $2.0916 = $6.2748 > $5: refused until confirmed, then sent as one request."""
     studio = make_studio(tmp_path, sandbox)
     assert studio.settings.confirm_above_usd == D("5")
-    prepared = studio.prepare(catalog.STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
+    prepared = studio.prepare(STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
     before = sandbox_traffic(sandbox)
     with pytest.raises(ConfirmationRequired) as err:
         studio.submit(prepared, num_generations=3)
@@ -363,7 +364,7 @@ def test_confirmation_above_five_dollars_by_default(tmp_path, sandbox, cockatoo)
 def test_budget_is_checked_before_confirmation(tmp_path, sandbox, cockatoo):
     """A request over budget is refused outright, not offered for confirmation."""
     studio = make_studio(tmp_path, sandbox, STUDIO_BUDGET_OWNER_USD="1")
-    prepared = studio.prepare(catalog.STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
+    prepared = studio.prepare(STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
     with pytest.raises(BudgetExceededError, match="your budget"):
         studio.submit(prepared, num_generations=3, confirmed=False)
     assert studio.store.list() == []
@@ -372,7 +373,7 @@ def test_budget_is_checked_before_confirmation(tmp_path, sandbox, cockatoo):
 def test_check_submit_runs_the_guard_without_sending(tmp_path, sandbox, cockatoo):
     """The page's pre-flight: same errors as submit, a verdict to show, nothing sent."""
     studio = make_studio(tmp_path, sandbox, STUDIO_BUDGET_TEAM_USD="10")
-    prepared = studio.prepare(catalog.STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
+    prepared = studio.prepare(STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
     before = sandbox_traffic(sandbox)
     verdict = studio.check_submit(prepared, num_generations=4, confirmed=True)  # $8.3664
     assert verdict.allowed and verdict.warn and "$8.37" in verdict.message

@@ -6,15 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from studio import catalog, charts, forecast, pricing
-from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
+from studio import charts, forecast, models, pricing
 from studio.forecast import PlanRow
 from studio.money import cents
 from studio.ratebook import Rate, RateBook, bundled_rates
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 
 
 def row(model_id, params=None, *, clip="c", seconds=14.0, w=1280, h=720, fps=20.0, generations=1):
-    return PlanRow(clip, seconds, w, h, fps, model_id, catalog.with_defaults(model_id, params or {}),
+    return PlanRow(clip, seconds, w, h, fps, model_id, models.get(model_id).with_defaults(params or {}),
                    generations)
 
 

@@ -10,17 +10,18 @@ from pathlib import Path
 
 import pytest
 
-from studio import catalog
+from studio import models
 from studio.cli import parse_param
 from studio.errors import ParamError
 from studio.local_sandbox import start_sandbox
 from studio.money import cents
+from tests.model_ids import HYPERION, RHEA, STARLIGHT
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_params_are_typed_by_the_model_spec():
-    spec = catalog.MODELS[catalog.RHEA]
+    spec = models.MODELS[RHEA]
     assert parse_param(spec, "target_fps=29.97") == ("target_fps", 29.97)
     assert parse_param(spec, "target_fps=30") == ("target_fps", 30)
     assert parse_param(spec, "interpolate_frames=yes") == ("interpolate_frames", True)
@@ -46,7 +47,7 @@ def run_cli(args, env):
 def test_submit_status_track_round_trip(tmp_path, sandbox, realshort):
     env = {k: v for k, v in os.environ.items() if k not in ("OXEN_API_KEY", "LTXV_API_KEY")}
     env.update(STUDIO_DATA_DIR=str(tmp_path), OXEN_BASE_URL=sandbox, LTX_BASE_URL=sandbox)
-    out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(realshort),
+    out = run_cli(["submit", "--model", STARLIGHT, "--input", str(realshort),
                    "--param", "resolution=1080p"], env)
     assert out.returncode == 0, out.stderr
     job_id = out.stdout.strip()
@@ -63,11 +64,11 @@ def test_submit_status_track_round_trip(tmp_path, sandbox, realshort):
 def test_invalid_request_exits_2_with_every_problem(tmp_path, sandbox, realshort):
     env = {**os.environ, "STUDIO_DATA_DIR": str(tmp_path), "OXEN_BASE_URL": sandbox,
            "LTX_BASE_URL": sandbox}
-    out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(realshort),
+    out = run_cli(["submit", "--model", STARLIGHT, "--input", str(realshort),
                    "--param", "resolution=8k", "--param", "target_fps=48"], env)
     assert out.returncode == 2
     assert "resolution" in out.stderr and "target_fps" in out.stderr
-    out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(tmp_path / "nope.mp4")], env)
+    out = run_cli(["submit", "--model", STARLIGHT, "--input", str(tmp_path / "nope.mp4")], env)
     assert out.returncode == 1 and "error:" in out.stderr and "Traceback" not in out.stderr
 
 
@@ -101,7 +102,7 @@ class _FakeStudio:
 
 
 def _submit_args(*extra):
-    return ["submit", "--model", catalog.STARLIGHT, "--input", "https://example.com/a.mp4",
+    return ["submit", "--model", STARLIGHT, "--input", "https://example.com/a.mp4",
             *extra]
 
 
@@ -144,7 +145,7 @@ def test_submit_over_the_saved_budget_is_refused_with_the_arithmetic(tmp_path, s
     BudgetStore(JobStore.from_settings(tmp_path)).save(period="month", team_usd="1")
     env = sandbox_env(tmp_path, sandbox)
     before = sandbox_traffic(sandbox)
-    out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(cockatoo),
+    out = run_cli(["submit", "--model", STARLIGHT, "--input", str(cockatoo),
                    "--param", "resolution=4k", "--yes"], env)
     assert out.returncode == 1, out.stderr
     assert "error: Refused: team budget for " in out.stderr
@@ -160,7 +161,7 @@ def test_submit_above_the_confirmation_threshold_needs_yes(tmp_path, sandbox, re
     """STUDIO_CONFIRM_ABOVE_USD=0.01: without --yes, exit 1 with the hint and nothing sent;
     the same command with --yes is submitted."""
     env = sandbox_env(tmp_path, sandbox, STUDIO_CONFIRM_ABOVE_USD="0.01")
-    args = ["submit", "--model", catalog.STARLIGHT, "--input", str(realshort),
+    args = ["submit", "--model", STARLIGHT, "--input", str(realshort),
             "--param", "resolution=1080p"]
     before = sandbox_traffic(sandbox)
     out = run_cli(args, env)
@@ -198,7 +199,7 @@ def test_forecast_target_resolution_lists_every_model(monkeypatch, capsys, tmp_p
     data = json.loads(capsys.readouterr().out)
     assert data["total_usd"] == "0.5236"
     assert [c["model_id"] for c in data["comparison"] if c["cheapest_meeting_target"]] == [
-        catalog.RHEA]
+        RHEA]
 
 
 # -- forecast rate sources: bundled + team overrides (+ live Oxen pricing with a key) ------------
@@ -250,7 +251,7 @@ def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, 
     from studio.store import JobStore
 
     db = JobStore.from_settings(tmp_path)
-    OverrideStore(db).set(catalog.RHEA, "4k", "0.2", reason="deal", who="lead")
+    OverrideStore(db).set(RHEA, "4k", "0.2", reason="deal", who="lead")
     monkeypatch.setenv("OXEN_API_KEY", "test-key")
     monkeypatch.setenv("OXEN_BASE_URL", sandbox)
     assert cli.main(["forecast", str(forecast_env)]) == 0
@@ -259,7 +260,7 @@ def test_forecast_uses_live_oxen_pricing_when_a_key_is_set(monkeypatch, capsys, 
     assert "live:" in captured.out  # Starlight is per second on Oxen's object
     rows = forecast.read_plan_csv(forecast_env)
     live = {m: cli.fetch_live_model(cli.Settings.from_env(), m)["pricing"]
-            for m in (catalog.STARLIGHT, catalog.HYPERION)}
+            for m in (STARLIGHT, HYPERION)}
     page = forecast.price_plan(rows, book=load_book(db, live=live))
     assert f"Total: {cents(page.total_usd)}\n" in captured.out
     assert page.rows[0].quote.provenance == "live"

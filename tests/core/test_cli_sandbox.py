@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from studio import catalog
 from studio.local_sandbox import lock_record, start_sandbox
 from tests.conftest import REPO
+from tests.model_ids import STARLIGHT
 
 
 def sandbox_env(data_dir: Path) -> dict[str, str]:
@@ -52,13 +52,13 @@ def test_read_only_commands_start_no_server(tmp_path):
         assert "sandbox" not in out.stderr.lower()
     plan = tmp_path / "plan.csv"
     plan.write_text("clip,duration_s,width,height,fps,model_id,params,generations\n"
-                    f"a,14,1280,720,20,{catalog.STARLIGHT},,1\n")
+                    f"a,14,1280,720,20,{STARLIGHT},,1\n")
     assert run_cli(["forecast", str(plan)], tmp_path, timeout=60).returncode == 0
     assert not (tmp_path / "sandbox").exists()  # no sandbox data dir, so no sandbox ever ran
 
 
 def test_a_sandbox_a_command_starts_stops_with_it(tmp_path, realshort):
-    out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(realshort),
+    out = run_cli(["submit", "--model", STARLIGHT, "--input", str(realshort),
                    "--param", "resolution=1080p"], tmp_path)
     assert out.returncode == 0, out.stderr
     started = re.search(r"started one at (http://127\.0\.0\.1:\d+) for this command", out.stderr)
@@ -81,7 +81,7 @@ def test_a_running_sandbox_is_reused_and_never_doubled(tmp_path, realshort):
     app_sandbox = start_sandbox(tmp_path / "sandbox", port=None, workers=1)
     try:
         assert app_sandbox.owned
-        out = run_cli(["submit", "--model", catalog.STARLIGHT, "--input", str(realshort),
+        out = run_cli(["submit", "--model", STARLIGHT, "--input", str(realshort),
                        "--param", "resolution=1080p"], tmp_path)
         assert out.returncode == 0, out.stderr
         assert "started one" not in out.stderr and "Following" not in out.stderr

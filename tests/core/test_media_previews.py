@@ -12,10 +12,11 @@ import av
 import numpy as np
 import pytest
 
-from studio import media
+from studio import media, models
 from studio.errors import MediaError
 from studio.media import previews, transfer
 from studio.media.codec import SdrConverter
+from tests.model_ids import STARLIGHT
 
 from .media_clips import HLG, PQ, colour, write_code_clip
 
@@ -362,12 +363,11 @@ def test_fps_fraction_round_trip():
 def test_rotation_reaches_output_geometry(tmp_path):
     # A phone clip stored landscape with a 90° display matrix is portrait for every model:
     # the geometry (and so the quote) is computed from the probe's displayed size.
-    from studio import catalog
 
     path = tmp_path / "phone.mp4"
     _rotated_clip(path, 90)  # coded 64×48, shown 48×64
     clip = media.probe(path)
-    params = catalog.with_defaults(catalog.STARLIGHT, {"resolution": "1080p"})
-    geo = catalog.output_geometry(catalog.STARLIGHT, width=clip.width, height=clip.height,
+    params = models.get(STARLIGHT).with_defaults({"resolution": "1080p"})
+    geo = models.get(STARLIGHT).output_geometry(width=clip.width, height=clip.height,
                                   fps=clip.fps, frame_count=clip.frame_count, params=params)
     assert geo.height > geo.width  # portrait out, as the viewer sees the clip

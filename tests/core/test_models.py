@@ -140,17 +140,17 @@ def test_prepare_validates_before_any_arithmetic(tmp_path):
         assert [p.field for p in prepared.problems] == ["frames_per_second"]
 
 
-# Where a model id or a catalog constant may appear in the client's code: the units
-# themselves and the façade kept for the other tracks (studio/catalog.py). The sandbox
+# Where a model id or a model-id constant may appear in the client's code: the units
+# themselves, nowhere else. The sandbox
 # (top-level sandbox/) keeps its own model table on purpose and is not scanned. Docstrings
 # may name models; code may not.
-ALLOWED = ("studio/models/", "studio/catalog.py")
+ALLOWED = ("studio/models/",)
 CONSTANTS = {"HYPERION", "LTX_OXEN", "LTX_DIRECT", "RHEA", "STARLIGHT"}
 
 
 def _model_names_in_code(source: str) -> list[int]:
     """Line numbers where code (not a docstring or comment) names a specific model: a string
-    holding a model id, or one of the catalog's model-id constants."""
+    holding a model id, or one of the model-id constants (``RHEA`` …)."""
     tree = ast.parse(source)
     docstrings = {id(node.body[0].value) for node in ast.walk(tree)
                   if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
@@ -173,8 +173,8 @@ def _model_names_in_code(source: str) -> list[int]:
 def test_the_model_name_finder_finds_what_it_should():
     assert _model_names_in_code('"""topazlabs-rhea-video in a docstring"""\nx = 1\n') == []
     assert _model_names_in_code('if m == "topazlabs-rhea-video":\n    pass\n') == [1]
-    assert _model_names_in_code("from studio.catalog import RHEA\n") == [1]
-    assert _model_names_in_code("x = catalog.LTX_OXEN\n") == [1]
+    assert _model_names_in_code("from tests.model_ids import RHEA\n") == [1]
+    assert _model_names_in_code("x = model_ids.LTX_OXEN\n") == [1]
 
 
 def test_no_code_outside_a_unit_names_a_model():

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from studio import catalog, presets
+from studio import presets
 from studio.errors import ParamError
 from studio.store import JobStore
+from tests.model_ids import LTX_OXEN, RHEA, STARLIGHT
 
 
 @pytest.fixture()
@@ -21,27 +22,27 @@ def store(tmp_path):
 
 
 def test_save_load_delete_round_trip(store, tmp_path):
-    assert presets.load(store, catalog.STARLIGHT) == {}
-    stored = presets.save(store, catalog.STARLIGHT, " fast 1080p ",
+    assert presets.load(store, STARLIGHT) == {}
+    stored = presets.save(store, STARLIGHT, " fast 1080p ",
                           {"resolution": "1080p", "target_fps": 30, "interpolate_frames": True})
     assert stored == {"resolution": "1080p", "target_fps": 30, "interpolate_frames": True}
-    presets.save(store, catalog.STARLIGHT, "4k", {"resolution": "4k"})
-    presets.save(store, catalog.RHEA, "soft", {"resolution": "720p", "grain": 0.02})
-    assert list(presets.load(store, catalog.STARLIGHT)) == ["4k", "fast 1080p"]  # sorted, stripped
-    assert presets.load(store, catalog.RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
+    presets.save(store, STARLIGHT, "4k", {"resolution": "4k"})
+    presets.save(store, RHEA, "soft", {"resolution": "720p", "grain": 0.02})
+    assert list(presets.load(store, STARLIGHT)) == ["4k", "fast 1080p"]  # sorted, stripped
+    assert presets.load(store, RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
     # Another process on the same database sees the same presets at once.
     other = JobStore(tmp_path / "jobs.sqlite3")
-    assert presets.load(other, catalog.RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
-    assert presets.delete(store, catalog.STARLIGHT, "4k") is True
-    assert presets.delete(other, catalog.STARLIGHT, "4k") is False
-    assert list(presets.load(other, catalog.STARLIGHT)) == ["fast 1080p"]
+    assert presets.load(other, RHEA) == {"soft": {"resolution": "720p", "grain": 0.02}}
+    assert presets.delete(store, STARLIGHT, "4k") is True
+    assert presets.delete(other, STARLIGHT, "4k") is False
+    assert list(presets.load(other, STARLIGHT)) == ["fast 1080p"]
     assert not (tmp_path / "presets.json").exists()  # no per-replica file
 
 
 def test_same_name_replaces(store):
-    presets.save(store, catalog.STARLIGHT, "mine", {"resolution": "4k"})
-    presets.save(store, catalog.STARLIGHT, "mine", {"resolution": "2k"})
-    assert presets.load(store, catalog.STARLIGHT) == {"mine": {"resolution": "2k"}}
+    presets.save(store, STARLIGHT, "mine", {"resolution": "4k"})
+    presets.save(store, STARLIGHT, "mine", {"resolution": "2k"})
+    assert presets.load(store, STARLIGHT) == {"mine": {"resolution": "2k"}}
 
 
 @pytest.mark.parametrize("params, problem", [
@@ -53,30 +54,30 @@ def test_same_name_replaces(store):
 ])
 def test_invalid_params_are_refused_and_nothing_is_written(store, params, problem):
     with pytest.raises(ParamError) as err:
-        presets.save(store, catalog.STARLIGHT, "bad", params)
+        presets.save(store, STARLIGHT, "bad", params)
     assert any(problem in p for p in err.value.problems), err.value.problems
-    assert store.presets.entries(catalog.STARLIGHT) == []
+    assert store.presets.entries(STARLIGHT) == []
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 61])
 def test_bad_names_are_refused(store, name):
     with pytest.raises(ParamError):
-        presets.save(store, catalog.STARLIGHT, name, {"resolution": "4k"})
+        presets.save(store, STARLIGHT, name, {"resolution": "4k"})
 
 
 def test_missing_prompt_is_allowed_and_empty_values_are_dropped(store):
-    stored = presets.save(store, catalog.LTX_OXEN, "look",
+    stored = presets.save(store, LTX_OXEN, "look",
                           {"prompt": "", "video_quality": "maximum", "seed": None})
     assert stored == {"video_quality": "maximum"}
-    assert presets.load(store, catalog.LTX_OXEN) == {"look": {"video_quality": "maximum"}}
+    assert presets.load(store, LTX_OXEN) == {"look": {"video_quality": "maximum"}}
 
 
 def test_presets_that_no_longer_validate_are_skipped_on_load(store):
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    store.presets.put(catalog.STARLIGHT, "old", {"resolution": "720p"}, now)  # no 720p
-    store.presets.put(catalog.STARLIGHT, "ok", {"resolution": "2k"}, now)
-    assert presets.load(store, catalog.STARLIGHT) == {"ok": {"resolution": "2k"}}
-    assert len(store.presets.entries(catalog.STARLIGHT)) == 2  # kept, only not offered
+    store.presets.put(STARLIGHT, "old", {"resolution": "720p"}, now)  # no 720p
+    store.presets.put(STARLIGHT, "ok", {"resolution": "2k"}, now)
+    assert presets.load(store, STARLIGHT) == {"ok": {"resolution": "2k"}}
+    assert len(store.presets.entries(STARLIGHT)) == 2  # kept, only not offered
 
 
 def test_concurrent_saves_lose_nothing(tmp_path):
@@ -84,10 +85,10 @@ def test_concurrent_saves_lose_nothing(tmp_path):
     stores = [JobStore(tmp_path / "jobs.sqlite3") for _ in range(2)]
     names = [f"p{i}" for i in range(20)]
     threads = [threading.Thread(target=presets.save,
-                                args=(stores[i % 2], catalog.STARLIGHT, n, {"resolution": "2k"}))
+                                args=(stores[i % 2], STARLIGHT, n, {"resolution": "2k"}))
                for i, n in enumerate(names)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert sorted(presets.load(stores[0], catalog.STARLIGHT)) == sorted(names)
+    assert sorted(presets.load(stores[0], STARLIGHT)) == sorted(names)

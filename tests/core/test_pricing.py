@@ -4,9 +4,10 @@ from decimal import Decimal
 
 import pytest
 
-from studio import catalog, pricing
-from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, MODELS, RHEA, STARLIGHT
+from studio import models, pricing
 from studio.media import ClipInfo
+from studio.models import MODELS
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 
 
 def clip(seconds=14.0, w=1280, h=720, fps=20.0):
@@ -46,7 +47,7 @@ def test_ltx_oxen_megapixels_rounded_up_matches_fal_example():
     # request is capped to 1252×704 → 107 MP.
     src = clip(10.0, 1280, 720, 24.0)
     q = pricing.quote(LTX_OXEN, src, {"prompt": "x", "num_frames": 121})
-    geo = catalog.output_geometry(LTX_OXEN, width=1280, height=720, fps=24, frame_count=240,
+    geo = models.get(LTX_OXEN).output_geometry(width=1280, height=720, fps=24, frame_count=240,
                                   params={"num_frames": 121})
     mp = -(-geo.width * geo.height * 121 // 1_000_000)
     assert q.units == mp and q.amount_usd == (Decimal(mp) * Decimal("0.0027075")).quantize(

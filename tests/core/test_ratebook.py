@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from studio import catalog, pricing
-from studio.catalog import HYPERION, LTX_DIRECT, LTX_OXEN, MODELS, RHEA, STARLIGHT
+from studio import pricing
 from studio.errors import ConfigError, NetworkError, ParamError, ServerError
 from studio.media import ClipInfo
+from studio.models import MODELS
 from studio.ratebook import (
     PROVENANCES,
     LivePricingCache,
@@ -26,6 +26,7 @@ from studio.ratebook import (
     stale,
 )
 from studio.store import JobStore
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 
 T0 = datetime(2026, 11, 21, 9, 30, tzinfo=UTC)
 
@@ -504,4 +505,4 @@ def test_cache_feeds_a_book(live):
     book = RateBook(bundled_rates(), live=cache.pricing_map([STARLIGHT]))
     q = pricing.quote(STARLIGHT, clip(14.0), {"resolution": "2k"}, book=book)
     assert q.amount_usd == Decimal("2.8000") and q.provenance == "live"
-    assert catalog.STARLIGHT in book.live
+    assert STARLIGHT in book.live

@@ -11,12 +11,13 @@ import time
 
 import pytest
 
-from studio import catalog, media
+from studio import media
 from studio.config import Settings
 from studio.errors import ParamError
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 from studio.service import Source, Studio
+from tests.model_ids import STARLIGHT
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def make_studio(tmp_path, sandbox, **env) -> Studio:
 
 def test_b64_json_sync_result_is_decoded_into_the_result_file(tmp_path, sandbox, realshort):
     studio = make_studio(tmp_path, sandbox)
-    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "realshort.mp4",
+    prepared = studio.prepare(STARLIGHT, Source("upload", "realshort.mp4",
                                                         path=realshort),
                               {"resolution": "1080p"})
     [job] = studio.submit(prepared, mode="sync", response_format="b64_json")
@@ -54,7 +55,7 @@ def test_b64_json_sync_result_is_decoded_into_the_result_file(tmp_path, sandbox,
 
 def test_b64_json_is_refused_where_the_api_does_not_offer_it(tmp_path, sandbox, realshort):
     studio = make_studio(tmp_path, sandbox)
-    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(STARLIGHT, Source("upload", "r.mp4", path=realshort),
                               {"resolution": "1080p"})
     with pytest.raises(ParamError, match="b64_json is offered by Oxen's sync route only"):
         studio.submit(prepared, mode="queue", response_format="b64_json")
@@ -64,7 +65,7 @@ def test_b64_json_is_refused_where_the_api_does_not_offer_it(tmp_path, sandbox, 
 
 def test_target_namespace_from_the_setting_and_per_request(tmp_path, sandbox, realshort):
     studio = make_studio(tmp_path, sandbox, OXEN_TARGET_NAMESPACE="acme-studio")
-    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(STARLIGHT, Source("upload", "r.mp4", path=realshort),
                               {"resolution": "1080p"})
     [by_setting] = studio.submit(prepared)
     [by_request] = studio.submit(prepared, target_namespace="other-org")
@@ -92,7 +93,7 @@ def test_one_session_per_provider_reused_and_closed(tmp_path, sandbox):
     assert client_ids == {id(first)}
     pool = first._session.get_adapter(sandbox).poolmanager
     for _ in range(3):
-        first.model(catalog.STARLIGHT)
+        first.model(STARLIGHT)
     assert len(pool.pools) == 1  # three requests, one connection pool: the session is reused
     studio.close()
     assert first.closed and len(pool.pools) == 0  # its connections were closed

@@ -18,15 +18,16 @@ from decimal import Decimal
 
 import pytest
 
-from studio import catalog, ledger
+from studio import ledger
 from studio.config import Settings
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 from studio.service import Source, Studio
+from tests.model_ids import RHEA, STARLIGHT
 
 EXPECTED = {
-    catalog.RHEA: (Decimal("0.0152"), Decimal("0.0160")),
-    catalog.STARLIGHT: (Decimal("0.1793"), Decimal("0.1887")),
+    RHEA: (Decimal("0.0152"), Decimal("0.0160")),
+    STARLIGHT: (Decimal("0.1793"), Decimal("0.1887")),
 }
 
 
@@ -44,8 +45,8 @@ def test_price_skew_shows_as_a_five_percent_quote_error(tmp_path, skewed, realsh
                                       "STUDIO_DATA_DIR": str(tmp_path)})
     studio = Studio(settings, JobStore(tmp_path / "jobs.sqlite3"), sandbox_url=skewed)
     src = Source("upload", "realshort.mp4", path=realshort)
-    rhea = studio.prepare(catalog.RHEA, src, {"resolution": "1080p"})
-    starlight = studio.prepare(catalog.STARLIGHT, src, {"resolution": "2k"})
+    rhea = studio.prepare(RHEA, src, {"resolution": "1080p"})
+    starlight = studio.prepare(STARLIGHT, src, {"resolution": "2k"})
     assert all(o.ok for o in studio.submit_plan([(rhea, 2), (starlight, 2)]))
     deadline = time.time() + 300
     while studio.store.count_active() and time.time() < deadline:
@@ -59,8 +60,8 @@ def test_price_skew_shows_as_a_five_percent_quote_error(tmp_path, skewed, realsh
         assert (Decimal(job.quote["amount_usd"]), Decimal(job.charge_usd)) == (quote, charge)
 
     by_model = ledger.error_by(done, "model_id").set_index("model_id")
-    assert by_model.loc[catalog.RHEA, "mean_abs_pct_error"] == pytest.approx(5.0, abs=1e-9)
-    assert by_model.loc[catalog.STARLIGHT, "mean_abs_pct_error"] == pytest.approx(
+    assert by_model.loc[RHEA, "mean_abs_pct_error"] == pytest.approx(5.0, abs=1e-9)
+    assert by_model.loc[STARLIGHT, "mean_abs_pct_error"] == pytest.approx(
         float((Decimal("0.1887") - Decimal("0.1793")) / Decimal("0.1887") * 100), abs=1e-9)
     overall = ledger.generation_rows(done)["abs_pct_error"].mean()
     assert overall == pytest.approx(5.0, abs=0.05)  # 4.99 %: the skew, to the 1/100 cent

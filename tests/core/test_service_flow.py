@@ -11,12 +11,13 @@ from decimal import Decimal
 import pytest
 import requests
 
-from studio import catalog, media, ratebook
+from studio import media, ratebook
 from studio.config import Settings
 from studio.errors import ParamError
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 from studio.service import Source, Studio
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,7 @@ def run_until_done(studio: Studio, timeout: float = 120.0):
 
 def test_hyperion_pq_end_to_end_with_charge_and_preview(studio, realshort):
     src = Source("upload", "realshort.mp4", path=realshort)
-    prepared = studio.prepare(catalog.HYPERION, src, {"transfer_function": "pq"})
+    prepared = studio.prepare(HYPERION, src, {"transfer_function": "pq"})
     assert prepared.ok and prepared.quote.provenance == "proxy"
     [job] = studio.submit(prepared)
     assert job.status == "queued" and job.remote_id
@@ -86,9 +87,9 @@ def client_rates_times_10(monkeypatch):
 
 CHARGE_CASES = [
     # realshort.mp4 at 1080p, target_fps 30: 36 frames = 1.2 output s × $0.0374 (row 1).
-    pytest.param(catalog.STARLIGHT, {"resolution": "1080p"}, "0.0449", id="starlight"),
+    pytest.param(STARLIGHT, {"resolution": "1080p"}, "0.0449", id="starlight"),
     # 9 frames of 320×240 = 0.69 → 1 MP × $0.0027075 (fal, row 4) = $0.0027.
-    pytest.param(catalog.LTX_OXEN, {"prompt": "cinematic HDR", "num_frames": 9}, "0.0027",
+    pytest.param(LTX_OXEN, {"prompt": "cinematic HDR", "num_frames": 9}, "0.0027",
                  id="ltx-2.3"),
 ]
 
@@ -115,7 +116,7 @@ def test_a_client_price_bug_shows_as_a_charge_that_differs(studio, realshort,
                                                            client_rates_times_10):
     """Under the ×10 mutation the quote moves and the sandbox's charge does not: the sandbox
     shares none of the client's pricing code."""
-    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(STARLIGHT, Source("upload", "r.mp4", path=realshort),
                               {"resolution": "1080p"})
     assert prepared.quote.amount_usd == Decimal("0.4488")  # 1.2 s × $0.374
     studio.submit(prepared)
@@ -130,13 +131,13 @@ def test_prepare_quotes_from_the_rate_book_with_team_overrides(studio, realshort
     from studio.ratebook import OverrideStore
 
     src = Source("upload", "r.mp4", path=realshort)
-    bundled = studio.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
+    bundled = studio.prepare(RHEA, src, {"resolution": "720p"}).quote
     OverrideStore(studio.store).set(
-        catalog.RHEA, "720p", "0.01", reason="negotiated rate", who="test")
-    overridden = studio.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
+        RHEA, "720p", "0.01", reason="negotiated rate", who="test")
+    overridden = studio.prepare(RHEA, src, {"resolution": "720p"}).quote
     assert bundled.provenance != "override" and overridden.provenance == "override"
     assert overridden.amount_usd == (overridden.units * Decimal("0.01")).quantize(Decimal("0.0001"))
-    assert studio.rate_book().rate_for(catalog.RHEA, "720p").usd == Decimal("0.01")
+    assert studio.rate_book().rate_for(RHEA, "720p").usd == Decimal("0.01")
 
 
 def _uploads(sandbox: str) -> int:
@@ -159,7 +160,7 @@ def test_same_clip_is_uploaded_once(studio, sandbox, realshort, provider):
 
 
 def test_num_generations_gives_one_row_per_generation(studio, realshort):
-    prepared = studio.prepare(catalog.RHEA, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(RHEA, Source("upload", "r.mp4", path=realshort),
                               {"resolution": "720p"})
     jobs = studio.submit(prepared, num_generations=2)
     assert len(jobs) == 2 and len({j.remote_id for j in jobs}) == 2
@@ -172,7 +173,7 @@ def test_num_generations_gives_one_row_per_generation(studio, realshort):
 def test_bad_queue_parameter_fails_late_with_the_field_named(studio, realshort):
     # The form cannot produce it, but a hand-edited or live-schema request can: Oxen validates
     # queue parameters only when the job runs (oxen.md §3.3).
-    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(STARLIGHT, Source("upload", "r.mp4", path=realshort),
                               {"resolution": "1080p"})
     object.__setattr__(prepared, "params", {"resolution": "8k"})
     [job] = studio.submit(prepared)
@@ -181,7 +182,7 @@ def test_bad_queue_parameter_fails_late_with_the_field_named(studio, realshort):
 
 
 def test_invalid_request_is_refused_before_anything_is_sent(studio, realshort):
-    prepared = studio.prepare(catalog.LTX_OXEN, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(LTX_OXEN, Source("upload", "r.mp4", path=realshort),
                               {"num_frames": 5})
     assert not prepared.ok and any(p.field == "num_frames" for p in prepared.problems)
     with pytest.raises(ParamError):
@@ -190,7 +191,7 @@ def test_invalid_request_is_refused_before_anything_is_sent(studio, realshort):
 
 
 def test_ltx_direct_round_trip_with_computed_charge(studio, realshort):
-    prepared = studio.prepare(catalog.LTX_DIRECT, Source("upload", "r.mp4", path=realshort), {})
+    prepared = studio.prepare(LTX_DIRECT, Source("upload", "r.mp4", path=realshort), {})
     [job] = studio.submit(prepared)
     assert job.source["url"].startswith("ltx://")
     [done] = run_until_done(studio)
@@ -206,7 +207,7 @@ def test_ltx_direct_round_trip_with_computed_charge(studio, realshort):
 
 
 def test_cancel_an_oxen_generation(studio, cockatoo):
-    prepared = studio.prepare(catalog.STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
+    prepared = studio.prepare(STARLIGHT, Source("sample", "c.mp4", path=cockatoo), {})
     [job] = studio.submit(prepared)
     studio.cancel(job)
     [done] = run_until_done(studio)
@@ -214,7 +215,7 @@ def test_cancel_an_oxen_generation(studio, cockatoo):
 
 
 def test_sync_mode_blocks_until_the_video_exists(studio, realshort):
-    prepared = studio.prepare(catalog.LTX_OXEN, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(LTX_OXEN, Source("upload", "r.mp4", path=realshort),
                               {"prompt": "cinematic HDR", "num_frames": 9})
     [job] = studio.submit(prepared, mode="sync")
     # One blocking POST /api/ai/videos/generate; the MP4 and the EXR ZIP both come back.
@@ -229,7 +230,7 @@ def test_sync_mode_with_several_generations_is_refused_before_anything_is_stored
     nothing sends. Refused with a sentence before any upload, row or paid request."""
     import requests
 
-    prepared = studio.prepare(catalog.LTX_OXEN, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(LTX_OXEN, Source("upload", "r.mp4", path=realshort),
                               {"prompt": "cinematic HDR", "num_frames": 9})
     before = requests.get(f"{studio.sandbox_url}/_sandbox/stats", timeout=10).json()["routes"]
     for n in (2, 4):
@@ -247,7 +248,7 @@ def test_sync_mode_with_several_generations_is_refused_before_anything_is_stored
 
 
 def test_third_ltx_generation_waits_client_side_instead_of_a_429(studio, realshort):
-    prepared = studio.prepare(catalog.LTX_DIRECT, Source("upload", "r.mp4", path=realshort), {})
+    prepared = studio.prepare(LTX_DIRECT, Source("upload", "r.mp4", path=realshort), {})
     jobs = [studio.submit(prepared)[0] for _ in range(3)]
     assert [j.status for j in jobs] == ["queued", "queued", "waiting"]
     assert jobs[2].remote_id is None  # nothing was sent for it yet
@@ -262,7 +263,7 @@ def test_sse_makes_completion_a_two_poll_affair(studio, realshort):
     while not studio.events.healthy and time.time() < deadline:
         time.sleep(0.1)
     assert studio.events.healthy
-    prepared = studio.prepare(catalog.STARLIGHT, Source("upload", "r.mp4", path=realshort),
+    prepared = studio.prepare(STARLIGHT, Source("upload", "r.mp4", path=realshort),
                               {"resolution": "1080p"})
     [job] = studio.submit(prepared)
     studio.tracker.poll_due(now=time.time() + 10)  # the first poll, 5 s after submit

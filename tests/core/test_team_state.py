@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from studio import catalog, presets
+from studio import presets
 from studio.budget import BudgetStore
 from studio.config import Settings
 from studio.errors import BudgetExceededError
@@ -31,6 +31,7 @@ from studio.ratebook import OverrideStore, load_book
 from studio.service import Source, Studio
 from studio.store import JobStore
 from tests.core.test_store_backends import backend, db_url  # noqa: F401  (fixtures)
+from tests.model_ids import RHEA
 
 QUOTE = Decimal("0.0068")  # Rhea 720p on realshort.mp4: 1.2 output s × $0.0056667 → 0.0068
 CAP = "0.07"  # fits 10 × 0.0068 = 0.068, not 11 × 0.0068 = 0.0748
@@ -60,14 +61,14 @@ def test_state_saved_in_one_app_is_in_force_in_the_other(db_url, tmp_path, sandb
         assert (b.budget_config().period, b.budget_config().team_usd) == ("week",
                                                                          Decimal("12.50"))
 
-        OverrideStore(a.store).set(catalog.RHEA, "720p", "0.01", reason="deal", who="ana")
+        OverrideStore(a.store).set(RHEA, "720p", "0.01", reason="deal", who="ana")
         src = Source("upload", "r.mp4", path=realshort)
-        quote = b.prepare(catalog.RHEA, src, {"resolution": "720p"}).quote
+        quote = b.prepare(RHEA, src, {"resolution": "720p"}).quote
         assert quote.provenance == "override" and quote.amount_usd == Decimal("0.0120")  # 1.2 × 0.01
-        assert load_book(b.store).rate_for(catalog.RHEA, "720p").usd == Decimal("0.01")
+        assert load_book(b.store).rate_for(RHEA, "720p").usd == Decimal("0.01")
 
-        presets.save(a.store, catalog.RHEA, "soft", {"resolution": "720p"})
-        assert presets.load(b.store, catalog.RHEA) == {"soft": {"resolution": "720p"}}
+        presets.save(a.store, RHEA, "soft", {"resolution": "720p"})
+        assert presets.load(b.store, RHEA) == {"soft": {"resolution": "720p"}}
         assert not list((tmp_path / "a").glob("*.json")) and not (tmp_path / "a" / "rates").exists()
     finally:
         a.store.close()
@@ -81,7 +82,7 @@ def _submit_ten(db: str, sandbox: str, data_dir: str, clip: str, start_at: float
     settings = Settings.from_mapping({"OXEN_BASE_URL": sandbox, "LTX_BASE_URL": sandbox,
                                       "STUDIO_DATA_DIR": data_dir})
     studio = Studio(settings, JobStore(db), sandbox_url=sandbox)
-    prepared = studio.prepare(catalog.RHEA, Source("upload", "realshort.mp4", path=Path(clip)),
+    prepared = studio.prepare(RHEA, Source("upload", "realshort.mp4", path=Path(clip)),
                               {"resolution": "720p"})
     assert prepared.quote.amount_usd == QUOTE, prepared.quote
     outcomes: list[str] = []

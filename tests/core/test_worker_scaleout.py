@@ -20,13 +20,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from studio import catalog, media
+from studio import media
 from studio.config import Settings
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 from studio.media import hdr
 from studio.service import Source, Studio
 from studio.tracking.work import WorkQueue
+from tests.model_ids import HYPERION
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
@@ -70,7 +71,7 @@ def test_a_worker_downloads_previews_and_analyses_while_the_app_does_none_of_it(
         settings = Settings.from_mapping(env)
         store = JobStore(pg_url)
         submitter = Studio(settings, store, sandbox_url=sandbox.url)
-        prepared = submitter.prepare(catalog.HYPERION, Source("upload", "realshort.mp4",
+        prepared = submitter.prepare(HYPERION, Source("upload", "realshort.mp4",
                                                               path=realshort),
                                      {"transfer_function": "pq"})
         [job] = submitter.submit(prepared)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sandbox import processing
 from sandbox.models import with_defaults
-from studio import catalog
 from studio.config import Settings
 from studio.jobs import Job, JobStore
+from tests.model_ids import HYPERION
 
 
 def seed_hdr_generations(data: Path, source: Path, *, models: tuple[str, ...]) -> dict[str, Job]:
@@ -29,7 +29,7 @@ def seed_hdr_generations(data: Path, source: Path, *, models: tuple[str, ...]) -
     now = datetime.now(UTC)
     out: dict[str, Job] = {}
     for i, model_id in enumerate(models):
-        params = {"transfer_function": "pq"} if model_id == catalog.HYPERION else {}
+        params = {"transfer_function": "pq"} if model_id == HYPERION else {}
         params = with_defaults(model_id, params)
         folder = data / "results" / f"seed-{i}"
         result = processing.process(model_id, params, source, folder, preset="ultrafast")
@@ -37,7 +37,7 @@ def seed_hdr_generations(data: Path, source: Path, *, models: tuple[str, ...]) -
 
         fps = float(params.get("frames_per_second") or 30.0)
         preview = preview_for(result.files, data / "previews" / f"seed-{i}.mp4", fps=fps)
-        spec = catalog.get(model_id)
+        spec = models.get(model_id)
         job = Job(
             model_id=model_id, provider=spec.provider, owner=settings.owner(),
             params=params, source={"kind": "sample", "label": source.name, "path": str(source)},

@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from studio import catalog
 from studio.config import Settings
 from studio.jobs import Job, JobStore
 from studio.money import cents
 from studio.service import Studio
 from tests.e2e.conftest import ARTIFACTS, REPO, launch_app
 from tests.e2e.waits import download, eventually, wait_for_idle
+from tests.model_ids import STARLIGHT
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +32,7 @@ TWENTY = REPO / "samples" / "plans" / "twenty_clips.csv"
 def _seed_spend(data: Path, usd: str) -> None:
     now = datetime.now(UTC)
     JobStore(data / "jobs.sqlite3").insert(Job(
-        model_id=catalog.STARLIGHT, provider="oxen", owner=Settings.from_mapping({}).owner(),
+        model_id=STARLIGHT, provider="oxen", owner=Settings.from_mapping({}).owner(),
         params={}, source={"kind": "sample", "label": "earlier.mp4"}, status="succeeded",
         target="sandbox", charge_usd=usd, quote={"amount_usd": usd, "tier": "4k"},
         created_at=now, submitted_at=now, completed_at=now))

@@ -13,10 +13,10 @@ import re
 import pytest
 from playwright.sync_api import Page, expect
 
-from studio import catalog
 from tests.e2e.conftest import ARTIFACTS, launch_app
 from tests.e2e.hdr_seed import seed_hdr_generations
 from tests.e2e.waits import wait_for_idle
+from tests.model_ids import HYPERION, LTX_DIRECT
 
 pytestmark = pytest.mark.e2e
 
@@ -25,14 +25,14 @@ PANEL_MS = 120_000  # a busy 2-core machine: decode, scopes and a first Streamli
 
 @pytest.fixture
 def hdr_app(tmp_path, realshort):
-    seed_hdr_generations(tmp_path / "data", realshort, models=(catalog.HYPERION,))
+    seed_hdr_generations(tmp_path / "data", realshort, models=(HYPERION,))
     with launch_app(tmp_path / "data") as url:
         yield url
 
 
 @pytest.fixture
 def exr_app(tmp_path, realshort):
-    seed_hdr_generations(tmp_path / "data", realshort, models=(catalog.LTX_DIRECT,))
+    seed_hdr_generations(tmp_path / "data", realshort, models=(LTX_DIRECT,))
     with launch_app(tmp_path / "data") as url:
         yield url
 

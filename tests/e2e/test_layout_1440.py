@@ -17,11 +17,12 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from components.jobs import COLUMN_WIDTHS
-from studio import catalog, forecast
+from studio import forecast, models
 from studio.config import Settings
 from studio.jobs import Job, JobStore
 from tests.e2e.conftest import REPO, launch_app
 from tests.e2e.waits import eventually, wait_for_idle
+from tests.model_ids import LTX_DIRECT, RHEA, STARLIGHT
 
 pytestmark = pytest.mark.e2e
 
@@ -119,7 +120,7 @@ def _seed_queued(data: Path) -> Job:
     """A queued LTX direct generation the tracker leaves alone (no provider id, next poll
     far away): its Status, Charge and id cells start short."""
     data.mkdir(parents=True, exist_ok=True)
-    job = Job(model_id=catalog.LTX_DIRECT, provider="ltx", owner=OWNER, params={},
+    job = Job(model_id=LTX_DIRECT, provider="ltx", owner=OWNER, params={},
               source={"kind": "sample", "label": "cockatoo.mp4"}, status="queued",
               target="live", quote={"amount_usd": "1.81", "provenance": "published"},
               next_poll_at=datetime.now(UTC).timestamp() + 86_400)
@@ -193,10 +194,10 @@ def _seed_plan_and_spend(data: Path) -> None:
         REPO / "samples" / "plans" / "twenty_clips.csv"))
     now = datetime.now(UTC)
     for model, quote, charge, source in (
-            (catalog.STARLIGHT, "2.0916", "2.0916", "sandbox"),
-            (catalog.RHEA, "1.20", "1.31", "sandbox"),
-            (catalog.LTX_DIRECT, "1.81", "1.81", "computed")):
-        store.insert(Job(model_id=model, provider=catalog.MODELS[model].provider, owner=OWNER,
+            (STARLIGHT, "2.0916", "2.0916", "sandbox"),
+            (RHEA, "1.20", "1.31", "sandbox"),
+            (LTX_DIRECT, "1.81", "1.81", "computed")):
+        store.insert(Job(model_id=model, provider=models.MODELS[model].provider, owner=OWNER,
                          owner_name="Ada", params={}, status="succeeded", remote_id=None,
                          source={"kind": "sample", "label": "cockatoo.mp4"},
                          quote={"amount_usd": quote, "provenance": "published"},

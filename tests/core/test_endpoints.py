@@ -1,23 +1,21 @@
-"""Catalog: the five endpoints, their parameters, validation and output geometry."""
+"""The five endpoints' model units: their parameters, validation and output geometry."""
 
 import pytest
 
-from studio import catalog
-from studio.catalog import (
-    HYPERION,
-    LTX_DIRECT,
-    LTX_OXEN,
-    MODELS,
-    RHEA,
-    STARLIGHT,
-    check_limits,
-    output_geometry,
-    request_schema,
-    spec_from_request_schema,
-    validate,
-)
+from studio import models
 from studio.errors import ParamError
 from studio.media import ClipInfo
+from studio.models import MODELS, ltx_direct
+from tests.model_ids import HYPERION, LTX_DIRECT, LTX_OXEN, RHEA, STARLIGHT
+
+
+def validate(model_id, params, *, require_source=True):
+    """The unit's problems as the sentences a person reads (``"field: message"``)."""
+    return [str(p) for p in models.get(model_id).validate(params, require_source=require_source)]
+
+
+def check_limits(model_id, clip_info, params):
+    return [str(p) for p in models.get(model_id).check_limits(clip_info, params)]
 
 
 def clip(w=1280, h=720, fps=20.0, frames=280):
@@ -45,7 +43,7 @@ def test_starlight_target_fps_follows_newer_schema():
 
 def test_defaults_validate_for_every_model():
     for mid in MODELS:
-        params = catalog.with_defaults(mid, {})
+        params = models.get(mid).with_defaults({})
         if mid == LTX_OXEN:
             params["prompt"] = "cinematic HDR"
         assert validate(mid, params, require_source=False) == [], mid
@@ -73,40 +71,39 @@ def test_validation_reports_every_problem_at_once_naming_fields():
     (LTX_DIRECT, {"output_colorspace": "rec709"}, "output_colorspace"),
 ])
 def test_out_of_range_values_are_named(model, params, field):
-    problems = validate(model, params, require_source=False)
-    assert problems and all(p.startswith(field) for p in problems), problems
+    problems = models.get(model).validate(params, require_source=False)
+    assert problems and all(p.field == field for p in problems), problems
 
 
-def test_check_raises_param_error_with_sentence():
-    with pytest.raises(ParamError) as err:
-        catalog.check(RHEA, {"resolution": "8k"}, require_source=False)
-    assert "resolution: must be one of 720p, 1080p, 2k, 4k" in str(err.value)
+def test_a_param_error_reads_the_problem_as_a_sentence():
+    problems = models.get(RHEA).validate({"resolution": "8k"}, require_source=False)
+    assert "resolution: must be one of 720p, 1080p, 2k, 4k" in str(ParamError(problems))
 
 
 def test_output_geometry_rules():
-    g = output_geometry(STARLIGHT, width=1280, height=720, fps=20, frame_count=280, params={})
+    g = models.get(STARLIGHT).output_geometry(width=1280, height=720, fps=20, frame_count=280, params={})
     assert (g.width, g.height, g.fps, g.frame_count, g.duration_s) == (3840, 2160, 30.0, 420, 14.0)
-    g = output_geometry(STARLIGHT, width=320, height=240, fps=30000 / 1001, frame_count=36,
+    g = models.get(STARLIGHT).output_geometry(width=320, height=240, fps=30000 / 1001, frame_count=36,
                         params={"resolution": "1080p"})
     assert (g.width, g.height) == (1440, 1080)
-    g = output_geometry(RHEA, width=1080, height=1920, fps=30, frame_count=30, params={"resolution": "720p"})
+    g = models.get(RHEA).output_geometry(width=1080, height=1920, fps=30, frame_count=30, params={"resolution": "720p"})
     assert g.height == 720 and g.width % 2 == 0 and abs(g.width - 405) <= 1  # portrait aspect kept
-    g = output_geometry(LTX_OXEN, width=1280, height=720, fps=20, frame_count=280,
+    g = models.get(LTX_OXEN).output_geometry(width=1280, height=720, fps=20, frame_count=280,
                         params={"num_frames": 33})
     assert min(g.width, g.height) <= 704 and g.frame_count == 33 and g.width % 2 == 0
-    g = output_geometry(LTX_OXEN, width=1280, height=720, fps=20, frame_count=280,
+    g = models.get(LTX_OXEN).output_geometry(width=1280, height=720, fps=20, frame_count=280,
                         params={"resolution": "square_hd"})
     assert (g.width, g.height) == (704, 704)
-    g = output_geometry(LTX_DIRECT, width=320, height=240, fps=29.97, frame_count=36, params={})
+    g = models.get(LTX_DIRECT).output_geometry(width=320, height=240, fps=29.97, frame_count=36, params={})
     assert (g.width, g.height, g.frame_count) == (320, 240, 36)
 
 
 def test_ltx_tiers_by_pixel_count_either_orientation():
-    assert catalog.ltx_tier(1920, 1080).name == "1080p"
-    assert catalog.ltx_tier(1080, 1920).name == "1080p"
-    assert catalog.ltx_tier(1920, 1082).name == "1440p"
-    assert catalog.ltx_tier(3840, 2160).name == "4k"
-    assert catalog.ltx_tier(4096, 2160) is None
+    assert ltx_direct.tier(1920, 1080).name == "1080p"
+    assert ltx_direct.tier(1080, 1920).name == "1080p"
+    assert ltx_direct.tier(1920, 1082).name == "1440p"
+    assert ltx_direct.tier(3840, 2160).name == "4k"
+    assert ltx_direct.tier(4096, 2160) is None
 
 
 def test_ltx_direct_limits():
@@ -121,17 +118,17 @@ def test_ltx_direct_limits():
 
 
 def test_request_params_drop_unconfirmed_defaults_and_none():
-    wire = catalog.request_params(LTX_DIRECT, {"output_colorspace": "acescg"})
+    wire = models.get(LTX_DIRECT).wire_params({"output_colorspace": "acescg"})
     assert wire == {}
-    assert catalog.request_params(LTX_DIRECT, {"output_colorspace": "acescct"}) == {
+    assert models.get(LTX_DIRECT).wire_params({"output_colorspace": "acescct"}) == {
         "output_colorspace": "acescct"}
-    assert catalog.request_params(LTX_OXEN, {"seed": None, "num_frames": 33.0}) == {"num_frames": 33}
+    assert models.get(LTX_OXEN).wire_params({"seed": None, "num_frames": 33.0}) == {"num_frames": 33}
 
 
 def test_request_schema_round_trips_into_a_spec():
     for mid in MODELS:
-        schema = request_schema(mid)
-        rebuilt = spec_from_request_schema(MODELS[mid], schema)
+        schema = MODELS[mid].request_schema()
+        rebuilt = MODELS[mid].with_schema(schema, origin="live")
         assert [p.name for p in rebuilt.params] == [p.name for p in MODELS[mid].params]
         assert rebuilt.schema_origin == "live"
 
@@ -143,8 +140,8 @@ def test_live_schema_replaces_bundled_params():
         "sharpness": {"type": "number", "minimum": 0, "maximum": 2, "default": 1, "x-order": 2},
         "tags": {"type": "array", "items": {"type": "string"}},
     }, "required": ["input_video"]}
-    spec = spec_from_request_schema(MODELS[STARLIGHT], schema)
+    spec = MODELS[STARLIGHT].with_schema(schema, origin="live")
     assert [p.name for p in spec.params] == ["input_video", "resolution", "sharpness"]
     assert spec.param("resolution").default == "8k"
     with pytest.raises(ValueError):
-        spec_from_request_schema(MODELS[STARLIGHT], {"properties": {}})
+        MODELS[STARLIGHT].with_schema({"properties": {}}, origin="live")
