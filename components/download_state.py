@@ -11,7 +11,7 @@ import streamlit as st
 from components.text import plain
 from studio.jobs import Job
 from studio.service import Studio
-from studio.tracking.work import WorkItem
+from studio.tracking.work import WorkItem, WorkStatus
 
 
 def _when(ts: float) -> str:
@@ -28,7 +28,7 @@ def render_download_state(studio: Studio, job: Job, *, key: str,
     if item is None:
         st.progress(0.0, text="Waiting to download the result…")
         return
-    if item.status == "failed":
+    if item.status == WorkStatus.FAILED:
         # The sentence itself is on the generation (shown above); here: what can be done.
         if job.provider == "ltx":
             st.caption("LTX keeps results for 24 h after they finish; a retry reads the "
@@ -55,7 +55,7 @@ def render_download_state(studio: Studio, job: Job, *, key: str,
 def render_preview_retry(studio: Studio, job: Job, *, key: str,
                          item: WorkItem | None) -> None:
     """A "Make the preview again" action for a preview that settled as failed."""
-    if item is None or item.status != "failed":
+    if item is None or item.status != WorkStatus.FAILED:
         return
     if st.button("Make the preview again", key=f"{key}:repreview:{job.id}",
                  icon=":material/refresh:"):

@@ -31,6 +31,7 @@ from studio import charts, forecast, ledger, models
 from studio.errors import BudgetExceededError, ParamError, StudioError
 from studio.money import cents, exact
 from studio.service import Prepared, Source, Studio
+from studio.store import Status
 
 TARGETS = ["720p", "1080p", "2k", "4k"]
 UNIT_WORDS = {"output_second": "per output second", "input_second": "per input second",
@@ -372,7 +373,7 @@ def _send_batch(studio: Studio, items: list[tuple[Prepared, int]], key: str) -> 
         session.set_flash(f"{key}:batch", "error", plain(f"The batch stopped: {exc}"))
     else:
         sent = sum(len(o.jobs) for o in outcomes)
-        waiting = sum(1 for o in outcomes for j in o.jobs if j.status == "waiting")
+        waiting = sum(1 for o in outcomes for j in o.jobs if j.status == Status.WAITING)
         lines = [f"Submitted {sent} generation(s) from {len(outcomes)} row(s)"
                  + (f"; {waiting} LTX generation(s) wait for a free slot" if waiting else "")
                  + ". They are tracked on the Generations page."]

@@ -13,6 +13,7 @@ from studio.errors import StudioError
 from studio.media import ClipInfo
 from studio.models import ModelUnit
 from studio.service import Source, Studio
+from studio.store import Status
 
 
 @st.cache_data(ttl=3600, max_entries=128, show_spinner=False)
@@ -65,7 +66,7 @@ def effective_spec(studio: Studio, spec: ModelUnit, *, warn: bool = True) -> Mod
 
 @st.cache_data(ttl=60, max_entries=4, show_spinner=False)
 def _turnaround_index(_studio: Studio, cache_key: str) -> ledger.TurnaroundIndex:
-    jobs = _studio.store.list(statuses=["succeeded"], limit=5000)
+    jobs = _studio.store.list(statuses=[Status.SUCCEEDED], limit=5000)
     return ledger.turnaround_index(ledger.turnaround_table(jobs))
 
 

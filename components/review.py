@@ -41,8 +41,10 @@ from studio.jobs import Job
 from studio.media import ClipInfo
 from studio.money import exact
 from studio.service import Source, Studio
-from studio.source_previews import PreviewState
+from studio.source_previews import PreviewState, PreviewStatus
+from studio.store import Status
 from studio.tracker import ANALYSIS_PHASE
+from studio.tracking.work import WorkStatus
 
 REFRESH_S = 2.0
 REVIEW_PAGE = "pages/review.py"
@@ -51,15 +53,15 @@ IDS_PARAM = "g"
 MAX_REVIEW_IDS = 4
 CARD_ROOM_PX = 200  # the status card's head and status lines: on screen, or it is scrolled to
 _STATUS_TEXT = {
-    "submitting": "Sending the request…",
-    "waiting": "Waiting for a free LTX slot (LTX runs 2 generations at a time per key)",
-    "queued": "Queued at the provider",
-    "processing": "Processing at the provider",
-    "succeeded": "Succeeded",
-    "failed": "Failed",
-    "cancelled": "Cancelled",
-    "expired": "Expired at the provider",
-    "unknown": "Outcome unknown",
+    Status.SUBMITTING: "Sending the request…",
+    Status.WAITING: "Waiting for a free LTX slot (LTX runs 2 generations at a time per key)",
+    Status.QUEUED: "Queued at the provider",
+    Status.PROCESSING: "Processing at the provider",
+    Status.SUCCEEDED: "Succeeded",
+    Status.FAILED: "Failed",
+    Status.CANCELLED: "Cancelled",
+    Status.EXPIRED: "Expired at the provider",
+    Status.UNKNOWN: "Outcome unknown",
 }
 
 
@@ -125,9 +127,9 @@ def request_source_preview(studio: Studio, path: Path) -> PreviewState:
 
 
 def preview_waiting_text(state: PreviewState) -> str:
-    if state.status == "failed":
+    if state.status == PreviewStatus.FAILED:
         return f"The source cannot be previewed: {state.error}"
-    if state.status == "running":
+    if state.status == PreviewStatus.RUNNING:
         return f"Making a browser-playable preview of the source… {state.fraction:.0%}"
     return "Making a browser-playable preview of the source (queued)…"
 
@@ -144,7 +146,7 @@ def render_source_preview_status(studio: Studio, source: Source, *, key: str) ->
     @st.fragment(run_every=None if first.done else 1.0)
     def _line() -> None:
         state = request_source_preview(studio, source.path)  # type: ignore[arg-type]
-        if state.status == "failed":
+        if state.status == PreviewStatus.FAILED:
             st.caption(f":orange[The source cannot be previewed: {plain(state.error or '')}]")
         elif state.ready:
             took = f" in {duration_text(state.seconds)}" if state.seconds else ""
@@ -209,7 +211,7 @@ def result_media(studio: Studio, job: Job) -> tuple[Media, bool]:
     ) if job.model_id in models.MODELS else None
     base = dict(width=geo.width if geo else 16, height=geo.height if geo else 9,
                 fps=geo.fps if geo else 24.0, duration_s=geo.duration_s if geo else 0.0)
-    if job.status != "succeeded":
+    if job.status != Status.SUCCEEDED:
         return Media(label, None, lines=lines, waiting=_STATUS_TEXT.get(job.status, job.status),
                      id=job.id, **base), job.is_active
     files = job.result_files or {}
@@ -287,7 +289,7 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
     src, working = source_media(studio, jobs[0])
     results, shown = [], []
     for job in jobs:
-        if job.status != "succeeded" and compact:
+        if job.status != Status.SUCCEEDED and compact:
             working = working or job.is_active  # the card's status lines say how it goes
             continue
         media, busy = result_media(studio, job)
@@ -309,7 +311,7 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
             render_result_panel(studio, chosen, key=f"{key}:panel", read_only=read_only)
         # The HDR inspector / EXR browser of the selected result: full width under the
         # player (scopes and frames need the room), nothing decoded until switched on.
-        if chosen.status == "succeeded" and chosen.result_files:
+        if chosen.status == Status.SUCCEEDED and chosen.result_files:
             render_hdr_tools(studio, chosen, key=f"{key}:hdr:{chosen.id}",
                              playhead_s=view.time_s)
     return working
@@ -356,7 +358,7 @@ def render_detail_compare(studio: Studio, job: Job, *, key: str) -> None:
         # "Download again"), from the media work queue any process may be running.
         render_download_state(studio, job, key=key, item=work.get("download"))
         download = work.get("download")
-        if download is not None and download.status == "failed":
+        if download is not None and download.status == WorkStatus.FAILED:
             session.set_compare_working(key, False)
             return
     render_review_link([job.id], key=f"{key}:review-link")
@@ -368,7 +370,7 @@ def render_detail_compare(studio: Studio, job: Job, *, key: str) -> None:
 def render_selection_compare(studio: Studio, jobs: Sequence[Job], *, key: str) -> None:
     """For 2–4 selected generations of one clip: compare them side by side (N-up) with a
     review link of the set."""
-    done = [j for j in jobs if j.status == "succeeded"]
+    done = [j for j in jobs if j.status == Status.SUCCEEDED]
     if not 2 <= len(done) <= MAX_REVIEW_IDS:
         if len(jobs) >= 2:
             st.caption("Select 2–4 succeeded generations of one clip to compare them in one "
@@ -470,13 +472,13 @@ def render_job_status(studio: Studio, job: Job, *, now: datetime) -> None:
     elapsed = _elapsed_s(job, now)
     st.markdown(f"**{name}**" + (f" · {settings}" if settings else "")
                 + f" — {_STATUS_TEXT.get(job.status, job.status)}")
-    if job.status == "failed":
+    if job.status == Status.FAILED:
         st.error(plain(job.error or "The provider reported a failure without a reason."))
         return
-    if job.status in ("unknown", "expired", "cancelled"):
+    if job.status in (Status.UNKNOWN, Status.EXPIRED, Status.CANCELLED):
         st.warning(plain(job.error or _STATUS_TEXT[job.status]))
         return
-    if job.status == "succeeded":
+    if job.status == Status.SUCCEEDED:
         media_busy = not job.result_files or (
             "video" in job.result_files and not job.preview_path
             and bool(studio.tracker.activity.get(job.id)))
@@ -486,7 +488,7 @@ def render_job_status(studio: Studio, job: Job, *, now: datetime) -> None:
                       if job.charge_usd else ""))
         download = (studio.media_state([job.id]).get(job.id, {}).get("download")
                     if not job.result_files else None)
-        if download is not None and download.status == "failed":
+        if download is not None and download.status == WorkStatus.FAILED:
             render_download_state(studio, job, key=f"card:{job.id}", item=download)
         elif media_busy:
             act = studio.tracker.activity.get(job.id)
@@ -496,7 +498,7 @@ def render_job_status(studio: Studio, job: Job, *, now: datetime) -> None:
         return
     eta = eta_for(studio, job)
     provider = "Oxen" if job.provider == "oxen" else "LTX"
-    queue = ("" if job.status != "queued" else
+    queue = ("" if job.status != Status.QUEUED else
              f" · queue position: not reported by {provider}")
     st.caption(f"Elapsed {duration_text(elapsed)} · ETA {eta.label}{queue}")
     fraction = min(0.99, elapsed / eta.seconds) if eta.seconds > 0 else 0.0
@@ -533,7 +535,7 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
         with st.container(border=True, key=f"{page}-status-card"):
             scroll_into_view(f"{page}-status-card", session.card_token(page))
             head, links_col, close = st.columns([6, 2, 1], vertical_alignment="center")
-            done = all(j.is_terminal or j.status == "unknown" for j in current)
+            done = all(j.is_terminal or j.status == Status.UNKNOWN for j in current)
             n = len(current)
             head.markdown(f"**{'Your generation' if n == 1 else f'Your {n} generations'}"
                           + (" — done**" if done else "**"))
@@ -548,7 +550,7 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
             for i, job in enumerate(current):
                 with cols[i % len(cols)]:
                     render_job_status(studio, job, now=now)
-            succeeded = [j for j in current if j.status == "succeeded"]
+            succeeded = [j for j in current if j.status == Status.SUCCEEDED]
             working = render_job_compare(studio, current, key=player_key,
                                          panel=bool(succeeded), compact=not done)
             session.set_compare_working(player_key, working)
@@ -567,7 +569,7 @@ def _card_live(studio: Studio, jobs: Sequence[Job]) -> bool:
         if job.is_active or (act is not None and act.phase != ANALYSIS_PHASE):
             return True
         video = (job.result_files or {}).get("video")
-        if job.status == "succeeded" and (not job.result_files or (
+        if job.status == Status.SUCCEEDED and (not job.result_files or (
                 video and Path(video).exists() and not job.preview_path
                 and not _plays_file(video))):
             return True  # downloading, or its preview is being made
@@ -638,10 +640,10 @@ def toast_transitions(jobs: Sequence[Job]) -> None:
         before = seen.get(job.id, watched.get(job.id))
         if before is not None and before != job.status and job.is_terminal:
             name = model_name(job.model_id)
-            if job.status == "succeeded":
+            if job.status == Status.SUCCEEDED:
                 st.toast(f"{name}: generation succeeded — the result is ready to review.",
                          icon=":material/check_circle:")
-            elif job.status == "failed":
+            elif job.status == Status.FAILED:
                 st.toast(f"{name}: generation failed. {plain(job.error or '')}".strip(),
                          icon=":material/error:", duration="long")
             else:

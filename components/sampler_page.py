@@ -38,6 +38,7 @@ from studio.media import ClipInfo
 from studio.money import cents, exact
 from studio.sampler import Variant
 from studio.service import PlanItem, Prepared, Source, Studio
+from studio.store import Status
 
 START_FROM_FORM = "the settings below"
 FROM_PAGE = "this model's page (its current form)"
@@ -319,7 +320,7 @@ def render_results(studio: Studio, job_ids: Sequence[str], *, key: str) -> None:
                     if (job.source or {}).get("kind") == "upload":
                         st.caption("Choose the same uploaded clip there: a local file cannot "
                                    "travel in a link.")
-        done = [j for j in current if j.status == "succeeded"]
+        done = [j for j in current if j.status == Status.SUCCEEDED]
         shown = done or current
         if len(shown) > review.MAX_REVIEW_IDS:
             labels = {j.id: f"{i + 1}. {review.model_name(j.model_id)} · "

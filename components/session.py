@@ -12,6 +12,8 @@ from typing import Any
 
 import streamlit as st
 
+from studio.store import Status
+
 _SEEN = "seen_statuses"
 _SELECTED = "selected_job"
 _SELECTION = "selected_rows"
@@ -175,7 +177,7 @@ def watched_jobs() -> dict[str, str]:
 def watch_jobs(job_ids: list[str] | tuple[str, ...]) -> None:
     watched = watched_jobs()
     for job_id in job_ids:
-        watched.setdefault(job_id, "submitting")
+        watched.setdefault(job_id, Status.SUBMITTING)
 
 
 def note_submitted(job_ids: list[str], model_id: str) -> None:

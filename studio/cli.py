@@ -44,7 +44,8 @@ from studio.money import cents, exact
 from studio.ratebook import RateBook, load_book
 from studio.service import Source, Studio
 from studio.service import live_model as fetch_live_model
-from studio.tracking.work import worker_name
+from studio.store import Status
+from studio.tracking.work import WorkStatus, worker_name
 
 SANDBOX_PORT = 8765
 
@@ -303,14 +304,14 @@ def _unsettled(studio: Studio) -> int:
     from studio.tracker import needs_person
 
     store = studio.store
-    waiting = [j for j in store.list(statuses=["waiting", "submitting", "queued", "processing"])
+    waiting = [j for j in store.list(statuses=[Status.WAITING, Status.SUBMITTING, Status.QUEUED, Status.PROCESSING])
                if not needs_person(j)]
     work = 0
     if studio.media_work.threads:
         studio.tracker.queue_media()
         work = sum(1 for item in studio.media_work.queue.unsettled()
                    if item.kind in studio.media_work.kinds)
-    unknown = [j for j in store.list(statuses=["unknown"]) if j.provider == "oxen"
+    unknown = [j for j in store.list(statuses=[Status.UNKNOWN]) if j.provider == "oxen"
                and studio.tracker.reconcile_attempts.get(j.id, 0) < RECONCILE_TRIES]
     return len(waiting) + work + len(unknown)
 
@@ -333,17 +334,17 @@ def _report(studio: Studio, seen: dict[str, str], done: dict[str, str]) -> None:
     for j in jobs:
         if seen.get(j.id) != j.status:
             print(f"{j.id[:8]} {j.model_id} → {j.status}"
-                  + (f": {j.error}" if j.error and j.status in ("failed", "unknown", "expired")
+                  + (f": {j.error}" if j.error and j.status in (Status.FAILED, Status.UNKNOWN, Status.EXPIRED)
                      else ""), flush=True)
             seen[j.id] = j.status
-    states = studio.media_state([j.id for j in jobs if j.status == "succeeded"])
+    states = studio.media_state([j.id for j in jobs if j.status == Status.SUCCEEDED])
     for job_id, kinds in states.items():
         for kind, item in kinds.items():
             key = f"{job_id}:{kind}"
             if item.settled and done.get(key) != item.status:
                 done[key] = item.status
                 what = "downloaded" if kind == "download" else f"{kind} done"
-                line = (f"{job_id[:8]} {what}" if item.status == "done" else
+                line = (f"{job_id[:8]} {what}" if item.status == WorkStatus.DONE else
                         f"{job_id[:8]} {kind} failed: {item.error}")
                 print(line, flush=True)
 

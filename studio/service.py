@@ -699,7 +699,7 @@ class Studio:
             if spec.provider == "ltx":
                 ltx_job = self.ltx().submit_hdr(
                     source_url, output_colorspace=body.get("output_colorspace"))
-                ids = [(ltx_job.id, "queued")]
+                ids = [(ltx_job.id, Status.QUEUED)]
             elif mode == "sync":
                 return [self._run_sync(jobs[0], body, response_format=response_format)], None
             else:

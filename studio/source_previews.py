@@ -19,11 +19,22 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from pathlib import Path
 
 from studio.errors import StudioError
 
 MAX_TRACKED = 256
+
+
+
+class PreviewStatus(StrEnum):
+    """Where a source preview stands: waiting for the worker, being made, playable, or not."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -36,7 +47,7 @@ class PreviewState:
     ``seconds`` how long making it took (0 for a clip that plays as is).
     """
 
-    status: str
+    status: PreviewStatus
     fraction: float = 0.0
     path: Path | None = None
     is_preview: bool = False
@@ -45,11 +56,11 @@ class PreviewState:
 
     @property
     def ready(self) -> bool:
-        return self.status == "ready"
+        return self.status == PreviewStatus.READY
 
     @property
     def done(self) -> bool:
-        return self.status in ("ready", "failed")
+        return self.status in (PreviewStatus.READY, PreviewStatus.FAILED)
 
 
 Maker = Callable[[Path, Path, Callable[[float], None]], tuple[Path, bool]]
@@ -104,7 +115,7 @@ class SourcePreviews:
         try:
             key = self._key(path)
         except OSError:
-            return PreviewState("failed", error=f"The clip '{path.name}' is no longer on disk.")
+            return PreviewState(PreviewStatus.FAILED, error=f"The clip '{path.name}' is no longer on disk.")
         with self._lock:
             state = self._states.get(key)
             if state is not None:
@@ -116,14 +127,14 @@ class SourcePreviews:
                 ready = self._fast(path, self.cache_dir)
             except StudioError as exc:
                 ready = None
-                failed = PreviewState("failed", error=str(exc))
+                failed = PreviewState(PreviewStatus.FAILED, error=str(exc))
                 self._remember(key, failed)
                 return failed
         with self._lock:
             if key in self._states:  # another thread answered meanwhile
                 return self._states[key]
-            state = (PreviewState("ready", 1.0, ready[0], ready[1], seconds=0.0) if ready
-                     else PreviewState("pending"))
+            state = (PreviewState(PreviewStatus.READY, 1.0, ready[0], ready[1], seconds=0.0) if ready
+                     else PreviewState(PreviewStatus.PENDING))
             self._remember_locked(key, state)
         if ready is None:
             self._pool.submit(self._make, key, path)
@@ -164,7 +175,7 @@ class SourcePreviews:
 
     def _make(self, key: tuple[str, int, int], path: Path) -> None:
         started = time.monotonic()
-        running = PreviewState("running")
+        running = PreviewState(PreviewStatus.RUNNING)
         self._set(key, running)
 
         def progress(fraction: float) -> None:
@@ -173,14 +184,14 @@ class SourcePreviews:
         try:
             playable, is_preview = self._maker(path, self.cache_dir, progress)
         except StudioError as exc:
-            self._set(key, PreviewState("failed", error=str(exc)))
+            self._set(key, PreviewState(PreviewStatus.FAILED, error=str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - a worker thread must record, not die
             self._set(key, PreviewState(
-                "failed", error=f"The preview of '{path.name}' could not be made "
+                PreviewStatus.FAILED, error=f"The preview of '{path.name}' could not be made "
                                 f"({type(exc).__name__})."))
             return
-        self._set(key, PreviewState("ready", 1.0, Path(playable), is_preview,
+        self._set(key, PreviewState(PreviewStatus.READY, 1.0, Path(playable), is_preview,
                                     seconds=time.monotonic() - started if is_preview else 0.0))
 
     def close(self) -> None:

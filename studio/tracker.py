@@ -353,7 +353,7 @@ class Tracker:
                 changes["charge_source"] = (ChargeSource.COMPUTED if job.provider == "ltx"
                                             else reported_charge_source(job.target))
         updated = self.store.update(job.id, **changes)
-        if updated.status == "succeeded" and job.status != "succeeded" and updated.result_urls:
+        if updated.status == Status.SUCCEEDED and job.status != Status.SUCCEEDED and updated.result_urls:
             self.queue_media()
         return updated
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.jobs import Job, JobStore
+from studio.store import Status
 from studio.tracking.downloads import (
     DownloadError,
     DownloadLimits,
@@ -98,7 +99,7 @@ def run_download(ctx: WorkContext) -> None:
     """Download every result link of ``ctx.job`` and record the files on the generation."""
     s: MediaServices = ctx.services
     job = ctx.job
-    if job.status != "succeeded":
+    if job.status != Status.SUCCEEDED:
         return  # cancelled or re-polled since: nothing to fetch
     if not job.result_urls:
         raise WorkFailed("the provider gave no result link", failure=FailureKind.EXPIRED)

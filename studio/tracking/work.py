@@ -34,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -58,11 +59,23 @@ from studio.errors import (
     UnreadableAnswerError,
 )
 from studio.jobs import Job, JobStore, jobs_table, utcnow
+from studio.store import Status
 from studio.store.schema import work_table  # created by migration v5
 
 log = logging.getLogger(__name__)
 
-PENDING, DONE, FAILED = "pending", "done", "failed"
+
+
+class WorkStatus(StrEnum):
+    """A work row's status: ``pending`` (waiting, or leased while it runs), ``done``, or
+    ``failed`` (no attempt left, or a failure no retry mends)."""
+
+    PENDING = "pending"
+    DONE = "done"
+    FAILED = "failed"
+
+
+PENDING, DONE, FAILED = WorkStatus.PENDING, WorkStatus.DONE, WorkStatus.FAILED
 LEASE_S = 120.0
 _PG_CLAIM_LOCK = 0x5654_574F_524B  # "VTWORK": serialises claims so per-host limits hold
 
@@ -85,7 +98,7 @@ class WorkItem:
     id: str
     job_id: str
     kind: str
-    status: str
+    status: WorkStatus
     attempts: int
     next_at: float
     host: str | None
@@ -109,7 +122,8 @@ class WorkItem:
 
 def _item(row: Any) -> WorkItem:
     m = row._mapping
-    return WorkItem(**{k: m[k] for k in WorkItem.__dataclass_fields__})
+    fields = {k: m[k] for k in WorkItem.__dataclass_fields__}
+    return WorkItem(**{**fields, "status": WorkStatus(fields["status"])})
 
 
 class WorkFailed(StudioError):
@@ -232,7 +246,7 @@ class WorkQueue:
         # JSON columns compared as text: "{}" is the stored empty map on both backends.
         urls_text, files_text = cast(t.c.result_urls, Text), cast(t.c.result_files, Text)
         stmt = select(t.c.id, t.c.result_urls).where(
-            t.c.status == "succeeded", t.c.result_urls.is_not(None), urls_text != "{}",
+            t.c.status == Status.SUCCEEDED, t.c.result_urls.is_not(None), urls_text != "{}",
             or_(t.c.result_files.is_(None), files_text == "{}"), not_(has_row))
         with self.store.connection() as conn:
             rows = conn.execute(stmt).all()
@@ -605,6 +619,6 @@ class WorkPool:
                 pass
 
 
-__all__ = ["DONE", "FAILED", "PENDING", "REGISTRY", "WorkContext", "WorkFailed", "WorkItem",
+__all__ = ["DONE", "FAILED", "PENDING", "REGISTRY", "WorkStatus", "WorkContext", "WorkFailed", "WorkItem",
            "WorkKind", "WorkPool", "WorkQueue", "backoff_s", "classify", "register",
            "work_table", "worker_name"]

@@ -17,6 +17,7 @@ from sandbox import processing
 from sandbox.models import with_defaults
 from studio.config import Settings
 from studio.jobs import Job, JobStore
+from studio.models import MODELS
 from tests.model_ids import HYPERION
 
 
@@ -37,7 +38,7 @@ def seed_hdr_generations(data: Path, source: Path, *, models: tuple[str, ...]) -
 
         fps = float(params.get("frames_per_second") or 30.0)
         preview = preview_for(result.files, data / "previews" / f"seed-{i}.mp4", fps=fps)
-        spec = models.get(model_id)
+        spec = MODELS[model_id]
         job = Job(
             model_id=model_id, provider=spec.provider, owner=settings.owner(),
             params=params, source={"kind": "sample", "label": source.name, "path": str(source)},
