@@ -72,7 +72,8 @@ except ValueError as _bad_setting:  # e.g. SANDBOX_PRESET names no x264 preset
 from sandbox.lock import EXIT_LOCKED, DataDirLock, DataDirLocked
 
 PARENT_POLL_S = 2.0
-EXIT_USAGE = 2  # the port cannot be bound, or a --model-file cannot be used
+EXIT_USAGE = 2  # a --model-file cannot be used
+EXIT_NO_PORT = 4  # the port cannot be bound (taken): a launcher may try another
 # Seconds open connections get to finish at shutdown before uvicorn cancels them.
 GRACEFUL_SHUTDOWN_S = 3
 
@@ -250,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         lock.release()
         print(f"Sandbox could not listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        return EXIT_NO_PORT
     port = sock.getsockname()[1]
     shown_host = f"[{args.host}]" if ":" in args.host else args.host
     url = f"http://{shown_host}:{port}"

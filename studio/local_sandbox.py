@@ -33,6 +33,7 @@ from studio.errors import ConfigError
 READY_PREFIX = "Sandbox listening on "
 LOCK_FILE = "sandbox.lock"
 EXIT_LOCKED = 3  # the sandbox's exit code when another one holds the data dir
+EXIT_NO_PORT = 4  # the sandbox's exit code when its port is taken
 
 
 def free_port(preferred: int | None = None) -> int:
@@ -152,9 +153,38 @@ def start_sandbox(
         if not reuse:
             raise ConfigError(f"A sandbox is already serving {data_dir} at {running}.")
         return SandboxProcess(running, None, log_path, data_dir)
-    chosen = free_port(port)
+    deadline = time.monotonic() + timeout_s
+    # The preferred port first; if another process binds it first (checking it is free
+    # and then starting would race), the sandbox exits with EXIT_NO_PORT and the next one
+    # binds port 0: the system picks, and the sandbox announces where in its lock record.
+    for chosen in ([port, 0] if port else [0]):
+        proc = _spawn(data_dir, log_path, chosen, workers, extra_args, detached)
+        code, url = _wait_ready(proc, data_dir, deadline)
+        if url is not None:
+            sandbox = SandboxProcess(url, proc, log_path, data_dir)
+            if not detached:
+                atexit.register(sandbox.stop)
+            return sandbox
+        if code == EXIT_LOCKED and reuse:  # another launcher won the race: use its sandbox
+            winner = running_sandbox_url(data_dir, wait_s=max(0.0, deadline - time.monotonic()))
+            if winner is not None:
+                return SandboxProcess(winner, None, log_path, data_dir)
+        if code != EXIT_NO_PORT:
+            break
+    ended = proc.poll()
+    if ended is None:
+        proc.kill()
+        proc.wait(5)
+    tail = log_path.read_text(encoding="utf-8", errors="replace")[-800:]
+    what = (f"exited (code {ended}) before it answered" if ended is not None
+            else f"did not start within {timeout_s:.0f} s")
+    raise ConfigError(f"The local sandbox {what}. Its log ends with: {tail}")
+
+
+def _spawn(data_dir: Path, log_path: Path, port: int, workers: int,
+           extra_args: list[str] | None, detached: bool) -> subprocess.Popen[str]:
     log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115 - owned by the child's lifetime
-    cmd = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(chosen),
+    cmd = [sys.executable, "-m", "sandbox", "--host", "127.0.0.1", "--port", str(port),
            "--data-dir", str(data_dir), "--workers", str(workers), *(extra_args or [])]
     if not detached:
         cmd += ["--parent-pid", str(os.getpid())]
@@ -163,27 +193,25 @@ def start_sandbox(
                             cwd=str(Path(__file__).resolve().parents[1]),
                             start_new_session=detached)
     log.close()  # the child has its own descriptor
-    url = f"http://127.0.0.1:{chosen}"
-    deadline = time.monotonic() + timeout_s
+    return proc
+
+
+def _wait_ready(proc: subprocess.Popen[str], data_dir: Path,
+                deadline: float) -> tuple[int | None, str | None]:
+    """``(None, url)`` once *this* child serves: its lock record names its PID and the URL it
+    listens on, and that URL answers. (A URL answering is not enough: whatever else listens
+    on a port the child failed to bind would answer too.) ``(exit code, None)`` when the
+    child ended first, ``(None, None)`` at the deadline."""
     while time.monotonic() < deadline:
         code = proc.poll()
-        if code == EXIT_LOCKED and reuse:  # another launcher won the race: use its sandbox
-            winner = running_sandbox_url(data_dir, wait_s=max(0.0, deadline - time.monotonic()))
-            if winner is not None:
-                return SandboxProcess(winner, None, log_path, data_dir)
         if code is not None:
-            break
-        if _answers(url):
-            sandbox = SandboxProcess(url, proc, log_path, data_dir)
-            if not detached:
-                atexit.register(sandbox.stop)
-            return sandbox
+            return code, None
+        record = lock_record(data_dir) or {}
+        url = record.get("url")
+        if record.get("pid") == proc.pid and url and _answers(str(url)):
+            return None, str(url)
         time.sleep(0.2)
-    proc.kill()
-    proc.wait(5)
-    tail = log_path.read_text(encoding="utf-8", errors="replace")[-800:]
-    raise ConfigError(f"The local sandbox did not start within {timeout_s:.0f} s. Its log ends "
-                      f"with: {tail}")
+    return None, None
 
 
 _lock = threading.Lock()

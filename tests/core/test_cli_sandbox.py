@@ -7,18 +7,20 @@ Each command runs with no key and no base URL (sandbox mode) on its own data dir
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from studio.local_sandbox import lock_record, start_sandbox
+from studio.local_sandbox import free_port, lock_record, start_sandbox
 from tests.conftest import REPO
 from tests.model_ids import STARLIGHT
 
@@ -121,3 +123,55 @@ def test_a_stopped_sandbox_leaves_no_lock_behind(tmp_path, signal_name):
         assert fresh.owned and answers(fresh.url)
     finally:
         fresh.stop()
+
+
+class _Impostor(http.server.BaseHTTPRequestHandler):
+    """Something else on the port: answers every GET with 200, as a sandbox's health does."""
+
+    seen: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        type(self).seen.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_started_sandbox_is_its_own_when_another_process_takes_its_port(
+        tmp_path, monkeypatch):
+    """ci9: the command's sandbox lost port 8765 to another process between the launcher
+    choosing it and the sandbox binding it; the launcher took the other process's answer for
+    its sandbox's, submitted there, and followed a generation nobody would finish. Here the
+    port is taken at exactly that moment, by a server that answers like a sandbox."""
+    impostors: list[http.server.ThreadingHTTPServer] = []
+    real_popen = subprocess.Popen
+
+    def popen_after_the_port_is_taken(cmd, *args, **kwargs):
+        port = int(cmd[cmd.index("--port") + 1])
+        if port:  # the preferred port: another process binds it first
+            server = http.server.ThreadingHTTPServer(("127.0.0.1", port), _Impostor)
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+            impostors.append(server)
+        return real_popen(cmd, *args, **kwargs)
+
+    monkeypatch.setattr("studio.local_sandbox.subprocess.Popen", popen_after_the_port_is_taken)
+    preferred = free_port()
+    sandbox = start_sandbox(tmp_path / "sandbox", port=preferred, workers=1)
+    try:
+        assert impostors, "the preferred port was never tried"
+        assert sandbox.url != f"http://127.0.0.1:{preferred}"
+        record = lock_record(tmp_path / "sandbox")
+        assert record["pid"] == sandbox.process.pid and record["url"] == sandbox.url
+        stats = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
+        assert stats["paid_posts"] == 0  # a real sandbox's answer, not the impostor's "{}"
+        log = (tmp_path / "sandbox" / "sandbox.log").read_text(encoding="utf-8")
+        assert f"could not listen on 127.0.0.1:{preferred}" in log
+    finally:
+        sandbox.stop()
+        for server in impostors:
+            server.shutdown()
+            server.server_close()
