@@ -411,7 +411,9 @@ def test_stats_count_routes_paid_posts_and_faults(
 def test_ttl_hides_terminal_generations_from_the_queue_only(
     tmp_path: Path, realshort: Path
 ) -> None:
-    with running_sandbox(tmp_path, workers=1, ttl_s=1.5) as s:
+    # The TTL must outlast the in-TTL reads on a machine at load 30 (ci s1: 1.5 s did not).
+    ttl_s = 8.0
+    with running_sandbox(tmp_path, workers=1, ttl_s=ttl_s) as s:
         api = Api(s.url, "ttl-key")
         clip = api.upload(realshort, "clips/realshort.mp4")
         r = api.post(
@@ -423,8 +425,9 @@ def test_ttl_hides_terminal_generations_from_the_queue_only(
         assert gid in queue_ids(api)  # terminal, but within the TTL: still there
         job = api.post("/v2/video-to-video-hdr", json={"video_uri": clip}).json()
         assert api.wait_ltx(job["id"])["status"] == "completed"  # polled: 200 within the TTL
+        both_ended = time.monotonic()  # the later of the two ended before this instant
 
-        time.sleep(1.7)
+        time.sleep(max(0.0, both_ended + ttl_s + 0.5 - time.monotonic()))
         oxen_error(api.get(f"/api/ai/queue/{gid}"), 404, "resource_not_found")
         oxen_error(api.delete(f"/api/ai/queue/{gid}"), 404, "resource_not_found")
         assert gid not in queue_ids(api)

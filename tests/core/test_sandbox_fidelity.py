@@ -24,7 +24,7 @@ from studio.errors import ValidationError
 from studio.providers.ltx import LtxClient
 from tests.core.conftest_sandbox import Api, RunningSandbox, running_sandbox, validate
 
-RESULT_TTL_S = 2.0
+RESULT_TTL_S = 8.0  # links must stay good through a few reads at load 30, then expire
 
 
 @pytest.fixture(scope="module")
