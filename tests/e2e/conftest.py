@@ -98,14 +98,16 @@ def stop_group(proc: subprocess.Popen, *, timeout_s: float = STOP_TIMEOUT_S) -> 
 @contextlib.contextmanager
 def launch_app(data: Path, extra_env: dict[str, str] | None = None):
     """Run ``streamlit run app.py`` on a free port with ``STUDIO_DATA_DIR=data`` in a process
-    group of its own; yields its URL; the log is ``data/app.log``. On exit the whole group
+    group of its own; yields its URL; the log is ``data/app-<port>.log`` (two apps may share
+    one data dir, each keeps its own log). On exit the whole group
     (app, its sandbox, their encoders) is stopped before this returns."""
     data.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items()
            if k not in ("OXEN_API_KEY", "LTXV_API_KEY", "OXEN_BASE_URL", "LTX_BASE_URL")}
     env.update(STUDIO_DATA_DIR=str(data), **(extra_env or {}))
-    log = open(data / "app.log", "w")  # noqa: SIM115 - closed after the process stops
+    log_path = data / f"app-{port}.log"
+    log = open(log_path, "w")  # noqa: SIM115 - closed after the process stops
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -123,9 +125,9 @@ def launch_app(data: Path, extra_env: dict[str, str] | None = None):
                 time.sleep(0.3)
         else:
             pytest.fail(f"the app did not answer /_stcore/health within {START_TIMEOUT_S} s: "
-                        + (data / "app.log").read_text()[-2000:])
+                        + log_path.read_text()[-2000:])
         if proc.poll() is not None:
-            pytest.fail("the app exited at start: " + (data / "app.log").read_text()[-2000:])
+            pytest.fail("the app exited at start: " + log_path.read_text()[-2000:])
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         yield url
     finally:
