@@ -19,6 +19,7 @@ from studio.ratebook import OverrideStore
 from studio.store import JobStore
 from tests.core.test_store_backends import backend, db_url  # noqa: F401  (fixtures)
 from tests.e2e.conftest import ARTIFACTS, launch_app
+from tests.e2e.waits import eventually, wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -58,9 +59,16 @@ def test_a_cap_an_override_and_a_preset_saved_in_one_app_are_in_force_in_the_oth
             main = page.get_by_test_id("stMain")
             main.get_by_text("Presets", exact=True).click(timeout=90_000)
             main.get_by_label("Save the current values as").fill("team look")
+            # A click during a rerun can be lost (u1, load 12–28): click once the page is
+            # idle, and wait for the durable outcome, the preset in the shared database.
+            wait_for_idle(page, what="the Starlight page to settle before saving the preset")
             main.get_by_role("button", name="Save", exact=True).click()
-            expect(main.get_by_text("Saved preset 'team look'."),
-                   "A's confirmation of the preset").to_be_visible(timeout=30_000)
+            shared = JobStore(database)
+            try:
+                eventually(lambda: "team look" in [e[0] for e in shared.presets.entries(
+                    "topazlabs-upscale-starlight-2-5-video")], what="A's preset in the shared store")
+            finally:
+                shared.close()
 
             # App B, another process with another data dir, sees all three at once.
             page.goto(f"{app_b}/rates")
