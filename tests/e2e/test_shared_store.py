@@ -51,9 +51,14 @@ def test_a_cap_an_override_and_a_preset_saved_in_one_app_are_in_force_in_the_oth
             main = page.get_by_test_id("stMain")
             main.get_by_label(re.compile(r"^New rate")).fill("0.05")
             main.get_by_label(re.compile(r"^Reason")).fill("contract with Oxen, Nov 2026")
+            wait_for_idle(page, what="the Rates page to settle before saving the override")
             main.get_by_role("button", name="Save override").click()
-            expect(main.get_by_text(re.compile(r"^Saved: .* is now \$0\.05 \(team override\)")),
-                   "A's confirmation of the override").to_be_visible(timeout=30_000)
+            shared = JobStore(database)
+            try:  # the durable outcome, not the one-off "Saved: …" line
+                eventually(lambda: [format(r.usd, "f") for r in OverrideStore(shared).load()]
+                           == ["0.05"], what="A's override in the shared store")
+            finally:
+                shared.close()
             # ... and a preset on the Starlight page.
             page.goto(f"{app_a}/starlight")
             main = page.get_by_test_id("stMain")
