@@ -19,7 +19,13 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from components.review import REFRESH_S
+
 T = TypeVar("T")
+
+#: Longer than the app's live refresh (a status card or table reruns every ``REFRESH_S`` while
+#: something is under way): a page idle this long has stopped refreshing.
+SETTLED_MS = int(REFRESH_S * 1000) + 1_500
 
 # Streamlit marks its root element with the script's state; "notRunning" once a run (or a
 # fragment's run) has finished (the same hook Streamlit's own e2e suite waits on).
@@ -43,6 +49,14 @@ def wait_for_idle(page: Page, *, quiet_ms: int = 800, timeout_ms: int = 90_000,
     except PlaywrightTimeout:
         raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}; the app kept "
                              "rerunning or lost its connection") from None
+
+
+def wait_until_settled(page: Page, *, what: str, timeout_ms: int = 120_000) -> None:
+    """Return once the page has stopped refreshing itself: idle for longer than the live
+    refresh interval, so every card and table shows its final state and no rerun is about to
+    replace an element (a status card redraws itself once more, as a whole, when its last
+    generation's media are in). Fails naming ``what`` if the page keeps refreshing."""
+    wait_for_idle(page, quiet_ms=SETTLED_MS, timeout_ms=timeout_ms, what=what)
 
 
 def download(page: Page, button: Locator, *, what: str, attempts: int = 3,
@@ -121,3 +135,41 @@ def videos_ready(page: Page, count: int, *, what: str, selector: str = "video",
         raise AssertionError(f"waited {timeout_ms / 1000:.0f} s for {what}: {want} videos "
                              f"each showing its frame{wide}; saw {seen}") from None
     return handle.json_value()
+
+
+# Play one video muted for ``ms`` and read it back; the element is also checked to be still on
+# the page with the same source (a rerun that replaced it leaves a detached, emptied copy).
+_PLAY_JS = """async ([pick, ms]) => {
+    const all = [...document.querySelectorAll('video')];
+    if (!all.length) return {error: 'no video on the page'};
+    const v = pick === 'widest' ? all.sort((a, b) => b.videoWidth - a.videoWidth)[0] : all.at(-1);
+    const src = v.currentSrc;
+    v.muted = true;
+    try { await v.play(); } catch (e) { return {error: String(e)}; }
+    await new Promise(r => setTimeout(r, ms));
+    return {t: v.currentTime, w: v.videoWidth, h: v.videoHeight, connected: v.isConnected,
+            same: !!src && v.currentSrc === src};
+}"""
+
+
+def plays(page: Page, *, what: str, pick: str = "last", min_s: float = 0.1,
+          play_ms: int = 1_000, timeout_s: float = 60.0) -> dict:
+    """Play a video (``pick``: the page's ``"last"`` or ``"widest"``) for ``play_ms`` and
+    return its reading (``t`` seconds played, ``w``/``h`` pixels) once it advanced past
+    ``min_s`` while staying on the page. A reading from an element that a rerun replaced
+    meanwhile does not count: the video is picked and played again, until ``timeout_s``;
+    then AssertionError names ``what`` and the last reading."""
+    last: dict | None = None
+
+    def attempt() -> dict | None:
+        nonlocal last
+        last = page.evaluate(_PLAY_JS, [pick, play_ms])
+        ok = (not last.get("error") and last["connected"] and last["same"]
+              and last["t"] > min_s)
+        return last if ok else None
+
+    try:
+        return eventually(attempt, what=what, timeout_s=timeout_s, every_s=0.5)
+    except AssertionError:
+        raise AssertionError(f"waited {timeout_s:.0f} s for {what} to play past {min_s} s; "
+                             f"last reading: {last}") from None
