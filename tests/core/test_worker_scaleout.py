@@ -85,11 +85,19 @@ def test_a_worker_downloads_previews_and_analyses_while_the_app_does_none_of_it(
             video = (j.result_files or {}).get("video")
             return bool(video) and hdr.load_clip_analysis(video, data / "analysis") is not None
 
+        def settled() -> bool:
+            # A worker writes its file (result, preview, analysis) and then marks its work
+            # row done: wait for the rows too (ci e1, at load 11: the analysis file was there
+            # a moment before its row said done).
+            rows = WorkQueue(store).for_job(job.id)
+            return all(kind in rows and rows[kind].status == "done"
+                       for kind in ("download", "preview", "hdr_analysis"))
+
         deadline = time.time() + 240
         done = store.get(job.id)
         while time.time() < deadline:
             done = store.get(job.id)
-            if done.result_files and done.preview_path and analysed(done):
+            if done.result_files and done.preview_path and analysed(done) and settled():
                 break
             assert app.poll() is None, (tmp_path / "app.log").read_text()[-2000:]
             assert worker.poll() is None, (tmp_path / "worker.log").read_text()[-2000:]
