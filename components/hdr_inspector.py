@@ -24,7 +24,7 @@ from studio.errors import StudioError
 from studio.jobs import Job
 from studio.media import ClipInfo, figures, hdr, is_hdr, probe
 from studio.tracking.results import HDR_ANALYSIS
-from studio.tracking.work import DONE, FAILED, WorkItem
+from studio.tracking.work import WorkItem, WorkStatus
 
 _TRANSFER_NAMES = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
 
@@ -252,7 +252,7 @@ def _render_clip_analysis(paths: MediaPaths, path: Path, peak: float, *, key: st
                           job: Job | None = None) -> None:
     cache = paths.data_dir / "analysis"
     result = hdr.load_clip_analysis(path, cache, hlg_peak_nits=peak)
-    if result is None and queued is not None and queued.status != DONE:
+    if result is None and queued is not None and queued.status != WorkStatus.DONE:
         _render_queued_analysis(studio, job, queued, key=key)
         return
     if result is None:
@@ -288,7 +288,7 @@ def _render_queued_analysis(studio: Any, job: Job | None, queued: WorkItem, *,
                             key: str) -> None:
     """MaxCLL/MaxFALL measured by the media work queue (this app's pool or a ``studio
     worker``): its progress while it runs, a sentence and a retry once it has failed."""
-    if queued.status == FAILED:
+    if queued.status == WorkStatus.FAILED:
         st.warning(f"MaxCLL/MaxFALL could not be measured: {queued.error or 'no reason given'}")
         if job is not None and st.button("Measure again", key=f"{key}:cll-retry"):
             studio.retry_media(job, HDR_ANALYSIS)

@@ -205,10 +205,13 @@ def result_media(studio: Studio, job: Job) -> tuple[Media, bool]:
     label = model_name(job.model_id)
     lines = job_lines(job)
     clip = job.clip or {}
-    geo = models.get(job.model_id).output_geometry(width=int(clip.get("width") or 16), height=int(clip.get("height") or 9),
-        fps=float(clip.get("fps") or 24), frame_count=int(clip.get("frame_count") or 1),
-        params=models.get(job.model_id).with_defaults(job.params or {}),
-    ) if job.model_id in models.MODELS else None
+    geo = None
+    if job.model_id in models.MODELS:
+        unit = models.get(job.model_id)
+        geo = unit.output_geometry(
+            width=int(clip.get("width") or 16), height=int(clip.get("height") or 9),
+            fps=float(clip.get("fps") or 24), frame_count=int(clip.get("frame_count") or 1),
+            params=unit.with_defaults(job.params or {}))
     base = dict(width=geo.width if geo else 16, height=geo.height if geo else 9,
                 fps=geo.fps if geo else 24.0, duration_s=geo.duration_s if geo else 0.0)
     if job.status != Status.SUCCEEDED:

@@ -75,7 +75,6 @@ class WorkStatus(StrEnum):
     FAILED = "failed"
 
 
-PENDING, DONE, FAILED = WorkStatus.PENDING, WorkStatus.DONE, WorkStatus.FAILED
 LEASE_S = 120.0
 _PG_CLAIM_LOCK = 0x5654_574F_524B  # "VTWORK": serialises claims so per-host limits hold
 
@@ -113,11 +112,12 @@ class WorkItem:
     def running(self, now: float | None = None) -> bool:
         """True while a worker holds the row's lease."""
         now = time.time() if now is None else now
-        return self.status == PENDING and self.lease_until is not None and self.lease_until > now
+        return (self.status == WorkStatus.PENDING and self.lease_until is not None
+                and self.lease_until > now)
 
     @property
     def settled(self) -> bool:
-        return self.status in (DONE, FAILED)
+        return self.status in (WorkStatus.DONE, WorkStatus.FAILED)
 
 
 def _item(row: Any) -> WorkItem:
@@ -225,9 +225,9 @@ class WorkQueue:
         now = time.time() if now is None else now
         stamp = utcnow().isoformat(timespec="microseconds")
         w = work_table
-        values = {"id": uuid.uuid4().hex, "job_id": job_id, "kind": kind, "status": PENDING,
-                  "attempts": 0, "next_at": now, "host": host, "created_at": stamp,
-                  "updated_at": stamp}
+        values = {"id": uuid.uuid4().hex, "job_id": job_id, "kind": kind,
+                  "status": WorkStatus.PENDING, "attempts": 0, "next_at": now, "host": host,
+                  "created_at": stamp, "updated_at": stamp}
         with self.store.transaction() as conn:
             exists = conn.execute(select(w.c.id).where(w.c.job_id == job_id,
                                                        w.c.kind == kind)).first()
@@ -271,10 +271,10 @@ class WorkQueue:
         w = work_table
         where = [w.c.job_id == job_id, w.c.kind == kind]
         if only_settled:
-            where.append(w.c.status != PENDING)
+            where.append(w.c.status != WorkStatus.PENDING)
         with self.store.transaction() as conn:
             n = conn.execute(update(w).where(*where).values(
-                status=PENDING, attempts=0, next_at=now, progress=None, detail=None,
+                status=WorkStatus.PENDING, attempts=0, next_at=now, progress=None, detail=None,
                 lease_owner=None, lease_until=None,
                 updated_at=utcnow().isoformat(timespec="microseconds"))).rowcount
         return bool(n) or self.enqueue(job_id, kind, now=now)
@@ -288,12 +288,12 @@ class WorkQueue:
         if not kinds:
             return None
         w = work_table
-        busy_hosts = (select(w.c.host).where(w.c.status == PENDING, w.c.lease_until > now,
-                                             w.c.host.is_not(None))
+        busy_hosts = (select(w.c.host).where(w.c.status == WorkStatus.PENDING,
+                                             w.c.lease_until > now, w.c.host.is_not(None))
                       .group_by(w.c.host).having(func.count() >= per_host))
         free = or_(w.c.lease_until.is_(None), w.c.lease_until <= now)
         # Downloads first: result links expire, a preview can wait.
-        pick = (select(w.c.id).where(w.c.status == PENDING, w.c.next_at <= now, free,
+        pick = (select(w.c.id).where(w.c.status == WorkStatus.PENDING, w.c.next_at <= now, free,
                                      w.c.kind.in_(list(kinds)),
                                      or_(w.c.host.is_(None), w.c.host.not_in(busy_hosts)))
                 .order_by(case((w.c.kind == "download", 0), else_=1), w.c.next_at,
@@ -321,7 +321,7 @@ class WorkQueue:
 
     def finish(self, item_id: str, worker_id: str) -> None:
         """Mark the row done by ``worker_id`` (its lease is released)."""
-        self._end(item_id, worker_id, status=DONE, done_by=worker_id, failure=None,
+        self._end(item_id, worker_id, status=WorkStatus.DONE, done_by=worker_id, failure=None,
                   error=None)
 
     def fail(self, item_id: str, worker_id: str, *, failure: str, error: str,
@@ -329,10 +329,10 @@ class WorkQueue:
         """Record a failure: due again at ``retry_at`` (transient), or settled ``failed``
         when ``retry_at`` is ``None``."""
         if retry_at is None:
-            self._end(item_id, worker_id, status=FAILED, failure=failure, error=error,
+            self._end(item_id, worker_id, status=WorkStatus.FAILED, failure=failure, error=error,
                       attempts=attempts, done_by=worker_id)
         else:
-            self._end(item_id, worker_id, status=PENDING, failure=failure, error=error,
+            self._end(item_id, worker_id, status=WorkStatus.PENDING, failure=failure, error=error,
                       attempts=attempts, next_at=retry_at)
 
     def release(self, item_id: str, worker_id: str) -> bool:
@@ -367,13 +367,13 @@ class WorkQueue:
 
     def unsettled(self) -> list[WorkItem]:
         """Rows not done and not failed (due, waiting for a retry, or being worked on)."""
-        return self._select(work_table.c.status == PENDING)
+        return self._select(work_table.c.status == WorkStatus.PENDING)
 
     def running(self, now: float | None = None) -> list[WorkItem]:
         """Rows someone holds a lease on right now."""
         now = time.time() if now is None else now
         w = work_table
-        return self._select(and_(w.c.status == PENDING, w.c.lease_until > now))
+        return self._select(and_(w.c.status == WorkStatus.PENDING, w.c.lease_until > now))
 
     def get(self, item_id: str) -> WorkItem:
         rows = self._select(work_table.c.id == item_id)
@@ -619,6 +619,6 @@ class WorkPool:
                 pass
 
 
-__all__ = ["DONE", "FAILED", "PENDING", "REGISTRY", "WorkStatus", "WorkContext", "WorkFailed", "WorkItem",
+__all__ = ["REGISTRY", "WorkStatus", "WorkContext", "WorkFailed", "WorkItem",
            "WorkKind", "WorkPool", "WorkQueue", "backoff_s", "classify", "register",
            "work_table", "worker_name"]

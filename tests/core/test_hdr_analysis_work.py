@@ -18,7 +18,7 @@ from studio.jobs import Job, JobStore
 from studio.media import hdr
 from studio.tracking.downloads import DownloadLimits
 from studio.tracking.results import HDR_ANALYSIS, MediaServices, default_registry
-from studio.tracking.work import DONE, PENDING, WorkKind, WorkPool, WorkQueue
+from studio.tracking.work import WorkKind, WorkPool, WorkQueue, WorkStatus
 
 from .media_clips import PQ, code_nits, grey_patch_planes, pq_code, write_code_clip
 
@@ -75,7 +75,7 @@ def test_a_pq_result_is_measured_after_its_download_into_the_inspectors_cache(
     assert pool.run_due() == 2  # the download, then the analysis it queued
 
     row = pool.queue.for_job(job.id)[HDR_ANALYSIS]
-    assert row.status == DONE and row.done_by == "pool@test:1:a", row
+    assert row.status == WorkStatus.DONE and row.done_by == "pool@test:1:a", row
     measured = hdr.load_clip_analysis(video, data / "analysis",
                                       hlg_peak_nits=hdr.HLG_NOMINAL_PEAK_NITS)
     assert measured is not None, "no analysis where the inspector looks"
@@ -106,7 +106,7 @@ def test_a_result_that_is_not_hdr_settles_without_decoding(tmp_path, store, real
     assert pool.run_due() == 4
     for j in (sdr_job, exr_job):
         row = pool.queue.for_job(j.id)[HDR_ANALYSIS]
-        assert row.status == DONE and row.error is None, row
+        assert row.status == WorkStatus.DONE and row.error is None, row
     assert not (data / "analysis").exists() or not any((data / "analysis").iterdir())
 
 
@@ -119,5 +119,5 @@ def test_stopping_the_process_hands_the_analysis_back(tmp_path, store):
     pool.stop()  # the process is stopping: its cancel is set
     pool.run_due(limit=1)
     row = pool.queue.for_job(job.id)[HDR_ANALYSIS]
-    assert row.status == PENDING and row.lease_owner is None and row.attempts == 0, row
+    assert row.status == WorkStatus.PENDING and row.lease_owner is None and row.attempts == 0, row
     assert hdr.load_clip_analysis(video, data / "analysis") is None
