@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.billing import Quote, RateLookup, per_unit, seconds
+from studio.models._topaz_credits import credit_rate
 from studio.models.base import ChartLine, ModelUnit
 from studio.models.schema import FieldUI, read_schema
 
@@ -28,45 +29,14 @@ SCHEMA = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.reconstr
 #: The bundled rates of this endpoint (USD), each with its source: compiled from
 #: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
 #: over them (:mod:`studio.ratebook`).
+_HYP_1 = "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"
+_NO_OXEN_PRICE = "No Oxen price published for Hyperion; Topaz hyp-1 table at $0.10/credit."
 RATES: tuple[dict[str, str], ...] = (
-    {
-        "model_id": MODEL_ID,
-        "tier": "720p",
-        "unit": "output_second",
-        "usd": "0.0056667",
-        "provenance": "proxy",
-        "source_url": (
-            "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"),
-        "as_of": "2026-11-20",
-        "confidence": (
-            "No Oxen price published for Hyperion. Topaz's own hyp-1 credit table at "
-            "$0.10/credit; Topaz rounds credits up per job (min 1 credit), Oxen's rule is unknown."),
-        "derivation": "34 credits per 10 min at 720p × $0.10 ÷ 600 s (pricing.md rows 11, 12)",
-    },
-    {
-        "model_id": MODEL_ID,
-        "tier": "1080p",
-        "unit": "output_second",
-        "usd": "0.0126667",
-        "provenance": "proxy",
-        "source_url": (
-            "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"),
-        "as_of": "2026-11-20",
-        "confidence": "No Oxen price published for Hyperion; Topaz hyp-1 table at $0.10/credit.",
-        "derivation": "76 credits per 10 min at 1080p × $0.10 ÷ 600 s (pricing.md rows 11, 13)",
-    },
-    {
-        "model_id": MODEL_ID,
-        "tier": "4k",
-        "unit": "output_second",
-        "usd": "0.0503333",
-        "provenance": "proxy",
-        "source_url": (
-            "https://developer.topazlabs.com/video-models/video-utilities/hyperion-sdr-to-hdr"),
-        "as_of": "2026-11-20",
-        "confidence": "No Oxen price published for Hyperion; Topaz hyp-1 table at $0.10/credit.",
-        "derivation": "302 credits per 10 min at 4K × $0.10 ÷ 600 s (pricing.md rows 11, 14)",
-    },
+    credit_rate(MODEL_ID, "720p", source_url=_HYP_1, rows="11, 12", confidence=(
+        "No Oxen price published for Hyperion. Topaz's own hyp-1 credit table at "
+        "$0.10/credit; Topaz rounds credits up per job (min 1 credit), Oxen's rule is unknown.")),
+    credit_rate(MODEL_ID, "1080p", source_url=_HYP_1, rows="11, 13", confidence=_NO_OXEN_PRICE),
+    credit_rate(MODEL_ID, "4k", source_url=_HYP_1, rows="11, 14", confidence=_NO_OXEN_PRICE),
 )
 
 

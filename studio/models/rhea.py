@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.billing import Quote, RateLookup, amount, per_unit, seconds
+from studio.models._topaz_credits import credit_rate
 from studio.models._topaz_upscale import UI, TopazUpscaler
 from studio.models.schema import FieldUI, read_schema
 
@@ -27,55 +28,17 @@ SCHEMA = read_schema(Path(__file__).with_name("schemas") / f"{MODEL_ID}.reconstr
 #: The bundled rates of this endpoint (USD), each with its source: compiled from
 #: shared/api/pricing.md on 2026-11-20. A live ``pricing`` object or a team override wins
 #: over them (:mod:`studio.ratebook`).
+_PROTEUS = "https://developer.topazlabs.com/video-models/proteus/proteus"
+_NO_OXEN_PRICE = "No Oxen price published for Rhea; Topaz Proteus-family table at $0.10/credit."
 RATES: tuple[dict[str, str], ...] = (
-    {
-        "model_id": MODEL_ID,
-        "tier": "720p",
-        "unit": "output_second",
-        "usd": "0.0056667",
-        "provenance": "proxy",
-        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
-        "as_of": "2026-11-20",
-        "confidence": (
-            "No Oxen price published for Rhea. Topaz's own Proteus-family credit table (Rhea's "
-            "family) at $0.10/credit (Developer plan)."),
-        "derivation": "34 credits per 10 min at 720p × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
-    },
-    {
-        "model_id": MODEL_ID,
-        "tier": "1080p",
-        "unit": "output_second",
-        "usd": "0.0126667",
-        "provenance": "proxy",
-        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
-        "as_of": "2026-11-20",
-        "confidence": (
-            "No Oxen price published for Rhea; Topaz Proteus-family table at $0.10/credit."),
-        "derivation": "76 credits per 10 min at 1080p × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
-    },
-    {
-        "model_id": MODEL_ID,
-        "tier": "2k",
-        "unit": "output_second",
-        "usd": "0.0503333",
-        "provenance": "proxy",
-        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
-        "as_of": "2026-11-20",
-        "confidence": "Topaz's table has no 2K row; priced at its 4K row (the next tier up).",
-        "derivation": "302 credits per 10 min at 4K × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
-    },
-    {
-        "model_id": MODEL_ID,
-        "tier": "4k",
-        "unit": "output_second",
-        "usd": "0.0503333",
-        "provenance": "proxy",
-        "source_url": "https://developer.topazlabs.com/video-models/proteus/proteus",
-        "as_of": "2026-11-20",
-        "confidence": (
-            "No Oxen price published for Rhea; Topaz Proteus-family table at $0.10/credit."),
-        "derivation": "302 credits per 10 min at 4K × $0.10 ÷ 600 s (pricing.md rows 11, 15)",
-    },
+    credit_rate(MODEL_ID, "720p", source_url=_PROTEUS, rows="11, 15", confidence=(
+        "No Oxen price published for Rhea. Topaz's own Proteus-family credit table (Rhea's "
+        "family) at $0.10/credit (Developer plan).")),
+    credit_rate(MODEL_ID, "1080p", source_url=_PROTEUS, rows="11, 15",
+                confidence=_NO_OXEN_PRICE),
+    credit_rate(MODEL_ID, "2k", priced_as="4k", source_url=_PROTEUS, rows="11, 15",
+                confidence="Topaz's table has no 2K row; priced at its 4K row (the next tier up)."),
+    credit_rate(MODEL_ID, "4k", source_url=_PROTEUS, rows="11, 15", confidence=_NO_OXEN_PRICE),
     {
         "model_id": MODEL_ID,
         "tier": "interpolate_frames",
