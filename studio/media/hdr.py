@@ -33,7 +33,9 @@ import math
 import struct
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -193,6 +195,31 @@ def _plane(plane: Any, dtype: Any) -> np.ndarray:
     return view.reshape(plane.height, plane.line_size // item)[:, : plane.width]
 
 
+def _code4_to_signal(code4: np.ndarray, bits: int, full_range: bool) -> np.ndarray:
+    """Quarter luma codes (one ``bits``-bit code = 4) → signal 0–1 (ITU-T H.273 narrow or
+    full range; unclipped)."""
+    if full_range:
+        return np.asarray(code4, np.float32) / np.float32(4.0 * ((1 << bits) - 1))
+    scale = float(1 << (bits - 8))
+    return (np.asarray(code4, np.float32) / np.float32(4.0 * scale) - 16.0) / 219.0
+
+
+@dataclass
+class _RawPlanes:
+    """A decoded frame's Y', Cb, Cr sample planes as they are (views, no copy) and the
+    constants that turn a chroma sample into quarter-code R'−Y', G'−Y', B'−Y' offsets."""
+
+    y: np.ndarray  # (H, W) uint8/uint16, trimmed to whole chroma samples
+    cb: np.ndarray  # (h, w)
+    cr: np.ndarray  # (h, w)
+    sub: tuple[int, int]  # (rows, cols) of luma per chroma sample
+    bits: int
+    full_range: bool
+    centre: float  # the chroma code of zero colour difference
+    coefficients: tuple[float, float, float, float]  # Cr→R', Cr→G', Cb→G', Cb→B' (float32)
+    per: float  # chroma code → quarter luma codes
+
+
 @dataclass
 class _Planes:
     """Y' at full size and the R'−Y', G'−Y', B'−Y' offsets at chroma size, in luma code
@@ -203,15 +230,13 @@ class _Planes:
     sub: tuple[int, int]  # (rows, cols) per chroma sample
     bits: int
     full_range: bool
+    raw: _RawPlanes | None = None
 
     def code4_to_signal(self, code4: np.ndarray) -> np.ndarray:
-        scale = float(1 << (self.bits - 8))
-        if self.full_range:
-            return np.asarray(code4, np.float32) / np.float32(4.0 * ((1 << self.bits) - 1))
-        return (np.asarray(code4, np.float32) / np.float32(4.0 * scale) - 16.0) / 219.0
+        return _code4_to_signal(code4, self.bits, self.full_range)
 
 
-def _frame_planes(frame: Any, clip: ClipInfo) -> _Planes:
+def _frame_raw(frame: Any, clip: ClipInfo) -> _RawPlanes:
     fmt = frame.format
     name = fmt.name
     ok = name.startswith(("yuv420p", "yuv422p", "yuv444p", "yuvj")) and len(frame.planes) == 3
@@ -228,31 +253,25 @@ def _frame_planes(frame: Any, clip: ClipInfo) -> _Planes:
     full = (frame.color_range == 2) or name.startswith("yuvj") or clip.color_range == "pc"
     kr, kb = _krkb(clip)
     kg = 1.0 - kr - kb
-    n = 1 << (bits - 8)
     if full:
         # ITU-T H.273 full range: chroma centred on 2^(n−1); luma 0–(2^n − 1). One luma code
         # is 1/(2^n − 1); chroma codes share that step.
-        cbf = cb.astype(np.float32) - np.float32(1 << (bits - 1))
-        crf = cr.astype(np.float32) - np.float32(1 << (bits - 1))
-        per = np.float32(4.0)
+        centre, per = float(1 << (bits - 1)), 4.0
     else:
         # Narrow range: Y' step = 1/(219·2^(n−8)), C' step = 1/(224·2^(n−8)) (BT.2020 Table 5).
-        cbf = cb.astype(np.float32) - np.float32(128 * n)
-        crf = cr.astype(np.float32) - np.float32(128 * n)
-        per = np.float32(4.0 * 219.0 / 224.0)
-    r_off = np.float32(2 * (1 - kr)) * crf
-    b_off = np.float32(2 * (1 - kb)) * cbf
-    g_off = -(np.float32(2 * kr * (1 - kr) / kg) * crf + np.float32(2 * kb * (1 - kb) / kg) * cbf)
-    offsets = np.stack([r_off, g_off, b_off]) * per
-    return _Planes(y.astype(np.int32) * 4, offsets, sub, bits, full)
+        centre, per = float(128 * (1 << (bits - 8))), float(np.float32(4.0 * 219.0 / 224.0))
+    coefficients = tuple(float(np.float32(c)) for c in (
+        2 * (1 - kr), 2 * kr * (1 - kr) / kg, 2 * kb * (1 - kb) / kg, 2 * (1 - kb)))
+    return _RawPlanes(y, cb, cr, sub, bits, full, centre, coefficients, per)  # type: ignore[arg-type]
 
 
-def _broadcast_add(y4: np.ndarray, off: np.ndarray, sub: tuple[int, int]) -> np.ndarray:
-    """Full-size y4 + chroma-size offsets, without materialising an upsampled copy."""
-    h, w = off.shape
-    sy, sx = sub
-    view = y4.reshape(h, sy, w, sx)
-    return (view + off[:, None, :, None]).reshape(h * sy, w * sx)
+def _frame_planes(frame: Any, clip: ClipInfo) -> _Planes:
+    raw = _frame_raw(frame, clip)
+    c_r, c_gr, c_gb, c_b = (np.float32(c) for c in raw.coefficients)
+    crf = raw.cr.astype(np.float32) - np.float32(raw.centre)
+    cbf = raw.cb.astype(np.float32) - np.float32(raw.centre)
+    offsets = np.stack([c_r * crf, -(c_gr * crf + c_gb * cbf), c_b * cbf]) * np.float32(raw.per)
+    return _Planes(raw.y.astype(np.int32) * 4, offsets, raw.sub, raw.bits, raw.full_range, raw)
 
 
 class LightModel:
@@ -275,18 +294,32 @@ class LightModel:
         grid = np.linspace(0.0, 1.0, 65536, dtype=np.float32)
         # Per-channel table over 16-bit signal steps: PQ display nits, or HLG scene light.
         self.table = transfer.pq_eotf(grid) if self.pq else transfer.hlg_inverse_oetf(grid)
-        self._code_tables: dict[tuple[int, bool], tuple[np.ndarray, int]] = {}
+        self._code_tables: dict[tuple, tuple[np.ndarray, int]] = {}
         self._gain: np.ndarray | None = None
 
-    def code_table(self, planes: _Planes) -> tuple[np.ndarray, int]:
+    def code_table(self, planes: _Planes | _RawPlanes) -> tuple[np.ndarray, int]:
         """Per quarter-code level 0…top: PQ nits or HLG scene light (float32), and top."""
         key = (planes.bits, planes.full_range)
         cached = self._code_tables.get(key)
         if cached is None:
             top = 4 * ((1 << planes.bits) - 1)
-            signal = np.clip(planes.code4_to_signal(np.arange(top + 1, dtype=np.float32)), 0, 1)
+            signal = np.clip(_code4_to_signal(np.arange(top + 1, dtype=np.float32), planes.bits,
+                                              planes.full_range), 0, 1)
             cached = self._code_tables[key] = (self._lookup(signal), top)
         return cached
+
+    def pq_level_table(self, bits: int, full_range: bool) -> np.ndarray:
+        """PQ light (cd/m², float64) per quarter-code level 0 … 8·2^bits − 1: twice the code
+        range, so luma + chroma offsets past the top still index it; the signal is clipped
+        to 1 (10,000 cd/m²) long before its end (SMPTE ST 2084 EOTF)."""
+        key = (bits, full_range, "pq")
+        cached = self._code_tables.get(key)
+        if cached is None:
+            levels = np.arange(8 << bits, dtype=np.float32)
+            signal = np.clip(_code4_to_signal(levels, bits, full_range), 0.0, 1.0)
+            cached = self._code_tables[key] = (transfer.pq_eotf(signal).astype(np.float64),
+                                               levels.size - 1)
+        return cached[0]
 
     def gain_table(self) -> np.ndarray:
         """HLG OOTF gain Lw·Ys^(γ−1) for Ys = (i/65535)², i = 0…65535 (BT.2100 Table 5)."""
@@ -332,42 +365,29 @@ class LightLevel:
 
 def frame_light_level(frame: Any, clip: ClipInfo, model: LightModel,
                       planes: _Planes | None = None) -> LightLevel:
-    """Peak and frame-average of max(R, G, B) in cd/m² over every pixel of a decoded frame."""
-    planes = planes or _frame_planes(frame, clip)
+    """Peak and frame-average of max(R, G, B) in cd/m² over every pixel of a decoded frame
+    (CTA-861.3-A Annex P), in one compiled pass over its planes
+    (:mod:`studio.media._light_kernels`).
+
+    PQ: SMPTE ST 2084's EOTF is the same increasing curve on each channel, so max(R, G, B) in
+    light is the EOTF of max(R', G', B'), and max(R', G', B') − Y' depends on chroma only.
+    HLG: the BT.2100 OOTF gain depends on the scene luminance of all three channels: scene
+    light E per quarter-code level (inverse OETF) and the gain Lw·Ys^(γ−1) indexed by √Ys.
+    """
+    from studio.media import _light_kernels  # numba: imported on first use (0.3 s)
+
+    raw = planes.raw if planes is not None and planes.raw is not None else None
+    raw = raw or _frame_raw(frame, clip)
+    consts = (raw.sub[0], raw.sub[1], np.float32(raw.centre),
+              *(np.float32(c) for c in raw.coefficients), np.float32(raw.per))
     if model.pq:
-        # PQ's EOTF is the same increasing curve on each channel, so max(R, G, B) in light is
-        # the EOTF of max(R', G', B'); max(R', G', B') − Y' depends on chroma only.
-        o = planes.offsets4
-        off = np.rint(np.maximum(np.maximum(o[0], o[1]), o[2])).astype(np.int32)
-        code4 = _broadcast_add(planes.y4, off, planes.sub)
-        np.maximum(code4, 0, out=code4)
-        counts = np.bincount(code4.ravel())
-        levels = np.arange(counts.size, dtype=np.float32)
-        nits = transfer.pq_eotf(np.clip(planes.code4_to_signal(levels), 0.0, 1.0)).astype(
-            np.float64)
-        used = np.nonzero(counts)[0]
-        peak = float(nits[used[-1]]) if used.size else 0.0
-        average = float(np.dot(counts, nits) / max(code4.size, 1))
-        return LightLevel(peak, average)
-    # HLG: the OOTF gain depends on the scene luminance of all three channels. Work in
-    # quarter-code integers with tables: scene light E per code level (BT.2100 inverse OETF),
-    # and the gain Lw·Ys^(γ−1) indexed by sqrt(Ys) (fine steps near black).
-    table, top = model.code_table(planes)
-    scene = []
-    for c in range(3):
-        code4 = _broadcast_add(planes.y4, np.rint(planes.offsets4[c]).astype(np.int32),
-                               planes.sub)
-        np.maximum(code4, 0, out=code4)
-        np.minimum(code4, top, out=code4)
-        scene.append(table[code4])
-    ys = scene[0] * np.float32(0.2627)
-    ys += scene[1] * np.float32(0.6780)
-    ys += scene[2] * np.float32(0.0593)
-    e_max = np.maximum(np.maximum(scene[0], scene[1]), scene[2])
-    np.sqrt(ys, out=ys)
-    ys *= np.float32(65535.0)
-    e_max *= model.gain_table()[ys.astype(np.int32)]
-    return LightLevel(float(e_max.max()), float(e_max.mean(dtype=np.float64)))
+        table = model.pq_level_table(raw.bits, raw.full_range)
+        peak, total, n = _light_kernels.pq_light(raw.y, raw.cb, raw.cr, *consts, table)
+    else:
+        scene, _top = model.code_table(raw)
+        peak, total, n = _light_kernels.hlg_light(raw.y, raw.cb, raw.cr, *consts, scene,
+                                                   model.gain_table())
+    return LightLevel(float(peak), float(total) / max(int(n), 1))
 
 
 # ================================ One frame: scopes ==============================================
@@ -757,7 +777,7 @@ def analyse_clip(
     """Compute (or load from ``cache_dir``) MaxCLL, MaxFALL and the per-frame series.
 
     Decodes every frame once (threaded decoder) and measures each with
-    :func:`frame_light_level`. The result is written to ``cache_dir`` as JSON (atomic
+    :func:`frame_light_level` on a second thread, one frame behind the decoder. The result is written to ``cache_dir`` as JSON (atomic
     replace) keyed by the file's path, size and modification time. ``progress`` gets 0–1;
     ``should_cancel`` is polled per frame (then MediaError). Raises MediaError for a clip
     that is not PQ/HLG or cannot be decoded. A work queue can run this as one task.
@@ -779,7 +799,18 @@ def analyse_clip(
     times: list[float] = []
     peaks: list[float] = []
     averages: list[float] = []
-    with open_video(src) as container:
+    # Frame i is measured on a second thread (the compiled loop releases the GIL) while the
+    # decoder works on frame i + 1; at most two frames wait, so memory stays bounded.
+    pending: deque[tuple[float, Future[LightLevel]]] = deque()
+
+    def collect() -> None:
+        t, level = pending.popleft()
+        result_level = level.result()
+        times.append(t)
+        peaks.append(result_level.peak_nits)
+        averages.append(result_level.average_nits)
+
+    with open_video(src) as container, ThreadPoolExecutor(1, "light-level") as pool:
         stream = video_stream(container, src.name)
         stream.thread_type = "AUTO"
         tb = stream.time_base or Fraction(1, 1)
@@ -788,18 +819,23 @@ def analyse_clip(
             for index, frame in enumerate(container.decode(stream)):
                 if should_cancel and should_cancel():
                     raise MediaError("The light-level analysis was cancelled.")
-                level = frame_light_level(frame, clip, model)
                 t = (frame.time - start) if frame.time is not None else index / (clip.fps or 24)
-                times.append(round(float(t), 6))
-                peaks.append(level.peak_nits)
-                averages.append(level.average_nits)
+                pending.append((round(float(t), 6),
+                                pool.submit(frame_light_level, frame, clip, model)))
+                while len(pending) > 2:
+                    collect()
                 if progress and (index % 4 == 0):
                     progress(min((index + 1) / max(clip.frame_count, 1), 0.99))
+            while pending:
+                collect()
         except av.error.FFmpegError as err:
             raise MediaError(
                 f"'{src.name}' could not be decoded after frame {len(times)}; it looks "
                 "truncated or damaged."
             ) from err
+        finally:
+            for _t, level in pending:
+                level.cancel()
     if not peaks:
         raise MediaError(f"'{src.name}' has no decodable frames.")
     cll_i = int(np.argmax(peaks))
