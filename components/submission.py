@@ -55,11 +55,11 @@ def submit_prepared(studio: Studio, prepared: Prepared, *, mode: str = "queue", 
                                  **(options or {}))
         except NetworkError as exc:
             status.update(label="Submit outcome unknown" if exc.maybe_sent else "Not submitted",
-                          state="error")
+                          state="error", expanded=True)  # the reason stays in view
             st.error(plain(exc))
             return []
         except StudioError as exc:
-            status.update(label="Not submitted", state="error")
+            status.update(label="Not submitted", state="error", expanded=True)
             st.error(plain(exc))
             return []
         jobs = watch_submitted(jobs)
