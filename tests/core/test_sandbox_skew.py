@@ -9,22 +9,30 @@ Expected figures are worked by hand from shared/api/pricing.md for realshort.mp4
   = $0.0160; error (0.0160 − 0.0152) / 0.0160 = 5.000 %.
 * Starlight 2k: list 1.2 × $0.1494 = $0.17928 → quote $0.1793; charge 0.17928 ÷ 0.95 =
   $0.1887; error (0.1887 − 0.1793) / 0.1887 = 4.981 %.
+
+Two of each: the Estimate-vs-actual page reads a mean error of (2 × 5.000 + 2 × 4.981) / 4 =
+4.99 % over 4 measured pairs, 5.00 % for Rhea and 4.98 % for Starlight.
 """
 
 from __future__ import annotations
 
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
 
 from studio import ledger
 from studio.config import Settings
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 from studio.service import Source, Studio
+from tests.app.server_process import one_server_process
 from tests.model_ids import RHEA, STARLIGHT
 
+REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {
     RHEA: (Decimal("0.0152"), Decimal("0.0160")),
     STARLIGHT: (Decimal("0.1793"), Decimal("0.1887")),
@@ -40,7 +48,8 @@ def skewed(tmp_path_factory):
     sb.stop()
 
 
-def test_price_skew_shows_as_a_five_percent_quote_error(tmp_path, skewed, realshort):
+def test_price_skew_shows_as_a_five_percent_quote_error(tmp_path, skewed, realshort,
+                                                        monkeypatch):
     settings = Settings.from_mapping({"OXEN_BASE_URL": skewed, "LTX_BASE_URL": skewed,
                                       "STUDIO_DATA_DIR": str(tmp_path)})
     studio = Studio(settings, JobStore(tmp_path / "jobs.sqlite3"), sandbox_url=skewed)
@@ -65,3 +74,25 @@ def test_price_skew_shows_as_a_five_percent_quote_error(tmp_path, skewed, realsh
         float((Decimal("0.1887") - Decimal("0.1793")) / Decimal("0.1887") * 100), abs=1e-9)
     overall = ledger.generation_rows(done)["abs_pct_error"].mean()
     assert overall == pytest.approx(5.0, abs=0.05)  # 4.99 %: the skew, to the 1/100 cent
+
+    # ... and the Estimate-vs-actual page, as the app draws it from the same data dir.
+    studio.store.close()
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    for var, value in (("OXEN_BASE_URL", skewed), ("LTX_BASE_URL", skewed)):
+        monkeypatch.setenv(var, value)
+    for var in ("OXEN_API_KEY", "LTXV_API_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    st.cache_resource.clear()
+    with one_server_process():
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
+        at.run()
+        at.switch_page("pages/ledger.py")
+        at.run()
+    st.cache_resource.clear()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Estimate vs actual"
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Mean error, 4 measured pairs"] == "4.99 %", metrics
+    per_model = at.dataframe[0].value
+    errors = dict(zip(per_model["Model"], per_model["Mean abs. % error"], strict=True))
+    assert errors == {"Topaz Rhea": "5.00 %", "Topaz Starlight 2.5": "4.98 %"}, errors
