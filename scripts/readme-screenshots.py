@@ -1,5 +1,6 @@
 """Take README's page pictures in Chromium at 1440 px: the Starlight, LTX 2.3, Forecast and
-Estimate-vs-actual pages, on a fresh data dir against the sandbox.
+Estimate-vs-actual pages, on a fresh data dir against the sandbox (run with
+``--price-skew 0.05``, so the ledger shows a measured error).
 
 A few generations are made first through the command line (the same sandbox, the same store),
 so the pages show a quote, a succeeded generation and a ledger with quote/charge pairs.
@@ -65,7 +66,9 @@ def shoot(page, url: str, path: str, name: str, *, ready: str, full: bool = Fals
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        sandbox = start_sandbox(root / "sandbox", port=None)
+        # Charges 5 % off the list price, so the ledger shows a measured error (README: the
+        # sandbox's --price-skew), not the 0 % of a sandbox priced from the bundled rates.
+        sandbox = start_sandbox(root / "sandbox", port=None, extra_args=["--price-skew", "0.05"])
         base = {"OXEN_BASE_URL": sandbox.url, "LTX_BASE_URL": sandbox.url}
         env = {k: v for k, v in os.environ.items() if k not in ("OXEN_API_KEY", "LTXV_API_KEY")}
         env.update(STUDIO_DATA_DIR=str(root / "data"), **base)
@@ -75,7 +78,8 @@ def main() -> None:
                 browser = p.chromium.launch(executable_path=CHROMIUM)
                 page = browser.new_context(viewport=VIEWPORT).new_page()
                 page.set_default_timeout(60_000)
-                shoot(page, url, "starlight", "screenshot.png", ready="Turnaround:")
+                shoot(page, url, "starlight", "screenshot.png",
+                      ready="Browser preview of the source ready")
                 shoot(page, url, "ltx_hdr", "ltx_hdr.png", ready="3 · Quote")
                 page.goto(f"{url}/forecast")
                 main = page.get_by_test_id("stMain")
