@@ -223,17 +223,18 @@ class _RawPlanes:
 @dataclass
 class _Planes:
     """Y' at full size and the R'−Y', G'−Y', B'−Y' offsets at chroma size, in luma code
-    units ×4 (so one 10-bit code is 4 units), plus what is needed to turn codes into signal."""
+    units ×4 (so one 10-bit code is 4 units), made from the frame's ``raw`` planes."""
 
     y4: np.ndarray  # (H, W) int32, luma code × 4
     offsets4: np.ndarray  # (3, h, w) float32, channel − luma in code × 4 units
-    sub: tuple[int, int]  # (rows, cols) per chroma sample
-    bits: int
-    full_range: bool
-    raw: _RawPlanes | None = None
+    raw: _RawPlanes
+
+    @property
+    def sub(self) -> tuple[int, int]:  # (rows, cols) per chroma sample
+        return self.raw.sub
 
     def code4_to_signal(self, code4: np.ndarray) -> np.ndarray:
-        return _code4_to_signal(code4, self.bits, self.full_range)
+        return _code4_to_signal(code4, self.raw.bits, self.raw.full_range)
 
 
 def _frame_raw(frame: Any, clip: ClipInfo) -> _RawPlanes:
@@ -260,9 +261,9 @@ def _frame_raw(frame: Any, clip: ClipInfo) -> _RawPlanes:
     else:
         # Narrow range: Y' step = 1/(219·2^(n−8)), C' step = 1/(224·2^(n−8)) (BT.2020 Table 5).
         centre, per = float(128 * (1 << (bits - 8))), float(np.float32(4.0 * 219.0 / 224.0))
-    coefficients = tuple(float(np.float32(c)) for c in (
+    c_r, c_gr, c_gb, c_b = (float(np.float32(c)) for c in (
         2 * (1 - kr), 2 * kr * (1 - kr) / kg, 2 * kb * (1 - kb) / kg, 2 * (1 - kb)))
-    return _RawPlanes(y, cb, cr, sub, bits, full, centre, coefficients, per)  # type: ignore[arg-type]
+    return _RawPlanes(y, cb, cr, sub, bits, full, centre, (c_r, c_gr, c_gb, c_b), per)
 
 
 def _frame_planes(frame: Any, clip: ClipInfo) -> _Planes:
@@ -271,7 +272,7 @@ def _frame_planes(frame: Any, clip: ClipInfo) -> _Planes:
     crf = raw.cr.astype(np.float32) - np.float32(raw.centre)
     cbf = raw.cb.astype(np.float32) - np.float32(raw.centre)
     offsets = np.stack([c_r * crf, -(c_gr * crf + c_gb * cbf), c_b * cbf]) * np.float32(raw.per)
-    return _Planes(raw.y.astype(np.int32) * 4, offsets, raw.sub, raw.bits, raw.full_range, raw)
+    return _Planes(raw.y.astype(np.int32) * 4, offsets, raw)
 
 
 class LightModel:
@@ -294,10 +295,11 @@ class LightModel:
         grid = np.linspace(0.0, 1.0, 65536, dtype=np.float32)
         # Per-channel table over 16-bit signal steps: PQ display nits, or HLG scene light.
         self.table = transfer.pq_eotf(grid) if self.pq else transfer.hlg_inverse_oetf(grid)
-        self._code_tables: dict[tuple, tuple[np.ndarray, int]] = {}
+        self._code_tables: dict[tuple[int, bool], tuple[np.ndarray, int]] = {}
+        self._pq_tables: dict[tuple[int, bool], np.ndarray] = {}
         self._gain: np.ndarray | None = None
 
-    def code_table(self, planes: _Planes | _RawPlanes) -> tuple[np.ndarray, int]:
+    def code_table(self, planes: _RawPlanes) -> tuple[np.ndarray, int]:
         """Per quarter-code level 0…top: PQ nits or HLG scene light (float32), and top."""
         key = (planes.bits, planes.full_range)
         cached = self._code_tables.get(key)
@@ -312,14 +314,13 @@ class LightModel:
         """PQ light (cd/m², float64) per quarter-code level 0 … 8·2^bits − 1: twice the code
         range, so luma + chroma offsets past the top still index it; the signal is clipped
         to 1 (10,000 cd/m²) long before its end (SMPTE ST 2084 EOTF)."""
-        key = (bits, full_range, "pq")
-        cached = self._code_tables.get(key)
-        if cached is None:
+        table = self._pq_tables.get((bits, full_range))
+        if table is None:
             levels = np.arange(8 << bits, dtype=np.float32)
             signal = np.clip(_code4_to_signal(levels, bits, full_range), 0.0, 1.0)
-            cached = self._code_tables[key] = (transfer.pq_eotf(signal).astype(np.float64),
-                                               levels.size - 1)
-        return cached[0]
+            table = self._pq_tables[(bits, full_range)] = transfer.pq_eotf(signal).astype(
+                np.float64)
+        return table
 
     def gain_table(self) -> np.ndarray:
         """HLG OOTF gain Lw·Ys^(γ−1) for Ys = (i/65535)², i = 0…65535 (BT.2100 Table 5)."""
@@ -376,8 +377,7 @@ def frame_light_level(frame: Any, clip: ClipInfo, model: LightModel,
     """
     from studio.media import _light_kernels  # numba: imported on first use (0.3 s)
 
-    raw = planes.raw if planes is not None and planes.raw is not None else None
-    raw = raw or _frame_raw(frame, clip)
+    raw = planes.raw if planes is not None else _frame_raw(frame, clip)
     consts = (raw.sub[0], raw.sub[1], np.float32(raw.centre),
               *(np.float32(c) for c in raw.coefficients), np.float32(raw.per))
     if model.pq:
@@ -777,8 +777,9 @@ def analyse_clip(
     """Compute (or load from ``cache_dir``) MaxCLL, MaxFALL and the per-frame series.
 
     Decodes every frame once (threaded decoder) and measures each with
-    :func:`frame_light_level` on a second thread, one frame behind the decoder. The result is written to ``cache_dir`` as JSON (atomic
-    replace) keyed by the file's path, size and modification time. ``progress`` gets 0–1;
+    :func:`frame_light_level` on a second thread, one frame behind the decoder. The result
+    is written to ``cache_dir`` as JSON (atomic replace) keyed by the file's path, size and
+    modification time. ``progress`` gets 0–1;
     ``should_cancel`` is polled per frame (then MediaError). Raises MediaError for a clip
     that is not PQ/HLG or cannot be decoded. A work queue can run this as one task.
     """

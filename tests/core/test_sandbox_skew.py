@@ -18,21 +18,19 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
 
 from studio import ledger
 from studio.config import Settings
 from studio.jobs import JobStore
 from studio.local_sandbox import start_sandbox
 from studio.service import Source, Studio
+from tests.app.conftest import open_page
 from tests.app.server_process import one_server_process
 from tests.model_ids import RHEA, STARLIGHT
 
-REPO = Path(__file__).resolve().parents[2]
 EXPECTED = {
     RHEA: (Decimal("0.0152"), Decimal("0.0160")),
     STARLIGHT: (Decimal("0.1793"), Decimal("0.1887")),
@@ -84,10 +82,7 @@ def test_price_skew_shows_as_a_five_percent_quote_error(tmp_path, skewed, realsh
         monkeypatch.delenv(var, raising=False)
     st.cache_resource.clear()
     with one_server_process():
-        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=90)
-        at.run()
-        at.switch_page("pages/ledger.py")
-        at.run()
+        at = open_page("ledger")
     st.cache_resource.clear()
     assert not at.exception, at.exception
     assert at.title[0].value == "Estimate vs actual"
