@@ -153,7 +153,7 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
                 p.goto(f"{(app_a, app_b)[i % 2]}/rhea", wait_until="commit")
             for p in pages:  # twenty first runs on two cores: minutes, not seconds
                 p.get_by_role("radiogroup", name="Source clip").get_by_text("Upload").click(
-                    timeout=240_000)
+                    timeout=480_000)
             for p in pages:
                 p.locator("[data-testid=stFileUploaderDropzoneInput]").first.set_input_files(
                     str(realshort))
