@@ -226,17 +226,27 @@ def test_review_money_reads_like_every_other_screen(data_dir, realshort):
     assert list(frame["Charge (USD)"]) == ["$1,234.50", ""]
 
 
-def test_the_detail_keeps_share_link_in_place_when_a_generation_finishes(data_dir, realshort):
+def test_the_detail_keeps_share_link_in_place_when_a_generation_finishes(
+        data_dir, realshort, monkeypatch):
     # Streamlit replaces elements by position: if "Cancel" disappears and "Share link"
     # moves up one place, the old one stays drawn beside the new until the run ends
     # (issue 10 item 20, "two Share link buttons for a moment after success").
+    from studio.service import Studio
+
+    # No tracker, and no poll due: the made-up generation is unknown to the sandbox, and a
+    # poll that got there first (CI d5, under load) failed it with "Oxen does not know
+    # generation gen-running", one more element above the action row.
+    monkeypatch.setattr(Studio, "start_background", lambda self: self)
     store = _store(data_dir)
     job = _result_job(data_dir, realshort, STARLIGHT, {"resolution": "1080p"})
     running = Job(**{**job.__dict__, "status": "processing", "remote_id": "gen-running",
-                     "completed_at": None, "result_files": {}})
+                     "completed_at": None, "result_files": {},
+                     "next_poll_at": time.time() + 3600})
     store.insert_many([running])
     at = open_page("generations")
     at.segmented_control(key="generations:scope").set_value("team").run()
+    cancel_key = f"generations:detail:cancel:{running.id}"
+    assert at.button(key=cancel_key).label == "Cancel generation…"
 
     def share_path():
         hits = _find(at, lambda n: getattr(n, "type", "") == "popover"
@@ -249,6 +259,7 @@ def test_the_detail_keeps_share_link_in_place_when_a_generation_finishes(data_di
                  result_files=job.result_files)
     at.run()
     assert not at.exception, at.exception
+    assert cancel_key not in [b.key for b in at.button]  # Cancel gone, Share link stays put
     assert share_path() == before
 
 
