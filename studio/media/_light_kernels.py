@@ -26,13 +26,26 @@ import numpy as np
 
 @numba.njit(cache=True, nogil=True)
 def _offsets_row(cb_row, cr_row, centre, c_r, c_gr, c_gb, c_b, per, out_r, out_g, out_b):
-    """Quarter-code R'−Y', G'−Y', B'−Y' of one chroma row (float32, as hdr._frame_planes)."""
+    """Quarter-code R'−Y', G'−Y', B'−Y' of one chroma row, in float32 when the constants are
+    (the one place this arithmetic is written: the light levels and the scopes both use it)."""
     for j in range(cb_row.shape[0]):
         crf = np.float32(cr_row[j]) - centre
         cbf = np.float32(cb_row[j]) - centre
         out_r[j] = (c_r * crf) * per
         out_g[j] = (-(c_gr * crf + c_gb * cbf)) * per
         out_b[j] = (c_b * cbf) * per
+
+
+@numba.njit(cache=True, nogil=True)
+def chroma_offsets(cb, cr, centre, c_r, c_gr, c_gb, c_b, per):
+    """(3, h, w) float32: every chroma sample's quarter-code R'−Y', G'−Y', B'−Y' (the
+    scopes' planes, :func:`studio.media.hdr._frame_planes`)."""
+    h, w = cb.shape
+    out = np.empty((3, h, w), np.float32)
+    for ci in range(h):
+        _offsets_row(cb[ci], cr[ci], centre, c_r, c_gr, c_gb, c_b, per, out[0, ci], out[1, ci],
+                     out[2, ci])
+    return out
 
 
 @numba.njit(cache=True, nogil=True, fastmath=True)  # fastmath: the sum may be reassociated

@@ -219,6 +219,12 @@ class _RawPlanes:
     coefficients: tuple[float, float, float, float]  # Cr→R', Cr→G', Cb→G', Cb→B' (float32)
     per: float  # chroma code → quarter luma codes
 
+    def kernel_constants(self) -> tuple:
+        """``centre, c_r, c_gr, c_gb, c_b, per`` as float32, the order the kernels of
+        :mod:`studio.media._light_kernels` take them (float32 arithmetic throughout)."""
+        return (np.float32(self.centre), *(np.float32(c) for c in self.coefficients),
+                np.float32(self.per))
+
 
 @dataclass
 class _Planes:
@@ -267,11 +273,10 @@ def _frame_raw(frame: Any, clip: ClipInfo) -> _RawPlanes:
 
 
 def _frame_planes(frame: Any, clip: ClipInfo) -> _Planes:
+    from studio.media import _light_kernels  # numba: imported on first use (0.3 s)
+
     raw = _frame_raw(frame, clip)
-    c_r, c_gr, c_gb, c_b = (np.float32(c) for c in raw.coefficients)
-    crf = raw.cr.astype(np.float32) - np.float32(raw.centre)
-    cbf = raw.cb.astype(np.float32) - np.float32(raw.centre)
-    offsets = np.stack([c_r * crf, -(c_gr * crf + c_gb * cbf), c_b * cbf]) * np.float32(raw.per)
+    offsets = _light_kernels.chroma_offsets(raw.cb, raw.cr, *raw.kernel_constants())
     return _Planes(raw.y.astype(np.int32) * 4, offsets, raw)
 
 
@@ -378,8 +383,7 @@ def frame_light_level(frame: Any, clip: ClipInfo, model: LightModel,
     from studio.media import _light_kernels  # numba: imported on first use (0.3 s)
 
     raw = planes.raw if planes is not None else _frame_raw(frame, clip)
-    consts = (raw.sub[0], raw.sub[1], np.float32(raw.centre),
-              *(np.float32(c) for c in raw.coefficients), np.float32(raw.per))
+    consts = (raw.sub[0], raw.sub[1], *raw.kernel_constants())
     if model.pq:
         table = model.pq_level_table(raw.bits, raw.full_range)
         peak, total, n = _light_kernels.pq_light(raw.y, raw.cb, raw.cr, *consts, table)
