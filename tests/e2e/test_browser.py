@@ -62,29 +62,10 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     # and read it back in one go (one element, whatever the page redraws meanwhile).
     # A reading from a player that a refresh replaced meanwhile (detached, emptied) is not
     # the person's view: the card's player is found and played again.
-    played = page.evaluate("""async () => {
-        const deadline = performance.now() + 180000;
-        let last = null;
-        while (performance.now() < deadline) {
-            const player = document.querySelector(
-                '.st-key-starlight-status-card [data-testid=compare-player]');
-            const v = player && player.querySelector('.vcmp-stage video');
-            if (v && v.readyState >= 2) {
-                const mode = player.dataset.mode, src = v.currentSrc;
-                v.muted = true;
-                try { await v.play(); } catch (e) {
-                    last = {error: String(e)};
-                    await new Promise(r => setTimeout(r, 250));
-                    continue;
-                }
-                await new Promise(r => setTimeout(r, 1200));
-                last = {t: v.currentTime, w: v.videoWidth, mode};
-                if (v.isConnected && v.currentSrc === src && v.currentTime > 0.2) return last;
-            }
-            await new Promise(r => setTimeout(r, 250));
-        }
-        return last; }""")
-    assert played and played["mode"] == "solo", played  # no result yet: the source alone
+    played = plays(page, what="the source preview in the status card", timeout_s=180,
+                   selector=".st-key-starlight-status-card [data-testid=compare-player] "
+                            ".vcmp-stage video", min_s=0.2, play_ms=1_200)
+    assert played["mode"] == "solo", played  # no result yet: the source alone
     assert played["t"] > 0.2 and played["w"] == 1280, played
     assert card.get_by_text(re.compile("Succeeded")).count() == 0  # before the result is in
     _wait_for_outcome(page)

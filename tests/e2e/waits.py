@@ -139,37 +139,36 @@ def videos_ready(page: Page, count: int, *, what: str, selector: str = "video",
 
 # Play one video muted for ``ms`` and read it back; the element is also checked to be still on
 # the page with the same source (a rerun that replaced it leaves a detached, emptied copy).
-_PLAY_JS = """async ([pick, ms]) => {
-    const all = [...document.querySelectorAll('video')];
-    if (!all.length) return {error: 'no video on the page'};
+# ``mode`` is the compare player's (solo, side by side, …) when the video is in one.
+_PLAY_JS = """async ([selector, pick, ms]) => {
+    const all = [...document.querySelectorAll(selector)];
+    if (!all.length) return {error: 'no video matches ' + selector};
     const v = pick === 'widest' ? all.sort((a, b) => b.videoWidth - a.videoWidth)[0] : all.at(-1);
+    if (v.readyState < 2) return {error: 'no frame yet', ready: v.readyState};
     const src = v.currentSrc;
     v.muted = true;
     try { await v.play(); } catch (e) { return {error: String(e)}; }
     await new Promise(r => setTimeout(r, ms));
+    const player = v.closest('[data-testid=compare-player]');
     return {t: v.currentTime, w: v.videoWidth, h: v.videoHeight, connected: v.isConnected,
-            same: !!src && v.currentSrc === src};
+            same: !!src && v.currentSrc === src, mode: player ? player.dataset.mode : null};
 }"""
 
 
-def plays(page: Page, *, what: str, pick: str = "last", min_s: float = 0.1,
-          play_ms: int = 1_000, timeout_s: float = 60.0) -> dict:
-    """Play a video (``pick``: the page's ``"last"`` or ``"widest"``) for ``play_ms`` and
-    return its reading (``t`` seconds played, ``w``/``h`` pixels) once it advanced past
-    ``min_s`` while staying on the page. A reading from an element that a rerun replaced
-    meanwhile does not count: the video is picked and played again, until ``timeout_s``;
-    then AssertionError names ``what`` and the last reading."""
-    last: dict | None = None
+def plays(page: Page, *, what: str, selector: str = "video", pick: str = "last",
+          min_s: float = 0.1, play_ms: int = 1_000, timeout_s: float = 60.0) -> dict:
+    """Play a video (of those ``selector`` matches, the ``"last"`` or the ``"widest"``) for
+    ``play_ms`` and return its reading (``t`` seconds played, ``w``/``h`` pixels, ``mode`` of
+    the compare player it sits in, else None) once it advanced past ``min_s`` while staying
+    on the page. A reading from an element that a rerun replaced meanwhile does not count:
+    the video is picked and played again, until ``timeout_s``; then AssertionError names
+    ``what`` and the last reading."""
 
-    def attempt() -> dict | None:
-        nonlocal last
-        last = page.evaluate(_PLAY_JS, [pick, play_ms])
-        ok = (not last.get("error") and last["connected"] and last["same"]
-              and last["t"] > min_s)
-        return last if ok else None
+    def attempt() -> dict:
+        reading = page.evaluate(_PLAY_JS, [selector, pick, play_ms])
+        if reading.get("error") or not (reading["connected"] and reading["same"]
+                                        and reading["t"] > min_s):
+            raise AssertionError(f"reading {reading}")  # eventually's "last seen"
+        return reading
 
-    try:
-        return eventually(attempt, what=what, timeout_s=timeout_s, every_s=0.5)
-    except AssertionError:
-        raise AssertionError(f"waited {timeout_s:.0f} s for {what} to play past {min_s} s; "
-                             f"last reading: {last}") from None
+    return eventually(attempt, what=f"{what} to play past {min_s} s", timeout_s=timeout_s)
