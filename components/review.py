@@ -299,13 +299,20 @@ def render_job_compare(studio: Studio, jobs: Sequence[Job], *, key: str,
         results.append(media)
         shown.append(job)
         working = working or busy
-    # One result: its panel beside the player. N-up: the grid needs the width, so the panel
-    # of the selected tile goes under it.
-    beside = panel and len(results) == 1
-    main, side = st.columns([7, 3], gap="medium") if beside else (st.container(), None)
-    with main:
+    # The player keeps one place in the layout whatever arrives: an element that moves is
+    # drawn anew, and the video someone is watching would stop and rewind when a result
+    # lands. So it is always the first column of one row. One result (or none yet): its
+    # panel beside the player. N-up: the grid needs the width, so the selected tile's panel
+    # goes under it.
+    beside = panel and len(results) <= 1
+    cols = st.columns([7, 3] if beside else [1], gap="medium")
+    with cols[0]:
         view = render_compare(src, results, key=key, compact=compact,
                               default_mode="grid" if len(results) > 1 else "wipe")
+    side = cols[1] if beside else None
+    if side is not None and not results:
+        side.caption("The result's panel (what it is, what it cost, its files) appears here "
+                     "once it is in.")
     if panel and results:
         chosen = shown[min(view.selected, len(shown) - 1)]
         with side if side is not None else st.expander(
@@ -554,8 +561,10 @@ def render_status_card(studio: Studio, *, page: str, model_id: str) -> None:
                 with cols[i % len(cols)]:
                     render_job_status(studio, job, now=now)
             succeeded = [j for j in current if j.status == Status.SUCCEEDED]
+            # The panel's place is kept while waiting (its column holds a note), so the
+            # player does not move when the result lands; all failed: no panel.
             working = render_job_compare(studio, current, key=player_key,
-                                         panel=bool(succeeded), compact=not done)
+                                         panel=bool(succeeded) or not done, compact=not done)
             session.set_compare_working(player_key, working)
         if (_card_live(studio, current) or working) != live:
             st.rerun()  # start or stop this card's refresh (the next run agrees: no loop)

@@ -68,6 +68,12 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     assert played["mode"] == "solo", played  # no result yet: the source alone
     assert played["t"] > 0.2 and played["w"] == 1280, played
     assert card.get_by_text(re.compile("Succeeded")).count() == 0  # before the result is in
+    # Someone watching the source, looped, when the result lands keeps watching: the same
+    # player (not one drawn anew, which would stop and rewind), now with the result too.
+    player = card.locator("[data-testid=compare-player]")
+    player.locator(".vcmp-loop").click()
+    player.locator(".vcmp-play").click()
+    assert player.evaluate("p => { p.__vcmp.watched = true; return p.__vcmp.solo; }")
     _wait_for_outcome(page)
     # source preview + result (a stale copy of the source preview can stand in for a moment)
     states = videos_ready(page, 2, min_width=3840, timeout_ms=300_000,
@@ -77,11 +83,16 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     assert abs(result["d"] - 14.0) < 0.1
     assert all(s["ready"] >= 2 for s in states)
     wait_until_settled(page, what="the status card to stop refreshing once the 4K result is in")
+    watching = player.evaluate("""p => ({same: !!p.__vcmp.watched, playing: p.__vcmp.playing,
+        solo: p.__vcmp.solo, paused: [...p.querySelectorAll('.vcmp-stage video')].map(
+            v => v.paused)})""")
+    assert watching == {"same": True, "playing": True, "solo": False,
+                        "paused": [False, False]}, watching
+    player.locator(".vcmp-play").click()  # pause: the README picture below is a still
     played = plays(page, pick="widest", min_s=0.2, play_ms=1_500, what="the 4K result")
     assert (played["w"], played["h"]) == (3840, 2160), played
     page.screenshot(path=str(ARTIFACTS / "starlight-e2e.png"), full_page=True)
     # README's picture of the compare player: the 4K result against the source, mid-clip.
-    player = card.locator("[data-testid=compare-player]")
     player.locator(".vcmp-seek").fill("2.5")
     page.wait_for_function("() => [...document.querySelectorAll('.vcmp-stage video')]"
                            ".every(v => !v.seeking && v.readyState >= 2)", timeout=60_000)
