@@ -148,6 +148,7 @@ def render_compare(source: Media | None, results: Sequence[Media], *, key: str,
         "results": [_item(m, f"r{i}:{m.id or i}", key) for i, m in enumerate(results)],
         "view": {**chosen_view, "time": view.time_s},
         "compact": compact,
+        "player_id": key,  # a player drawn anew for this key goes on where the last one was
     }
     result = _component(key=key, data=data, default={"view": chosen_view, "time": view.time_s},
                         on_view_change=lambda: None, on_time_change=lambda: None)

@@ -1,7 +1,8 @@
 // The compare player: a Streamlit components v2 module (no build step, no CDN).
 //
 // data (from components/compare/__init__.py):
-//   {source: Item|null, results: [Item…], view: {mode, zoom, selected}, player_id}
+//   {source: Item|null, results: [Item…], view: {mode, zoom, selected, time}, compact,
+//    player_id} (player_id: the Streamlit key, what a player drawn anew picks up by)
 //   Item = {slot, url|null, label, lines: [str], note|null, waiting|null,
 //           width, height, fps, duration, id|null}
 // state sent back: "view" = {mode, zoom, selected} (only when the person changes one);
@@ -26,6 +27,12 @@ const GAINS = [1, 4, 16];
 const EPS = 1e-6;
 
 const players = (window.__vcmpPlayers = window.__vcmpPlayers || new Set());
+// What a player drawn anew for the same player_id and source picks up: Streamlit can replace
+// a component's element on a rerun (a status card's last redraw on a busy machine), and the
+// person watching must not see the video stop and rewind. Written on every change while a
+// player lives; read by a new player within KEEP_MS of the last write.
+const kept = (window.__vcmpKept = window.__vcmpKept || new Map());
+const KEEP_MS = 10000;
 
 function el(tag, cls, text) {
   const e = document.createElement(tag);
@@ -121,6 +128,7 @@ class Player {
     // The view comes from Python only when this player is new (a remount keeps what the
     // person chose); afterwards the player is the truth and Python's copy lags one run.
     const v = data.view || {};
+    let resume = false;
     if (!this.reported) {
       if (v.mode) this.view.mode = v.mode;
       if (v.zoom) this.view.zoom = String(v.zoom);
@@ -128,6 +136,15 @@ class Player {
       this.reported = { ...this.view };
       if (Number.isFinite(v.time) && v.time >= 0) this.t = v.time;
       this.reportedT = this.t;
+      this.id = data.player_id || null;
+      const k = this.id ? kept.get(this.id) : null;
+      if (k && performance.now() - k.at < KEEP_MS && k.content === this.content()) {
+        this.t = k.t;
+        this.loop = { ...k.loop };
+        this.wipe = k.wipe;
+        this.showB = k.showB;
+        resume = k.playing;
+      }
     }
     this.view.selected = clamp(this.view.selected, 0, Math.max(0, nres - 1));
     if (!this.solo && !this.modeAllowed(this.view.mode)) {
@@ -136,6 +153,17 @@ class Player {
     this.renderChrome();
     this.layout(false);
     if (!this.playing) this.seekAll(this.t); // a refresh while playing must not jump back
+    if (resume) this.play();
+  }
+  content() {
+    // Which clip this player shows: its source (or first result) file.
+    const first = this.items[0];
+    return first ? first.url || first.id || first.slot : "";
+  }
+  keep() {
+    if (!this.id || !this.items.length) return;
+    kept.set(this.id, { t: this.t, playing: this.playing, loop: { ...this.loop },
+      wipe: this.wipe, showB: this.showB, content: this.content(), at: performance.now() });
   }
 
   report() {
@@ -501,6 +529,7 @@ class Player {
     this.root.dataset.wipe = this.wipe.toFixed(3);
     this.root.dataset.scale = this.vps[0] ? String(this.vps[0].s) : "";
     this.renderEnded();
+    this.keep();
   }
 
   // ---------------------------------------------------------------------- pointer
@@ -616,6 +645,7 @@ class Player {
     this.renderTime();
     this.renderEnded();
     this.reportTime();
+    this.keep();
   }
   seek(t, fromBar) {
     this.t = this.clampT(fromBar ? this.snap(t) : t);
@@ -643,12 +673,14 @@ class Player {
     this.loop.on = true;
     this.renderChrome();
     this.renderTime();
+    this.keep();
   }
   toggleLoop() {
     this.loop.on = !this.loop.on;
     if (!this.loop.on) this.loop = { a: null, b: null, on: false };
     this.renderChrome();
     this.renderTime();
+    this.keep();
   }
   master() {
     // The clock: the longest playable video that is shown (falls back to any).
@@ -735,6 +767,7 @@ class Player {
     }
     this.renderTime();
     this.renderEnded();
+    this.keep();
     this.raf = requestAnimationFrame(() => this.tick());
   }
 
@@ -810,6 +843,7 @@ class Player {
   }
 
   destroy() {
+    this.keep(); // as it was, playing or not, for a player drawn anew in its place
     this.playing = false;
     cancelAnimationFrame(this.raf);
     clearTimeout(this.timeTimer);

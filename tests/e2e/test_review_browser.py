@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import ARTIFACTS, launch_app, upload_clip
-from tests.e2e.waits import videos_ready, wait_for_idle
+from tests.e2e.waits import eventually, videos_ready, wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -188,6 +188,32 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
         "data-mode", "flip")
     expect(_player(page, scope), "zoom kept across the rerun").to_have_attribute("data-zoom", "1")
     page.screenshot(path=str(ARTIFACTS / "compare-e2e.png"), full_page=True)
+
+    # A player drawn anew for the same card goes on where the last one was: playing, looped,
+    # on the same side and wipe (here the person went to Generations and back; Streamlit
+    # can also redraw a card's player on a busy machine).
+    player = _player(page, scope)
+    player.locator(".vcmp-loop").click()
+    player.locator(".vcmp-play").click()
+    shown, wipe = player.get_attribute("data-shown"), player.get_attribute("data-wipe")
+    assert float(wipe) < 0.4, wipe  # the divider dragged above
+    sidebar = page.get_by_test_id("stSidebar")
+    sidebar.get_by_text("Generations", exact=True).click()
+    expect(page.locator(scope), "the Generations page, without the card").to_have_count(0)
+    sidebar.get_by_text("Topaz Starlight 2.5", exact=True).click()
+    back = _player(page, scope)
+    expect(back, "the same side of the flip").to_have_attribute("data-shown", shown)
+    expect(back, "the same wipe").to_have_attribute("data-wipe", wipe)
+
+    def playing() -> dict:
+        reading = back.evaluate("""p => ({playing: p.__vcmp.playing, loop: p.__vcmp.loop.on,
+            t: [...p.querySelectorAll('.vcmp-stage video')].map(v => v.currentTime),
+            paused: [...p.querySelectorAll('.vcmp-stage video')].map(v => v.paused)})""")
+        if not (reading["playing"] and reading["loop"] and not any(reading["paused"])):
+            raise AssertionError(f"reading {reading}")
+        return reading
+
+    eventually(playing, timeout_s=10, every_s=0.2, what="the card's player playing again")
 
 
 def test_sampler_three_variants_to_the_n_up_player_and_promote(page: Page, env):
