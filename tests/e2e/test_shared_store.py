@@ -13,6 +13,7 @@ import contextlib
 import functools
 import http.server
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from decimal import Decimal
@@ -184,12 +185,21 @@ class _QuietFiles(http.server.SimpleHTTPRequestHandler):
         pass
 
 
+class _FileServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address) -> None:
+        # A probe that has read the header hangs up: normal, not worth a traceback.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 @contextlib.contextmanager
 def _served(path: Path) -> Iterator[str]:
     """``path`` at an http:// URL (the standard library's file server, on a thread), as a
     clip someone links to: the apps probe it and the sandbox downloads it."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_QuietFiles, directory=str(path.parent)))
+    server = _FileServer(("127.0.0.1", 0),
+                         functools.partial(_QuietFiles, directory=str(path.parent)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/{path.name}"
