@@ -37,9 +37,11 @@ T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
 
 def job(label: str, *, minutes: int = 0, owner: str = ME, **kw) -> Job:
-    """A stored generation ``minutes`` after T0 (newer = larger)."""
+    """A stored generation ``minutes`` after T0 (newer = larger). Its id is fixed: the search
+    also matches ids, and a random one holding "720" made "rhea 720" find sunset.mov
+    (CI f2)."""
     fields = dict(
-        model_id=STARLIGHT, provider="oxen", owner=owner,
+        id=f"job-{label}-{minutes}", model_id=STARLIGHT, provider="oxen", owner=owner,
         params={"resolution": "1080p", "target_fps": 30, "interpolate_frames": False},
         source={"kind": "url", "label": label, "url": f"https://cdn.example/{label}"},
         status="succeeded", remote_id=f"gen-{label}", quote={"amount_usd": "1.00",
