@@ -30,7 +30,8 @@ const players = (window.__vcmpPlayers = window.__vcmpPlayers || new Set());
 // What a player drawn anew for the same player_id and source picks up: Streamlit can replace
 // a component's element on a rerun (a status card's last redraw on a busy machine), and the
 // person watching must not see the video stop and rewind. Written on every change while a
-// player lives; read by a new player within KEEP_MS of the last write.
+// player lives; read by a new player while the player that wrote it still lives (a stale
+// copy beside the new one) or within KEEP_MS of its last write (the old one is gone).
 const kept = (window.__vcmpKept = window.__vcmpKept || new Map());
 const KEEP_MS = 10000;
 
@@ -138,7 +139,8 @@ class Player {
       this.reportedT = this.t;
       this.id = data.player_id || null;
       const k = this.id ? kept.get(this.id) : null;
-      if (k && performance.now() - k.at < KEEP_MS && k.content === this.content()) {
+      const fresh = k && (players.has(k.by) || performance.now() - k.at < KEEP_MS);
+      if (fresh && k.by !== this && k.content === this.content()) {
         this.t = k.t;
         this.loop = { ...k.loop };
         this.wipe = k.wipe;
@@ -163,7 +165,8 @@ class Player {
   keep() {
     if (!this.id || !this.items.length) return;
     kept.set(this.id, { t: this.t, playing: this.playing, loop: { ...this.loop },
-      wipe: this.wipe, showB: this.showB, content: this.content(), at: performance.now() });
+      wipe: this.wipe, showB: this.showB, content: this.content(), at: performance.now(),
+      by: this });
   }
 
   report() {

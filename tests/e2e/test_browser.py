@@ -9,7 +9,13 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import ARTIFACTS, upload_clip
-from tests.e2e.waits import eventually, plays, videos_ready, wait_for_idle, wait_until_settled
+from tests.e2e.waits import (
+    player_playing,
+    plays,
+    videos_ready,
+    wait_for_idle,
+    wait_until_settled,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -84,17 +90,10 @@ def test_starlight_sample_runs_and_plays(page: Page, app_url: str):
     assert abs(result["d"] - 14.0) < 0.1
     assert all(s["ready"] >= 2 for s in states)
     wait_until_settled(page, what="the status card to stop refreshing once the 4K result is in")
-    # Read until every video plays: at the loop's wrap a follower pauses for a frame or two.
-    def watched() -> dict:
-        reading = player.evaluate("""p => ({playing: p.__vcmp.playing, solo: p.__vcmp.solo,
-            paused: [...p.querySelectorAll('.vcmp-stage video')].map(v => v.paused)})""")
-        if not reading["playing"] or reading["paused"] != [False, False]:
-            raise AssertionError(f"reading {reading}")
-        return reading
-
-    watching = eventually(watched, timeout_s=5, every_s=0.2,
-                          what="the card's player to go on playing source and result")
-    assert watching == {"playing": True, "solo": False, "paused": [False, False]}, watching
+    watching = player_playing(player, timeout_s=5,
+                              what="the card's player to go on playing source and result")
+    assert (watching["playing"], watching["solo"], watching["paused"]) == (
+        True, False, [False, False]), watching
     player.locator(".vcmp-play").click()  # pause: the README picture below is a still
     played = plays(page, pick="widest", min_s=0.2, play_ms=1_500, what="the 4K result")
     assert (played["w"], played["h"]) == (3840, 2160), played

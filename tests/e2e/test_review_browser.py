@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from studio.local_sandbox import start_sandbox
 from tests.e2e.conftest import ARTIFACTS, launch_app, upload_clip
-from tests.e2e.waits import eventually, videos_ready, wait_for_idle
+from tests.e2e.waits import player_playing, videos_ready, wait_for_idle
 
 pytestmark = pytest.mark.e2e
 
@@ -205,15 +205,8 @@ def test_compare_player_on_a_starlight_1080p_result(page: Page, env, realshort):
     expect(back, "the same side of the flip").to_have_attribute("data-shown", shown)
     expect(back, "the same wipe").to_have_attribute("data-wipe", wipe)
 
-    def playing() -> dict:
-        reading = back.evaluate("""p => ({playing: p.__vcmp.playing, loop: p.__vcmp.loop.on,
-            t: [...p.querySelectorAll('.vcmp-stage video')].map(v => v.currentTime),
-            paused: [...p.querySelectorAll('.vcmp-stage video')].map(v => v.paused)})""")
-        if not (reading["playing"] and reading["loop"] and not any(reading["paused"])):
-            raise AssertionError(f"reading {reading}")
-        return reading
-
-    eventually(playing, timeout_s=10, every_s=0.2, what="the card's player playing again")
+    again = player_playing(back, what="the card's player playing again")
+    assert again["loop"], again
 
 
 def test_sampler_three_variants_to_the_n_up_player_and_promote(page: Page, env):

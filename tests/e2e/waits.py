@@ -172,3 +172,23 @@ def plays(page: Page, *, what: str, selector: str = "video", pick: str = "last",
         return reading
 
     return eventually(attempt, what=f"{what} to play past {min_s} s", timeout_s=timeout_s)
+
+
+_PLAYER_JS = """p => ({playing: p.__vcmp.playing, solo: p.__vcmp.solo, loop: p.__vcmp.loop.on,
+    paused: [...p.querySelectorAll('.vcmp-stage video')].map(v => v.paused)})"""
+
+
+def player_playing(player: Locator, *, what: str, timeout_s: float = 10.0) -> dict:
+    """Wait until the compare player ``player`` (its ``[data-testid=compare-player]``
+    element) is playing with every video running, and return that reading: ``playing``,
+    ``solo`` (the source alone), ``loop`` (on) and each video's ``paused``. Reads again for
+    up to ``timeout_s``: at a loop's wrap a follower video pauses for a frame or two. Raises
+    AssertionError naming ``what`` and the last reading."""
+
+    def attempt() -> dict:
+        reading = player.evaluate(_PLAYER_JS)
+        if not reading["playing"] or any(reading["paused"]):
+            raise AssertionError(f"reading {reading}")  # eventually's "last seen"
+        return reading
+
+    return eventually(attempt, what=what, timeout_s=timeout_s, every_s=0.2)
