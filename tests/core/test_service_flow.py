@@ -269,12 +269,16 @@ def test_sse_makes_completion_a_two_poll_affair(studio, realshort):
     studio.tracker.poll_due(now=time.time() + 10)  # the first poll, 5 s after submit
     after_first = studio.store.get(job.id)
     if after_first.is_active:  # with SSE healthy the next poll is only a safety net
-        assert after_first.next_poll_at > time.time() + 500
+        assert after_first.next_poll_at > time.time() + 500, (
+            f"next poll in {after_first.next_poll_at - time.time():.0f} s with the event stream "
+            f"{'healthy' if studio.events.healthy else 'down'}")
         deadline = time.time() + 60
         while studio.store.get(job.id).next_poll_at != 0.0 and time.time() < deadline:
             time.sleep(0.2)  # the completion event makes it due at once
         studio.tracker.poll_due()
     done = studio.store.get(job.id)
-    assert done.status == "succeeded" and done.poll_count <= 2
+    assert (done.status, done.poll_count <= 2) == ("succeeded", True), (
+        f"{done.status} after {done.poll_count} polls ({done.error}); events seen "
+        f"{studio.events.events}, stream {'healthy' if studio.events.healthy else 'down'}")
     assert studio.events.events >= 1
     studio.events.stop()

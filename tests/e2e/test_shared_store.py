@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import pytest
 import requests
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page, expect
 
 from studio.budget import BudgetStore
@@ -98,13 +99,13 @@ def test_a_cap_an_override_and_a_preset_saved_in_one_app_are_in_force_in_the_oth
             expect(overrides, "B counting A's override").to_contain_text("1", timeout=30_000)
             expect(main.get_by_text(re.compile(r"^Now: \$0\.05 per output second · override")),
                    "B quoting from A's override").to_be_visible(timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "shared-store-rates-b.png"), full_page=True)
+            _keep_screenshot(page, "shared-store-rates-b.png", full_page=True)
             page.goto(f"{app_b}/starlight")
             main = page.get_by_test_id("stMain")
             main.get_by_text("Presets", exact=True).click(timeout=90_000)
             saved = main.get_by_role("combobox", name="Saved presets")
             expect(saved, "B offering A's preset").to_have_value("team look", timeout=30_000)
-            page.screenshot(path=str(ARTIFACTS / "shared-store-presets-b.png"), full_page=True)
+            _keep_screenshot(page, "shared-store-presets-b.png", full_page=True)
         # The durable outcome: one row of each in the shared database, no per-app file.
         store = JobStore(database)
         assert format(store.budgets.read()["team_usd"], "f") == "12.34"
@@ -135,8 +136,32 @@ _PAGE_JS = """() => {
     const main = document.querySelector('[data-testid="stMain"]');
     return {script: app && app.getAttribute('data-test-script-state'),
             connection: app && app.getAttribute('data-test-connection-state'),
-            text: main ? main.innerText : ''};
+            text: main ? main.innerText : '',
+            // only for a page that has lost its app: where it is and what its document holds
+            url: app ? undefined : location.href,
+            html: app ? undefined : document.documentElement.outerHTML.slice(0, 1500)};
 }"""
+
+
+def _keep_screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
+    """A screenshot into the artifacts, if the page gives one within 10 s: it is for a person
+    reading a run afterwards, never what decides it (a busy renderer delayed one past 30 s
+    under load 38, g1-4)."""
+    try:
+        page.screenshot(path=str(ARTIFACTS / name), full_page=full_page, timeout=10_000)
+    except PlaywrightError:
+        pass
+
+
+def _watch(page: Page, events: list[str]) -> None:
+    """Append to ``events`` what the browser reports about ``page`` that a failure report
+    needs: uncaught script errors, console errors, a crashed renderer, a new main document."""
+    page.on("pageerror", lambda error: events.append(f"pageerror: {error}"[:600]))
+    page.on("console", lambda msg: msg.type == "error" and events.append(
+        f"console: {msg.text}"[:600]))
+    page.on("crash", lambda _: events.append("renderer crashed"))
+    page.on("framenavigated", lambda frame: frame.parent_frame is None and events.append(
+        f"navigated: {frame.url}"))
 
 
 WAVE = 4  # pages opened at once, two on each server
@@ -158,8 +183,7 @@ def _ready_to_submit(wave: list[tuple[int, Page]], apps: tuple[str, str], link: 
         except AssertionError as exc:  # what the page said instead
             alerts = p.get_by_test_id("stMain").get_by_test_id("stAlert").all_inner_texts()
             seen = p.evaluate(_PAGE_JS)
-            p.screenshot(path=str(ARTIFACTS / f"shared-store-no-verdict-{i}.png"),
-                         full_page=True)
+            _keep_screenshot(p, f"shared-store-no-verdict-{i}.png", full_page=True)
             raise AssertionError(f"{exc}\nthe page's messages: {alerts}\nscript "
                                  f"{seen['script']}, connection {seen['connection']}") from None
         expect(p.get_by_test_id("stMain").get_by_text("1.2 output s × $0.0056667"),
@@ -221,6 +245,9 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
     shared = JobStore(database)
     BudgetStore(shared).save(period="month", team_usd=TEAM_CAP)
     pages = [page] + [page.context.new_page() for _ in range(19)]
+    events: list[list[str]] = [[] for _ in pages]
+    for p, seen in zip(pages, events, strict=True):
+        _watch(p, seen)
     outcomes: dict[int, str] = {}
     try:
         with launch_app(tmp_path / "a", env) as app_a, launch_app(tmp_path / "b", env) as app_b, \
@@ -252,12 +279,13 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
                            what="all twenty pages to show a status card or a refusal")
             except AssertionError as exc:  # which pages, in what state, and their screenshots
                 stuck = {i: {**last_seen.get(i, {}), "text": last_seen.get(i, {}).get(
-                    "text", "")[-400:]} for i in range(len(pages)) if i not in outcomes}
+                    "text", "")[-400:], "events": events[i][-12:]}
+                    for i in range(len(pages)) if i not in outcomes}
                 for i in stuck:
-                    pages[i].screenshot(path=str(ARTIFACTS / f"shared-store-stuck-{i}.png"))
+                    _keep_screenshot(pages[i], f"shared-store-stuck-{i}.png")
                 raise AssertionError(f"{exc}\nstill undecided: {stuck}\n"
                                      f"decided: {outcomes}") from None
-            pages[1].screenshot(path=str(ARTIFACTS / "shared-store-twenty-submits.png"))
+            _keep_screenshot(pages[1], "shared-store-twenty-submits.png")
             rows = shared.list()
             after = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
         refusals = [o for o in outcomes.values() if o != "submitted"]
