@@ -15,6 +15,8 @@ import http.server
 import re
 import sys
 import threading
+import time
+import warnings
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -139,7 +141,8 @@ _PAGE_JS = """() => {
             text: main ? main.innerText : '',
             // only for a page that has lost its app: where it is and what its document holds
             url: app ? undefined : location.href,
-            html: app ? undefined : document.documentElement.outerHTML.slice(0, 1500)};
+            html: app ? undefined : (document.body ? document.body.innerHTML.slice(0, 1000)
+                                                    : null)};
 }"""
 
 
@@ -165,6 +168,13 @@ def _watch(page: Page, events: list[str]) -> None:
 
 
 WAVE = 4  # pages opened at once, two on each server
+# A page whose document holds no Streamlit app for this long after Submit has lost it for
+# good: seen once in over twenty runs (CI on 8dca5c4, page 16, 180 s with an empty document),
+# cause unknown. Streamlit 1.67's frontend (React 18) puts an error boundary around each
+# element but none around the app's frame, so one uncaught error there would unmount the
+# whole app, as that document showed. The test reloads such a page once, as a person would,
+# reads it again and reports it in the run's warnings with what the browser said.
+APP_GONE_S = 10
 
 
 def _ready_to_submit(wave: list[tuple[int, Page]], apps: tuple[str, str], link: str) -> list:
@@ -195,13 +205,18 @@ def _ready_to_submit(wave: list[tuple[int, Page]], apps: tuple[str, str], link: 
 
 def _outcome(page: Page) -> tuple[str | None, dict]:
     """("submitted", seen) once the page shows the status card of its generation; (the
-    refusal's sentence, seen) once the page, idle, says why nothing was sent; (None, seen)
-    while it is still busy. ``seen`` is what the page showed, for the failure message."""
+    refusal's sentence, seen) once the page says why nothing was sent; (None, seen) before
+    either. ``seen`` is what the page showed, for the failure message.
+
+    A refusal is final as soon as it shows, running or not: it appears only once ten are in
+    (before the clicks every page read "fits the team cap"), and nothing here frees the cap.
+    Waiting for the script to be idle as well failed a page under load 45 (h1-2): its list of
+    recent generations, live while they ran, reran every 2 s and was never idle."""
     seen = page.evaluate(_PAGE_JS)
     if re.search(r"(?m)^Your generation", seen["text"]):
         return "submitted", seen
     refusal = _REFUSAL.search(seen["text"])
-    return (refusal.group(0) if refusal and seen["script"] == "notRunning" else None), seen
+    return (refusal.group(0) if refusal else None), seen
 
 
 class _QuietFiles(http.server.SimpleHTTPRequestHandler):
@@ -249,6 +264,7 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
     for p, seen in zip(pages, events, strict=True):
         _watch(p, seen)
     outcomes: dict[int, str] = {}
+    lost: dict[int, dict] = {}  # pages whose Streamlit app left the document, reloaded
     try:
         with launch_app(tmp_path / "a", env) as app_a, launch_app(tmp_path / "b", env) as app_b, \
                 _served(realshort) as clip_url:
@@ -265,13 +281,24 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
                 button.evaluate("b => b.click()")
 
             last_seen: dict[int, dict] = {}
+            gone_since: dict[int, float] = {}
 
             def read_outcomes() -> str | None:
                 for i, p in enumerate(pages):
-                    if i not in outcomes:
-                        outcome, last_seen[i] = _outcome(p)
-                        if outcome:
-                            outcomes[i] = outcome
+                    if i in outcomes:
+                        continue
+                    outcome, last_seen[i] = _outcome(p)
+                    if outcome:
+                        outcomes[i] = outcome
+                    elif last_seen[i]["script"] is None and i not in lost:
+                        since = gone_since.setdefault(i, time.monotonic())
+                        if time.monotonic() - since >= APP_GONE_S:  # what a person would do
+                            lost[i] = {k: last_seen[i][k] for k in ("url", "html")} | {
+                                "events": events[i][-12:]}
+                            _keep_screenshot(p, f"shared-store-lost-{i}.png")
+                            p.reload(wait_until="commit")
+                    else:
+                        gone_since.pop(i, None)
                 return None if len(outcomes) < len(pages) else "all"
 
             try:
@@ -284,12 +311,19 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
                 for i in stuck:
                     _keep_screenshot(pages[i], f"shared-store-stuck-{i}.png")
                 raise AssertionError(f"{exc}\nstill undecided: {stuck}\n"
-                                     f"decided: {outcomes}") from None
+                                     f"decided: {outcomes}\nreloaded: {lost}") from None
             _keep_screenshot(pages[1], "shared-store-twenty-submits.png")
             rows = shared.list()
             after = requests.get(f"{sandbox.url}/_sandbox/stats", timeout=10).json()
+        for i, what in lost.items():  # in the run's warnings summary, never silent
+            warnings.warn(f"page {i}'s Streamlit app left its document after Submit; the page "
+                          f"was reloaded and read again: {what}", stacklevel=1)
         refusals = [o for o in outcomes.values() if o != "submitted"]
-        assert len(refusals) == 10, outcomes
+        submitted = len(outcomes) - len(refusals)
+        # A reloaded page is a new session: it shows the cap's verdict whether or not its own
+        # submit was among the ten, so it can only stand for a refusal or a lost status card.
+        assert len(lost) <= 1, f"{len(lost)} pages lost their app: {lost}"
+        assert 10 - len(lost) <= submitted <= 10, outcomes
         assert len(rows) == 10 and all(r.remote_id for r in rows), [(r.status, r.error)
                                                                       for r in rows]
         assert after["paid_posts"] - before["paid_posts"] == 10
