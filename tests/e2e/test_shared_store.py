@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import warnings
+from collections import deque
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -156,9 +157,10 @@ def _keep_screenshot(page: Page, name: str, *, full_page: bool = False) -> None:
         pass
 
 
-def _watch(page: Page, events: list[str]) -> None:
+def _watch(page: Page, events: deque[str]) -> None:
     """Append to ``events`` what the browser reports about ``page`` that a failure report
-    needs: uncaught script errors, console errors, a crashed renderer, a new main document."""
+    needs: uncaught script errors, console errors, a crashed renderer, a new main document.
+    ``events`` is bounded (a ``maxlen`` deque): a report shows the last few."""
     page.on("pageerror", lambda error: events.append(f"pageerror: {error}"[:600]))
     page.on("console", lambda msg: msg.type == "error" and events.append(
         f"console: {msg.text}"[:600]))
@@ -260,7 +262,7 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
     shared = JobStore(database)
     BudgetStore(shared).save(period="month", team_usd=TEAM_CAP)
     pages = [page] + [page.context.new_page() for _ in range(19)]
-    events: list[list[str]] = [[] for _ in pages]
+    events = [deque(maxlen=12) for _ in pages]
     for p, seen in zip(pages, events, strict=True):
         _watch(p, seen)
     outcomes: dict[int, str] = {}
@@ -294,7 +296,7 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
                         since = gone_since.setdefault(i, time.monotonic())
                         if time.monotonic() - since >= APP_GONE_S:  # what a person would do
                             lost[i] = {k: last_seen[i][k] for k in ("url", "html")} | {
-                                "events": events[i][-12:]}
+                                "events": list(events[i])}
                             _keep_screenshot(p, f"shared-store-lost-{i}.png")
                             p.reload(wait_until="commit")
                     else:
@@ -306,7 +308,7 @@ def test_twenty_submits_from_two_apps_at_once_stop_exactly_at_the_team_cap(
                            what="all twenty pages to show a status card or a refusal")
             except AssertionError as exc:  # which pages, in what state, and their screenshots
                 stuck = {i: {**last_seen.get(i, {}), "text": last_seen.get(i, {}).get(
-                    "text", "")[-400:], "events": events[i][-12:]}
+                    "text", "")[-400:], "events": list(events[i])}
                     for i in range(len(pages)) if i not in outcomes}
                 for i in stuck:
                     _keep_screenshot(pages[i], f"shared-store-stuck-{i}.png")
